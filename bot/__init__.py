@@ -1,0 +1,1 @@
+"""The official-account webhook: signature checks, decryption, dedupe, the handler registry and replies."""

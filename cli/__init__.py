@@ -1,0 +1,1 @@
+"""The `hongguan` command line: run everything, migrate, seed, worker, sandbox, chat, nlp."""

@@ -1,0 +1,1 @@
+"""Plumbing shared by every layer: configuration, database sessions, Redis, the clock and privacy masking."""

@@ -1,0 +1,93 @@
+"""Configuration: built-in defaults, then HONGGUAN_* environment variables, then an explicit mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "HONGGUAN_"
+
+# Every setting hongguan reads, with its default and a one-line meaning (the README table is generated
+# from the same idea; keep them in step).
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "ENV": ("development", "development | production; production refuses to start without real secrets"),
+    "INSTANCE_PATH": ("instance", "directory for the SQLite file, embedded Redis data, reports and logs"),
+    "DATABASE_URL": ("", "SQLAlchemy URL; empty means sqlite:///<INSTANCE_PATH>/hongguan.db"),
+    "REDIS_URL": ("", "redis:// URL; empty under `hongguan run` means an embedded Redis under INSTANCE_PATH"),
+    "REDIS_SOCKET_TIMEOUT": (0.5, "seconds; kept far below WeChat's 5 s budget so a hung Redis degrades"),
+    "SECRET_KEY": ("dev-secret-change-me", "signs session tokens and QR codes"),
+    "PII_KEY": ("dev-pii-key-change-me", "keys the HMAC used to pseudonymise openids in logs"),
+    "WECHAT_APPID": ("wx-sandbox-appid", "official account AppID"),
+    "WECHAT_SECRET": ("sandbox-secret", "official account AppSecret"),
+    "WECHAT_TOKEN": ("hongguan-dev-token", "server-config Token used in signatures"),
+    "WECHAT_AES_KEY": ("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "43-char EncodingAESKey (safe mode)"),
+    "WECHAT_PREVIOUS_AES_KEY": ("", "the key before the last rotation, tried when decryption fails"),
+    "WECHAT_ACCOUNT_ID": ("gh_hongguan_dev", "the official account's gh_ id (ToUserName)"),
+    "WECHAT_API_BASE": ("", "base URL of WeChat's API; empty means https://api.weixin.qq.com"),
+    "WECHAT_TIMEOUT": (5.0, "seconds for each outbound WeChat call (connect and read)"),
+    "MINIAPP_APPID": ("wx-sandbox-miniapp", "mini-program AppID"),
+    "MINIAPP_SECRET": ("sandbox-miniapp-secret", "mini-program AppSecret"),
+    "TIMESTAMP_WINDOW": (300, "seconds a WeChat push timestamp may differ from now (replay window)"),
+    "MAX_CONTENT_LENGTH": (64 * 1024, "largest request body accepted, bytes"),
+    "TIMEZONE": ("Asia/Shanghai", "local time zone for working days, deadlines and reports"),
+    "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", "external URL of the web process, used in links"),
+}
+
+# Secrets that must be set explicitly in production (the defaults above are for development only).
+PRODUCTION_REQUIRED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "PII_KEY",
+    "WECHAT_APPID",
+    "WECHAT_SECRET",
+    "WECHAT_TOKEN",
+    "WECHAT_AES_KEY",
+    "MINIAPP_APPID",
+    "MINIAPP_SECRET",
+)
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot run the service."""
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    """Parse an environment string into the type of its default (tokens stay strings)."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Return the settings: defaults, then HONGGUAN_* variables, then `overrides`."""
+    env = os.environ if environ is None else environ
+    config: dict[str, Any] = {key: default for key, (default, _) in SETTINGS.items()}
+    explicit: set[str] = set()
+    for key, (default, _) in SETTINGS.items():
+        if ENV_PREFIX + key in env:
+            config[key] = _coerce(default, env[ENV_PREFIX + key])
+            explicit.add(key)
+    for key, value in (overrides or {}).items():
+        config[key] = value
+        explicit.add(key)
+    config["INSTANCE_PATH"] = str(Path(config["INSTANCE_PATH"]).absolute())
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{Path(config['INSTANCE_PATH']) / 'hongguan.db'}"
+    if config["ENV"] not in {"development", "production"}:
+        raise ConfigError(f"HONGGUAN_ENV must be development or production, not {config['ENV']!r}")
+    if config["ENV"] == "production":
+        missing = [ENV_PREFIX + k for k in PRODUCTION_REQUIRED if k not in explicit or not config[k]]
+        if missing:
+            raise ConfigError("production start-up refused; set these variables: " + ", ".join(missing))
+        if config["WECHAT_API_BASE"]:
+            raise ConfigError("HONGGUAN_WECHAT_API_BASE points at a sandbox; unset it in production")
+    if len(str(config["WECHAT_AES_KEY"])) != 43:
+        raise ConfigError("HONGGUAN_WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+    return config

@@ -1,0 +1,68 @@
+"""Masking and pseudonymisation of residents' personal data for logs and public views (PIPL Art. 51)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_ROOM = re.compile(r"(\d+)\s*(室|号房|房间)")
+_UNIT_ROOM = re.compile(r"(\d+)\s*(单元)\s*(\d+)")
+_OPENID = re.compile(r"\b(o[A-Za-z0-9_-]{20,40})\b")
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****1234 style masking; empty stays empty."""
+    if not phone:
+        return ""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def mask_address(building: str | None, room: str | None = None) -> str:
+    """Show an address only to building level: the room number is never shown publicly."""
+    parts = [p for p in (building or "",) if p]
+    if room:
+        parts.append("****")
+    return " ".join(parts)
+
+
+def redact_text(text: str) -> str:
+    """Remove phone numbers, room numbers and openids from free text before logging or publishing it."""
+    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    text = _UNIT_ROOM.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+    text = _ROOM.sub(lambda m: f"***{m.group(2)}", text)
+    return _OPENID.sub(lambda m: pseudonym(m.group(1)), text)
+
+
+_pii_key = b"dev-pii-key-change-me"
+
+
+def configure(pii_key: str) -> None:
+    """Set the HMAC key used for pseudonyms (called by create_app)."""
+    global _pii_key
+    _pii_key = pii_key.encode()
+
+
+def pseudonym(openid: str | None) -> str:
+    """A stable, non-reversible short id for an openid, for logs."""
+    if not openid:
+        return "-"
+    return "u:" + hmac.new(_pii_key, openid.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+class RedactingFilter(logging.Filter):
+    """Logging filter that redacts phones, rooms and openids in every record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        record.msg = redact_text(message)
+        record.args = ()
+        return True

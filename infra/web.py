@@ -1,0 +1,75 @@
+"""Per-request resources for Flask: the DB session, Redis, and the health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from infra.db import Database
+
+DB_KEY = "hongguan.db"
+REDIS_KEY = "hongguan.redis"
+
+
+def init_app(app: Flask, db: Database, redis: Redis) -> None:
+    """Attach the database and Redis to `app` and close the request session at teardown."""
+    app.extensions[DB_KEY] = db
+    app.extensions[REDIS_KEY] = redis
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    app.register_blueprint(health_bp)
+
+
+def get_db(app: Flask | None = None) -> Database:
+    """The app's Database."""
+    return (app or current_app).extensions[DB_KEY]
+
+
+def get_redis(app: Flask | None = None) -> Redis:
+    """The app's Redis client (short timeouts; may be down)."""
+    return (app or current_app).extensions[REDIS_KEY]
+
+
+def db_session() -> Session:
+    """The session of the current request or job (one per app context); the caller commits."""
+    if "db_session" not in g:
+        g.db_session = get_db().session()
+    return g.db_session
+
+
+health_bp = Blueprint("health", __name__)
+
+
+@health_bp.get("/healthz")
+def healthz() -> Any:
+    """Database and Redis status: 200 when the database answers (Redis down only degrades), else 503."""
+    report: dict[str, Any] = {}
+    try:
+        with get_db().engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        report["database"] = {"ok": True, "dialect": get_db().engine.dialect.name}
+    except SQLAlchemyError as e:
+        report["database"] = {"ok": False, "error": type(e).__name__}
+    try:
+        get_redis().ping()
+        report["redis"] = {"ok": True}
+    except RedisError as e:
+        report["redis"] = {"ok": False, "error": type(e).__name__}
+    db_ok = report["database"]["ok"]
+    report["status"] = "ok" if db_ok and report["redis"]["ok"] else ("degraded" if db_ok else "down")
+    response = jsonify(report)
+    response.status_code = 200 if db_ok else 503
+    return response

@@ -1,0 +1,1 @@
+"""RQ jobs and the cron schedule: thin wrappers that call domain services with ids and plain values."""

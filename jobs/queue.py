@@ -1,0 +1,62 @@
+"""The one way to enqueue: stable job ids (idempotent), explicit timeouts, retries with backoff."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Job
+
+from infra.web import get_redis
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("urgent", "default", "low")  # workers listen in this order
+DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
+DEFAULT_TIMEOUT = 60  # seconds; WeChat calls time out after 5 s, DB work is short
+
+
+def get_queue(name: str = "default", connection: Redis | None = None) -> Queue:
+    """An RQ queue on the app's Redis (or `connection`)."""
+    is_async = not current_app.config.get("RQ_SYNC", False) if connection is None else True
+    return Queue(name, connection=connection or get_redis(), is_async=is_async)
+
+
+def enqueue(
+    func: Callable[..., Any] | str,
+    *args: Any,
+    job_id: str,
+    queue: str = "default",
+    at: datetime | None = None,
+    retry: Retry | None = DEFAULT_RETRY,
+    timeout: int = DEFAULT_TIMEOUT,
+    connection: Redis | None = None,
+    **kwargs: Any,
+) -> Job | None:
+    """Enqueue `func(*args, **kwargs)` under a stable `job_id`; a second enqueue of a live id is a no-op.
+
+    Returns the job, or None when a job with that id already exists (queued, scheduled, running or kept as
+    a result), which is what makes webhook retries and re-scheduling idempotent. Redis errors propagate:
+    callers that must not fail (the webhook) catch them and rely on the sweeper.
+    """
+    q = get_queue(queue, connection)
+    options: dict[str, Any] = {
+        "job_id": job_id,
+        "job_timeout": timeout,
+        "retry": retry,
+        "unique": True,
+        "failure_ttl": 30 * 24 * 3600,
+    }
+    try:
+        if at is not None:
+            return q.enqueue_at(at, func, *args, **options, **kwargs)
+        return q.enqueue(func, *args, **options, **kwargs)
+    except DuplicateJobError:
+        log.debug("job %s already exists; not enqueued again", job_id)
+        return None

@@ -1,0 +1,1 @@
+"""The mini-program's JSON API under /api/v1."""

@@ -1,0 +1,32 @@
+"""SQLAlchemy 2.0 typed models; nothing here imports Flask, Redis or WeChat.
+
+Each area keeps its tables in its own module; importing this package registers them all on `Base.metadata`.
+Add a module's import here when you add the module.
+"""
+
+from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
+from models.base import Base
+from models.messages import InboundMessage, OutboundMessage
+from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
+from models.outbox import PendingJob
+from models.resident import Resident
+
+__all__ = [
+    "Appeal",
+    "AppealAttachment",
+    "AppealEvent",
+    "AppealSupporter",
+    "Base",
+    "Building",
+    "Community",
+    "Department",
+    "Estate",
+    "Grid",
+    "InboundMessage",
+    "OutboundMessage",
+    "PendingJob",
+    "PropertyCompany",
+    "QRScene",
+    "Resident",
+    "Staff",
+]

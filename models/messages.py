@@ -1,0 +1,56 @@
+"""Inbound message log (persisted before anything else) and outbound send log (every call to WeChat)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, utcnow
+
+
+class InboundMessage(Base):
+    """One push from WeChat, stored before dedupe and handling so nothing a resident says is lost."""
+
+    __tablename__ = "inbound_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # MsgId for messages; FromUserName+CreateTime+Event+EventKey for events (WeChat's recommended keys).
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    msg_type: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str | None] = mapped_column(String(64), default=None)
+    msg_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    wx_create_time: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)  # decrypted XML
+    encrypted: Mapped[bool] = mapped_column(default=False)
+    # received -> handled | queued (answer pending in a job) | failed
+    status: Mapped[str] = mapped_column(String(16), default="received", index=True)
+    reply: Mapped[str | None] = mapped_column(Text, default=None)  # passive reply, reused on WeChat's retries
+    deliveries: Mapped[int] = mapped_column(default=1)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class OutboundMessage(Base):
+    """One call to a WeChat send API and its result (customer-service, template or subscribe message)."""
+
+    __tablename__ = "outbound_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # custom | template | subscribe | mp_subscribe
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    template_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
+    status: Mapped[str] = mapped_column(String(16))  # sent | failed
+    errcode: Mapped[int] = mapped_column(default=0)
+    errmsg: Mapped[str] = mapped_column(String(200), default="")
+    wx_msgid: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    related_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    related_id: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

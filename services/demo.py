@@ -1,0 +1,145 @@
+"""Demo data for `make run` and the tests: a Suzhou Industrial Park community with grids, estates, staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
+
+
+def _box(lng0: float, lat0: float, lng1: float, lat1: float) -> dict:
+    """A GeoJSON rectangle (lng, lat order, closed ring)."""
+    ring = [[lng0, lat0], [lng1, lat0], [lng1, lat1], [lng0, lat1], [lng0, lat0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+# code, name, kind — the default handling units of the community taxonomy.
+DEPARTMENTS = [
+    ("chengguan", "城管中队", "government"),
+    ("police", "派出所", "government"),
+    ("fire", "消防救援站", "government"),
+    ("municipal", "市政管理所", "government"),
+    ("traffic", "交警中队", "government"),
+    ("environment", "生态环境分局", "government"),
+    ("civil_affairs", "社区民政", "community"),
+    ("health", "社区卫生服务中心", "government"),
+    ("education", "教育文体办", "government"),
+    ("service_center", "社区服务中心", "community"),
+]
+
+
+@dataclass
+class DemoOrg:
+    """Handles to the seeded rows, for tests and for printing."""
+
+    community: Community
+    grids: dict[str, Grid] = field(default_factory=dict)
+    estates: dict[str, Estate] = field(default_factory=dict)
+    buildings: dict[str, Building] = field(default_factory=dict)
+    companies: dict[str, PropertyCompany] = field(default_factory=dict)
+    departments: dict[str, Department] = field(default_factory=dict)
+    staff: dict[str, Staff] = field(default_factory=dict)
+
+
+def seed_org(session: Session) -> DemoOrg:
+    """Create (once) one community, three grids, two estates with two property companies, and staff."""
+    existing = session.scalar(select(Community).where(Community.code == "jinji-lake"))
+    if existing is not None:
+        return load_org(session, existing)
+    community = Community(code="jinji-lake", name="金鸡湖社区", street="湖西街道")
+    session.add(community)
+    session.flush()
+    org = DemoOrg(community=community)
+    # Three side-by-side grids around 31.31 N, 120.70 E.
+    for i, (code, name) in enumerate([("G1", "第一网格"), ("G2", "第二网格"), ("G3", "第三网格")]):
+        grid = Grid(
+            community_id=community.id,
+            code=code,
+            name=name,
+            boundary=_box(120.700 + 0.005 * i, 31.300, 120.705 + 0.005 * i, 31.305),
+        )
+        session.add(grid)
+        org.grids[code] = grid
+    for code, name in [("PC-LH", "绿洲物业"), ("PC-XY", "星苑物业")]:
+        org.companies[code] = PropertyCompany(code=code, name=name)
+        session.add(org.companies[code])
+    for code, name, kind in DEPARTMENTS:
+        org.departments[code] = Department(code=code, name=name, kind=kind)
+        session.add(org.departments[code])
+    session.flush()
+    for code, name, company in [("E-LZ", "绿洲花园", "PC-LH"), ("E-XY", "星苑小区", "PC-XY")]:
+        org.estates[code] = Estate(
+            community_id=community.id, code=code, name=name, property_company_id=org.companies[company].id
+        )
+        session.add(org.estates[code])
+    session.flush()
+    # 绿洲花园 1-6幢 split over G1/G2; 星苑小区 1-4幢 in G3.
+    for n in range(1, 7):
+        b = Building(estate_id=org.estates["E-LZ"].id, grid_id=org.grids["G1" if n <= 3 else "G2"].id, name=f"{n}幢")
+        session.add(b)
+        org.buildings[f"E-LZ-{n}"] = b
+    for n in range(1, 5):
+        b = Building(estate_id=org.estates["E-XY"].id, grid_id=org.grids["G3"].id, name=f"{n}幢")
+        session.add(b)
+        org.buildings[f"E-XY-{n}"] = b
+    session.flush()
+    people = [
+        ("g1_worker", "王网格", "grid_worker", {"grid_id": org.grids["G1"].id}),
+        ("g1_leader", "李网格长", "grid_leader", {"grid_id": org.grids["G1"].id}),
+        ("g2_worker", "赵网格", "grid_worker", {"grid_id": org.grids["G2"].id}),
+        ("g2_leader", "钱网格长", "grid_leader", {"grid_id": org.grids["G2"].id}),
+        ("g3_worker", "孙网格", "grid_worker", {"grid_id": org.grids["G3"].id}),
+        ("g3_leader", "周网格长", "grid_leader", {"grid_id": org.grids["G3"].id}),
+        ("secretary", "吴书记", "community_secretary", {}),
+        ("community_staff", "郑社工", "community_staff", {}),
+        ("pc_lh", "绿洲物业客服", "property_staff", {"property_company_id": org.companies["PC-LH"].id}),
+        ("pc_xy", "星苑物业客服", "property_staff", {"property_company_id": org.companies["PC-XY"].id}),
+    ]
+    for code, _, _ in DEPARTMENTS:
+        people.append(
+            (f"dept_{code}", f"{org.departments[code].name}值班员", "department_staff",
+             {"department_id": org.departments[code].id})
+        )  # fmt: skip
+    for key, name, role, scope in people:
+        member = Staff(
+            name=name, role=role, community_id=community.id, openid=f"o-staff-{key.replace('_', '-')}", **scope
+        )
+        session.add(member)
+        org.staff[key] = member
+    session.flush()
+    for building_key in ("E-LZ-1", "E-LZ-4", "E-XY-2"):
+        b = org.buildings[building_key]
+        session.add(
+            QRScene(
+                scene=f"b-{building_key.lower()}",
+                community_id=community.id,
+                grid_id=b.grid_id,
+                building_id=b.id,
+                label=f"{building_key} 楼道二维码",
+            )
+        )
+    session.add(QRScene(scene="community", community_id=community.id, label="社区服务中心二维码"))
+    session.flush()
+    return org
+
+
+def load_org(session: Session, community: Community) -> DemoOrg:
+    """Rebuild the DemoOrg handles for an already seeded community."""
+    org = DemoOrg(community=community)
+    for g in session.scalars(select(Grid).where(Grid.community_id == community.id)):
+        org.grids[g.code] = g
+    for e in session.scalars(select(Estate).where(Estate.community_id == community.id)):
+        org.estates[e.code] = e
+        for i, b in enumerate(session.scalars(select(Building).where(Building.estate_id == e.id).order_by(Building.id))):
+            org.buildings[f"{e.code}-{i + 1}"] = b
+    for c in session.scalars(select(PropertyCompany)):
+        org.companies[c.code] = c
+    for d in session.scalars(select(Department)):
+        org.departments[d.code] = d
+    for s in session.scalars(select(Staff).where(Staff.community_id == community.id)):
+        if s.openid and s.openid.startswith("o-staff-"):
+            org.staff[s.openid.removeprefix("o-staff-").replace("-", "_")] = s
+    return org

@@ -1,0 +1,43 @@
+"""Deferred jobs reach RQ after commit, survive a Redis outage in the outbox, and run once."""
+
+from __future__ import annotations
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import select
+
+from jobs.outbox import commit_and_enqueue, sweep
+from models import PendingJob
+from services.outbox import defer
+
+
+def test_deferred_job_is_enqueued_after_commit_once(app, session):
+    with app.app_context():
+        defer(session, "jobs.probe.record", "a", job_id="probe-1")
+        defer(session, "jobs.probe.record", "a", job_id="probe-1")  # same id: ignored
+        commit_and_enqueue(session)
+        from jobs.queue import get_queue
+
+        assert get_queue().job_ids == ["probe-1"]
+        row = session.scalar(select(PendingJob).where(PendingJob.job_id == "probe-1"))
+        assert row.enqueued_at is not None
+
+
+def test_redis_outage_leaves_rows_for_the_sweeper(app, session, monkeypatch):
+    import jobs.outbox as outbox_jobs
+
+    def refuse(*args, **kwargs):
+        raise RedisConnectionError("redis is down")
+
+    with app.app_context():
+        monkeypatch.setattr(outbox_jobs, "enqueue", refuse)
+        defer(session, "jobs.probe.record", "b", job_id="probe-2")
+        commit_and_enqueue(session)
+        row = session.scalar(select(PendingJob).where(PendingJob.job_id == "probe-2"))
+        assert row.enqueued_at is None and row.attempts == 1 and "redis is down" in row.last_error
+
+        monkeypatch.undo()
+        assert sweep(session) == 1
+        assert sweep(session) == 0
+        from jobs.queue import get_queue
+
+        assert get_queue().job_ids == ["probe-2"]

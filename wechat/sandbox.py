@@ -1,0 +1,385 @@
+"""A loopback stand-in for api.weixin.qq.com: the endpoints hongguan calls, with records and fault switches.
+
+It speaks WeChat's HTTP API shapes (errcode/errmsg JSON, tokens, 45015 outside the 48 h window, 43101 for
+subscribe messages without a grant, single-use js_code) so the client wrapper, jobs and the chat simulator
+exercise real HTTP. Control endpoints under /sandbox/* let tests and `hongguan chat` read what was sent and
+inject failures. Official shapes: see ../shared/reference/wechat-protocol.md §3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.serving import BaseWSGIServer, make_server
+
+DEFAULT_APPID = "wx-sandbox-appid"
+DEFAULT_SECRET = "sandbox-secret"
+DEFAULT_MINIAPP_APPID = "wx-sandbox-miniapp"
+DEFAULT_MINIAPP_SECRET = "sandbox-miniapp-secret"
+TOKEN_TTL = 7200
+
+
+@dataclass
+class Fault:
+    """An injected failure for one API path."""
+
+    errcode: int | None = None
+    status: int | None = None
+    delay: float = 0.0
+    times: int | None = 1  # None = until cleared
+
+
+@dataclass
+class SandboxState:
+    """Everything the sandbox remembers; guarded by `lock`."""
+
+    appid: str
+    secret: str
+    miniapp_appid: str
+    miniapp_secret: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> expires_at (monotonic)
+    stable_token: str | None = None
+    token_fetches: int = 0
+    stable_token_fetches: int = 0
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, Fault] = field(default_factory=dict)
+    closed_windows: set[str] = field(default_factory=set)  # openids outside the 48 h window
+    unsubscribed: set[str] = field(default_factory=set)
+    subscribe_grants: dict[tuple[str, str], int] = field(default_factory=dict)  # (openid, template) -> count
+    require_grants: bool = False
+    used_codes: set[str] = field(default_factory=set)
+    unionids: dict[str, str] = field(default_factory=dict)
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def new_token(self) -> str:
+        token = "SANDBOX_" + secrets.token_hex(16)
+        self.tokens[token] = time.monotonic() + TOKEN_TTL
+        # WeChat keeps the previous token valid for 5 minutes after a refresh.
+        for old, exp in list(self.tokens.items()):
+            if old != token:
+                self.tokens[old] = min(exp, time.monotonic() + 300)
+        return token
+
+    def valid(self, token: str | None) -> bool:
+        return bool(token) and self.tokens.get(token or "", 0) > time.monotonic()
+
+
+def _err(errcode: int, errmsg: str) -> Response:
+    return jsonify({"errcode": errcode, "errmsg": errmsg})
+
+
+def make_app(state: SandboxState) -> Flask:
+    """The sandbox's WSGI app over `state`."""
+    app = Flask("wechat-sandbox")
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    @app.before_request
+    def _record_and_inject() -> Response | None:
+        path = request.path
+        if path.startswith("/sandbox/"):
+            return None
+        body = request.get_json(silent=True) if request.data else None
+        params = {k: v for k, v in request.args.items() if k not in {"secret"}}
+        with state.lock:
+            state.calls.append({"path": path, "params": params, "body": body, "at": time.time()})
+            fault = state.faults.get(path)
+            if fault is not None and fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    del state.faults[path]
+        if fault is None:
+            return None
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status:
+            return Response("sandbox injected failure", status=fault.status)
+        if fault.errcode is not None:
+            return _err(fault.errcode, "sandbox injected error")
+        return None
+
+    def _require_token() -> Response | None:
+        with state.lock:
+            if not state.valid(request.args.get("access_token")):
+                return _err(40001, "invalid credential, access_token is invalid or not latest")
+        return None
+
+    @app.get("/cgi-bin/token")
+    def token() -> Response:
+        # https://developers.weixin.qq.com/doc/service/en/Basic_Information/Get_access_token.html
+        if request.args.get("appid") != state.appid or request.args.get("secret") != state.secret:
+            return _err(40013 if request.args.get("appid") != state.appid else 40125, "invalid appid or secret")
+        with state.lock:
+            state.token_fetches += 1
+            return jsonify({"access_token": state.new_token(), "expires_in": TOKEN_TTL})
+
+    @app.post("/cgi-bin/stable_token")
+    def stable_token() -> Response:
+        # https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken
+        body = request.get_json(silent=True) or {}
+        if body.get("appid") != state.appid or body.get("secret") != state.secret:
+            return _err(40125, "invalid appsecret")
+        with state.lock:
+            state.stable_token_fetches += 1
+            if body.get("force_refresh") or not state.valid(state.stable_token):
+                state.stable_token = state.new_token()
+            remaining = int(state.tokens[state.stable_token] - time.monotonic())
+            return jsonify({"access_token": state.stable_token, "expires_in": remaining})
+
+    def _record_send(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        record = {"id": next(state.ids), "kind": kind, "touser": body.get("touser"), "body": body, "at": time.time()}
+        state.sent.append(record)
+        return record
+
+    @app.post("/cgi-bin/message/custom/send")
+    def custom_send() -> Response:
+        # https://developers.weixin.qq.com/doc/service/api/customer/message/api_sendcustommessage
+        if (denied := _require_token()) is not None:
+            return denied
+        body = request.get_json(silent=True) or {}
+        touser = body.get("touser")
+        with state.lock:
+            if touser in state.closed_windows or touser in state.unsubscribed:
+                return _err(45015, "response out of time limit or subscription is canceled")
+            _record_send("custom", body)
+        return _err(0, "ok")
+
+    @app.post("/cgi-bin/message/template/send")
+    def template_send() -> Response:
+        # https://developers.weixin.qq.com/doc/service/api/notify/template/api_sendtemplatemessage.md
+        if (denied := _require_token()) is not None:
+            return denied
+        body = request.get_json(silent=True) or {}
+        with state.lock:
+            if body.get("touser") in state.unsubscribed:
+                return _err(43004, "require subscribe")
+            record = _record_send("template", body)
+        return jsonify({"errcode": 0, "errmsg": "ok", "msgid": 200000 + record["id"]})
+
+    def _subscribe(kind: str) -> Response:
+        if (denied := _require_token()) is not None:
+            return denied
+        body = request.get_json(silent=True) or {}
+        key = (body.get("touser") or "", body.get("template_id") or "")
+        for name, item in (body.get("data") or {}).items():
+            value = str((item or {}).get("value", ""))
+            if name.startswith("thing") and len(value) > 20:
+                return _err(47003, f"argument invalid! data.{name}.value exceeds 20 characters")
+        with state.lock:
+            if state.require_grants:
+                if state.subscribe_grants.get(key, 0) <= 0:
+                    return _err(43101, "user refuse to accept the msg")
+                state.subscribe_grants[key] -= 1
+            _record_send(kind, body)
+        return _err(0, "ok")
+
+    @app.post("/cgi-bin/message/subscribe/send")
+    def subscribe_send() -> Response:
+        # Mini-program subscribe message: subscribeMessage.send.html
+        return _subscribe("mp_subscribe")
+
+    @app.post("/cgi-bin/message/subscribe/bizsend")
+    def subscribe_bizsend() -> Response:
+        # Official-account subscription notification (订阅通知).
+        return _subscribe("subscribe")
+
+    @app.get("/sns/jscode2session")
+    def jscode2session() -> Response:
+        # https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-login/code2Session.html
+        # On success WeChat returns no errcode at all, only openid/session_key/unionid.
+        args = request.args
+        if args.get("appid") != state.miniapp_appid or args.get("secret") != state.miniapp_secret:
+            return _err(40125, "invalid appsecret")
+        code = args.get("js_code", "")
+        if not code or code.startswith("invalid"):
+            return _err(40029, "invalid code")
+        with state.lock:
+            if code in state.used_codes:
+                return _err(40163, "code been used")
+            state.used_codes.add(code)
+        # A code "alice:anything" logs in the sandbox user alice; each user keeps one openid and unionid.
+        user = code.split(":", 1)[0]
+        digest = hashlib.sha256(user.encode()).hexdigest()[:20]
+        payload = {"openid": f"omini{digest}", "session_key": secrets.token_urlsafe(16)}
+        with state.lock:
+            unionid = state.unionids.get(user, f"ounion{digest}")
+        payload["unionid"] = unionid
+        return jsonify(payload)
+
+    @app.get("/cgi-bin/user/info")
+    def user_info() -> Response:
+        # https://developers.weixin.qq.com/doc/service/api/usermanage/userinfo/api_userinfo
+        if (denied := _require_token()) is not None:
+            return denied
+        openid = request.args.get("openid", "")
+        with state.lock:
+            if openid in state.unsubscribed:
+                return jsonify({"subscribe": 0, "openid": openid})
+        return jsonify(
+            {"subscribe": 1, "openid": openid, "subscribe_time": int(time.time()), "subscribe_scene": "ADD_SCENE_QR_CODE",
+             "remark": "", "tagid_list": []}
+        )  # fmt: skip
+
+    # ---- control endpoints (not part of WeChat's API)
+
+    @app.get("/sandbox/sent")
+    def sandbox_sent() -> Response:
+        touser = request.args.get("touser")
+        since = int(request.args.get("since", 0))
+        with state.lock:
+            items = [s for s in state.sent if s["id"] > since and (touser is None or s["touser"] == touser)]
+        return jsonify(items)
+
+    @app.post("/sandbox/fail")
+    def sandbox_fail() -> Response:
+        body = request.get_json(force=True)
+        with state.lock:
+            state.faults[body["path"]] = Fault(
+                errcode=body.get("errcode"), status=body.get("status"), delay=float(body.get("delay", 0)),
+                times=body.get("times", 1),
+            )  # fmt: skip
+        return jsonify({"ok": True})
+
+    @app.post("/sandbox/reset")
+    def sandbox_reset() -> Response:
+        reset_state(state)
+        return jsonify({"ok": True})
+
+    @app.get("/sandbox/stats")
+    def sandbox_stats() -> Response:
+        with state.lock:
+            return jsonify(
+                {"token_fetches": state.token_fetches, "stable_token_fetches": state.stable_token_fetches,
+                 "sent": len(state.sent), "calls": len(state.calls)}
+            )  # fmt: skip
+
+    return app
+
+
+def reset_state(state: SandboxState) -> None:
+    """Forget tokens, records, faults and per-user switches."""
+    with state.lock:
+        state.tokens.clear()
+        state.stable_token = None
+        state.token_fetches = state.stable_token_fetches = 0
+        state.sent.clear()
+        state.calls.clear()
+        state.faults.clear()
+        state.closed_windows.clear()
+        state.unsubscribed.clear()
+        state.subscribe_grants.clear()
+        state.require_grants = False
+        state.used_codes.clear()
+        state.unionids.clear()
+
+
+class SandboxServer:
+    """The sandbox in a background thread, with a Python API for tests."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        appid: str = DEFAULT_APPID,
+        secret: str = DEFAULT_SECRET,
+        miniapp_appid: str = DEFAULT_MINIAPP_APPID,
+        miniapp_secret: str = DEFAULT_MINIAPP_SECRET,
+    ) -> None:
+        self.state = SandboxState(appid, secret, miniapp_appid, miniapp_secret)
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    appid = property(lambda self: self.state.appid)
+    secret = property(lambda self: self.state.secret)
+    miniapp_appid = property(lambda self: self.state.miniapp_appid)
+    miniapp_secret = property(lambda self: self.state.miniapp_secret)
+
+    @property
+    def url(self) -> str:
+        """Base URL to use instead of https://api.weixin.qq.com."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> SandboxServer:
+        """Serve in a daemon thread (threaded, so slow-fault requests do not block others)."""
+        self._server = make_server(self.host, self.port, make_app(self.state), threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, name="wechat-sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def reset(self) -> None:
+        """Forget everything recorded and every fault."""
+        reset_state(self.state)
+
+    def sent(self, touser: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """Messages accepted by the send endpoints, oldest first."""
+        with self.state.lock:
+            return [
+                s for s in self.state.sent if (touser is None or s["touser"] == touser) and (kind in (None, s["kind"]))
+            ]
+
+    def calls(self, path: str | None = None) -> list[dict[str, Any]]:
+        """Every API request received (secrets removed), oldest first."""
+        with self.state.lock:
+            return [c for c in self.state.calls if path is None or c["path"] == path]
+
+    def fail(
+        self, path: str, *, errcode: int | None = None, status: int | None = None, delay: float = 0.0,
+        times: int | None = 1,
+    ) -> None:  # fmt: skip
+        """Make the next `times` calls to `path` fail (errcode, HTTP status) and/or be slow (None = forever)."""
+        with self.state.lock:
+            self.state.faults[path] = Fault(errcode=errcode, status=status, delay=delay, times=times)
+
+    def close_window(self, openid: str) -> None:
+        """Put `openid` outside the 48 h customer-service window (custom sends get 45015)."""
+        with self.state.lock:
+            self.state.closed_windows.add(openid)
+
+    def unsubscribe(self, openid: str) -> None:
+        """Mark `openid` as having unfollowed the account."""
+        with self.state.lock:
+            self.state.unsubscribed.add(openid)
+
+    def grant_subscribe(self, openid: str, template_id: str, count: int = 1) -> None:
+        """Record a subscribe-message grant (and make grants required from now on)."""
+        with self.state.lock:
+            self.state.require_grants = True
+            key = (openid, template_id)
+            self.state.subscribe_grants[key] = self.state.subscribe_grants.get(key, 0) + count
+
+    @property
+    def token_fetches(self) -> int:
+        """How many times /cgi-bin/token was called."""
+        return self.state.token_fetches
+
+    @property
+    def stable_token_fetches(self) -> int:
+        """How many times /cgi-bin/stable_token was called."""
+        return self.state.stable_token_fetches
+
+
+def serve(host: str = "127.0.0.1", port: int = 5100) -> None:
+    """Run the sandbox in the foreground (`hongguan sandbox`)."""
+    server = SandboxServer(host, port)
+    server._server = make_server(host, port, make_app(server.state), threaded=True)
+    print(json.dumps({"sandbox": server.url, "appid": server.appid, "miniapp_appid": server.miniapp_appid}))
+    server._server.serve_forever()
