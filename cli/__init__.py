@@ -1,1 +1,103 @@
-"""The `hongguan` command line: run everything, migrate, seed, worker, sandbox, chat, nlp."""
+"""The `hongguan` command line: run everything, migrate, seed, worker, scheduler, sandbox, chat, nlp."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():  # noqa: ANN202 - FlaskGroup calls this lazily, only for commands that need the app
+    from wsgi import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def main() -> None:
+    """hongguan (红管家): community-governance backend for a WeChat official account and mini-program."""
+
+
+@main.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--sandbox-port", default=5100, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+def run_command(host: str, port: int, sandbox_port: int, workers: int) -> None:
+    """Start Redis (embedded unless HONGGUAN_REDIS_URL is set), migrate, seed, sandbox, web, worker and cron."""
+    from cli.run import run_all
+
+    run_all(host, port, sandbox_port, workers)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Migrate the configured database to the latest schema."""
+    from infra.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database is up to date")
+
+
+@db_group.command("check")
+@with_appcontext
+def db_check() -> None:
+    """Exit non-zero when the database is not at the latest revision."""
+    from infra.migrate import is_up_to_date
+
+    if not is_up_to_date(current_app.config["DATABASE_URL"]):
+        raise click.ClickException("database needs `hongguan db upgrade`")
+    click.echo("database is up to date")
+
+
+@main.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Create the demo community (idempotent): grids, estates, departments, staff and their data."""
+    from infra.web import get_db
+    from services.demo import seed_all
+
+    with get_db().transaction() as session:
+        summary = seed_all(session)
+    click.echo("demo data ready: " + ", ".join(f"{k}={v}" for k, v in summary.items()))
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+@with_appcontext
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker (with RQ's scheduler for delayed jobs and retries) on every hongguan queue."""
+    from infra.redis import connect_for_worker
+    from jobs.queue import QUEUES
+    from jobs.worker import HongguanWorker
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    conn = connect_for_worker(app.config["REDIS_URL"])
+    worker = HongguanWorker(list(QUEUES), connection=conn, app=app)
+    worker.work(with_scheduler=True, burst=burst)
+
+
+@main.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run RQ's cron scheduler with hongguan's periodic jobs (jobs/schedule.py)."""
+    from infra.redis import connect_for_worker
+    from jobs.schedule import build_scheduler
+
+    build_scheduler(connect_for_worker(current_app.config["REDIS_URL"])).start()
+
+
+@main.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5100, show_default=True)
+def sandbox_command(host: str, port: int) -> None:
+    """Serve the WeChat API sandbox on loopback (what `hongguan run` and the tests use instead of WeChat)."""
+    from wechat.sandbox import serve
+
+    serve(host, port)

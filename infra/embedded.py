@@ -41,17 +41,20 @@ class EmbeddedRedis:
     data_dir: Path
     port: int = 0
     persist: bool = True
+    unix_socket: Path | None = None  # listen on this socket only (no TCP) when set
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
-        """redis:// URL of the server."""
+        """URL of the server (unix:// when it listens on a socket)."""
+        if self.unix_socket is not None:
+            return f"unix://{self.unix_socket}?db=0"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         """Start the server and wait until it answers PING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not self.port:
+        if not self.port and self.unix_socket is None:
             self.port = free_port()
         args = [
             redis_server_binary(),
@@ -63,13 +66,15 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
+        if self.unix_socket is not None:
+            args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
         if self.persist:
             # AOF everysec: queued reminders survive a restart (perf-reliability §3.4).
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "300 1"]
         else:
             args += ["--appendonly", "no", "--save", ""]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        client = Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         try:
             while True:

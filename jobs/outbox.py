@@ -63,3 +63,10 @@ def commit_and_enqueue(session: Session, connection: Redis | None = None) -> Non
         enqueue_committed(session, connection)
     except RedisError:  # pragma: no cover - _enqueue_rows already absorbs these; belt and braces
         session.rollback()
+
+
+def sweep_outbox() -> int:
+    """Cron job: enqueue outbox rows that Redis refused earlier (runs inside the worker's app context)."""
+    from infra.web import db_session, get_redis
+
+    return sweep(db_session(), get_redis())

@@ -10,6 +10,7 @@ from models.messages import InboundMessage, OutboundMessage
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
 from models.outbox import PendingJob
 from models.resident import Resident
+from models.workflow import CalendarDay, Reminder, SlaPolicy, StaffToken
 
 __all__ = [
     "Appeal",
@@ -18,6 +19,7 @@ __all__ = [
     "AppealSupporter",
     "Base",
     "Building",
+    "CalendarDay",
     "Community",
     "Department",
     "Estate",
@@ -27,6 +29,9 @@ __all__ = [
     "PendingJob",
     "PropertyCompany",
     "QRScene",
+    "Reminder",
     "Resident",
+    "SlaPolicy",
     "Staff",
+    "StaffToken",
 ]

@@ -143,3 +143,14 @@ def load_org(session: Session, community: Community) -> DemoOrg:
         if s.openid and s.openid.startswith("o-staff-"):
             org.staff[s.openid.removeprefix("o-staff-").replace("-", "_")] = s
     return org
+
+
+def seed_all(session: Session) -> dict[str, int]:
+    """Seed every area's demo data; each seeding step is idempotent."""
+    org = seed_org(session)
+    return {
+        "grids": len(org.grids),
+        "buildings": len(org.buildings),
+        "departments": len(org.departments),
+        "staff": len(org.staff),
+    }

@@ -147,17 +147,16 @@ def clock() -> Iterator[Any]:
 @pytest.fixture
 def run_jobs(app: Flask) -> Callable[..., int]:
     """Run every queued RQ job to completion in-process (a real SimpleWorker in burst mode)."""
-    from rq import SimpleWorker
-
     from infra.web import get_redis
     from jobs.queue import QUEUES, get_queue
+    from jobs.worker import HongguanSimpleWorker
 
     def run(queues: tuple[str, ...] = QUEUES) -> int:
         with app.app_context():
             conn = get_redis()
-            worker = SimpleWorker([get_queue(q) for q in queues], connection=conn)
-            worker.work(burst=True)
-            return worker.successful_job_count + worker.failed_job_count
+            worker = HongguanSimpleWorker([get_queue(q) for q in queues], connection=conn, app=app)
+        worker.work(burst=True)
+        return worker.successful_job_count + worker.failed_job_count
 
     return run
 
