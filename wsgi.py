@@ -35,8 +35,20 @@ def _configure_logging(app: OpenAPI) -> None:
 def _register_blueprints(app: OpenAPI) -> None:
     """Every HTTP surface of hongguan; each area owns its blueprint module."""
     from bot.views import bp as wechat_bp
+    from miniapp_api.blueprint import register as register_miniapp_api
 
     app.register_blueprint(wechat_bp)
+    register_miniapp_api(app)  # /api/v1: login, notices, appeals, venues (miniapp_api/blueprint.py)
+    from miniapp_api import routes_events, routes_points, routes_rewards
+
+    for points_area in (routes_events, routes_points, routes_rewards):
+        app.register_api(points_area.bp)  # /api/v1: events, points, rewards (issue 5, part 2)
+    from console.appeals import register as register_console
+
+    register_console(app)  # /console/api: staff appeals and workflow steps (console/appeals.py)
+    from console.reports import register as register_reports
+
+    register_reports(app)  # /console/api KPIs, reports, 红黑榜 + /api/v1/public/kpi (console/reports.py)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:

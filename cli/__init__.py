@@ -18,6 +18,18 @@ def main() -> None:
     """hongguan (红管家): community-governance backend for a WeChat official account and mini-program."""
 
 
+def _add_area_commands() -> None:
+    """Command groups that live beside the code they drive."""
+    from cli.nlp_commands import nlp_group
+    from cli.routing_commands import routing_group
+
+    main.add_command(nlp_group)
+    main.add_command(routing_group)
+
+
+_add_area_commands()
+
+
 @main.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -101,3 +113,52 @@ def sandbox_command(host: str, port: int) -> None:
     from wechat.sandbox import serve
 
     serve(host, port)
+
+
+@main.command("chat")
+@click.option("--openid", default="o-demo-resident-0001", show_default=True, help="the WeChat user you play")
+@click.option("--url", "base_url", default="http://127.0.0.1:5000", show_default=True, help="the running web")
+@click.option("--sandbox", "sandbox_url", default="http://127.0.0.1:5100", show_default=True)
+@click.option("--mode", type=click.Choice(["aes", "compat", "plain"]), default="aes", show_default=True)
+@with_appcontext
+def chat_command(openid: str, base_url: str, sandbox_url: str, mode: str) -> None:
+    """Chat with the running bot as a resident: lines are signed and encrypted exactly as WeChat does."""
+    from wechat.chat import run_chat
+
+    cfg = current_app.config
+    run_chat(
+        base_url, sandbox_url, cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"], openid, mode,
+        account_id=cfg["WECHAT_ACCOUNT_ID"],
+    )  # fmt: skip
+
+
+@main.command("import")
+@click.argument("kind")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def import_command(kind: str, path: str) -> None:
+    """Import KIND (communities, grids, estates, buildings, departments, staff …) from a CSV file."""
+    from pathlib import Path
+
+    from infra.web import get_db
+    from services.org_import import OrgImportError, import_csv
+
+    try:
+        with get_db().transaction() as session:
+            report = import_csv(session, kind, Path(path), progress=True)
+    except OrgImportError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(report.summary())
+
+
+@main.command("staff-token")
+@click.argument("staff_id", type=int)
+@with_appcontext
+def staff_token_command(staff_id: int) -> None:
+    """Issue a bearer token for the staff console API (shown once; only its hash is stored)."""
+    from console.auth import issue_staff_token
+    from infra.web import get_db
+
+    with get_db().transaction() as session:
+        token = issue_staff_token(session, staff_id)
+    click.echo(token)

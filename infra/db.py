@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+DEFERRED_OPTION = "hongguan_sqlite_deferred"
 
 
 def _dispose_after_fork() -> None:
@@ -48,7 +49,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A session made with `Database.session(deferred=True)` only reads (or writes when nothing else
+        # does): under WAL a deferred transaction never blocks writers, which an open IMMEDIATE one would.
+        deferred = conn.get_execution_options().get(DEFERRED_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -71,15 +75,22 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._deferred_sessionmaker = sessionmaker(
+            self.engine.execution_options(**{DEFERRED_OPTION: True}), expire_on_commit=False
+        )
 
     @property
     def is_postgres(self) -> bool:
         """True when running on PostgreSQL (enables exclusion constraints and row locks)."""
         return self.engine.dialect.name == "postgresql"
 
-    def session(self) -> Session:
-        """A new session; the caller owns commit/rollback/close."""
-        return self.sessionmaker()
+    def session(self, *, deferred: bool = False) -> Session:
+        """A new session; the caller owns commit/rollback/close.
+
+        `deferred=True` (SQLite only; a no-op elsewhere) begins transactions without taking the write lock:
+        for read-mostly sessions that may stay open while other connections write (reports, tests).
+        """
+        return (self._deferred_sessionmaker if deferred else self.sessionmaker)()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

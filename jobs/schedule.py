@@ -1,7 +1,7 @@
 """The cron schedule, run by RQ's own CronScheduler (`hongguan scheduler`).
 
-Cron expressions are evaluated in UTC by RQ; Suzhou is UTC+8 with no daylight saving, so local times are
-converted by hand and noted beside each entry.
+RQ evaluates cron expressions in UTC; Suzhou is UTC+8 with no daylight saving, so local times are converted
+by hand and written beside each entry.
 """
 
 from __future__ import annotations
@@ -9,12 +9,27 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import outbox
+from jobs import appeals, booking, outbox, points, reports, tokens
 
 
 def build_scheduler(connection: Redis) -> CronScheduler:
     """A CronScheduler with every periodic hongguan job registered."""
-    scheduler = CronScheduler(connection=connection, name="hongguan-cron")
-    # Outbox rows that Redis refused (outage) reach RQ within a minute of Redis returning.
-    scheduler.register(outbox.sweep_outbox, "default", interval=30, job_timeout=120)
-    return scheduler
+    s = CronScheduler(connection=connection, name="hongguan-cron")
+    # Outbox rows that Redis refused (an outage) reach RQ within 30 s of Redis returning.
+    s.register(outbox.sweep_outbox, "default", interval=30, job_timeout=120)
+    # One central refresher keeps the shared access tokens fresh (wechat-protocol.md §3.1).
+    s.register(tokens.refresh_access_tokens, "default", interval=600, job_timeout=60)
+    # Reminders, escalation and auto-close are rows in SQL; the tick turns due rows into stable-id jobs.
+    s.register(appeals.tick, "default", interval=60, job_timeout=120)
+    # Venue no-shows, waitlist offers that were not confirmed, reminders before a slot.
+    s.register(booking.release_no_shows, "default", interval=300, job_timeout=120)
+    s.register(booking.expire_offers, "default", interval=300, job_timeout=120)
+    s.register(booking.send_reminders, "default", interval=300, job_timeout=120)
+    # Uncollected rewards are refunded; the ledger is reconciled nightly (03:30 Suzhou = 19:30 UTC).
+    s.register(points.expire_redemptions, "low", interval=600, job_timeout=300)
+    s.register(points.reconcile, "low", cron="30 19 * * *", job_timeout=600)
+    # The weekly 民意诉求承办单: Friday 17:00 Suzhou = Friday 09:00 UTC.
+    s.register(reports.weekly_report, "low", cron="0 9 * * 5", job_timeout=600)
+    # The property companies' red/black list: the 1st of each month, 08:00 Suzhou = 00:00 UTC.
+    s.register(reports.monthly_ranking, "low", cron="0 0 1 * *", job_timeout=600)
+    return s

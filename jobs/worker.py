@@ -15,9 +15,10 @@ class _AppContextMixin:
 
     app: Flask
 
-    def perform_job(self, job: Job, queue: Queue) -> bool:
+    def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
+        # RQ 3 passes an Execution too; forward whatever the installed RQ passes.
         with self.app.app_context():
-            return super().perform_job(job, queue)  # type: ignore[misc]
+            return super().perform_job(job, queue, *args, **kwargs)  # type: ignore[misc]
 
 
 class HongguanWorker(_AppContextMixin, Worker):

@@ -100,6 +100,9 @@ class Staff(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(32), index=True)
     # The staff member's official-account openid, for template-message notifications.
     openid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # The same person in the mini-program (migration 0006): login finds the Staff by unionid or mini openid.
+    unionid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    miniapp_openid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), default=None, index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), default=None, index=True)

@@ -1,4 +1,4 @@
-"""Classify a resident message into a category with a confidence, an urgency and the keywords that decided it."""
+"""Classify a resident message: category, confidence, urgency and the keywords that decided it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import jieba
 
 from nlp import tokenize
 from nlp.model import KeywordModel, load_default
@@ -36,7 +38,7 @@ class Decision:
             "label": self.label,
             "confidence": round(self.confidence, 4),
             "keywords": [[kw, w] for kw, w in self.keywords],
-            "scores": dict(self.scores),
+            "scores": {c: round(s, 4) for c, s in self.scores.items()},
             "urgent": self.urgent,
             "urgency_reasons": list(self.urgency_reasons),
             "needs_triage": self.needs_triage,
@@ -62,7 +64,8 @@ class Classifier:
         self._bias = tuple(model.categories[c].bias for c in self.labels)
         self._urgent_default = tuple(model.categories[c].urgent_by_default for c in self.labels)
         self._other = self.labels.index(OTHER) if OTHER in self.labels else -1
-        # feature -> ((category index, weight), ...): one dict lookup per token scores every category at once.
+        # feature -> its weight in every category (a tuple in label order, mostly zeros): one dict lookup per
+        # feature, and summing the found tuples column-wise scores every category at once.
         learned: dict[str, list[tuple[int, float]]] = {}
         curated: dict[str, list[tuple[int, float]]] = {}
         for i, code in enumerate(self.labels):
@@ -71,13 +74,29 @@ class Classifier:
                 learned.setdefault(tokenize.normalize(kw), []).append((i, w))
             for kw, w in cat.curated.items():
                 curated.setdefault(tokenize.normalize(kw), []).append((i, w))
-        self._learned = {kw: tuple(v) for kw, v in learned.items()}
+        self._learned = {kw: _dense(v, len(self.labels)) for kw, v in learned.items()}
+        # The n-gram lengths to look for are those of the "*ab*" keywords in the table, so a hand-added
+        # n-gram of any length works too.
+        self._ngrams = tuple(sorted({len(kw) - 2 for kw in self._learned if tokenize.is_ngram(kw)}))
+        # token -> {feature: weights} of the keywords it brings (itself and its n-grams), or None for a
+        # stop-word or punctuation. Filled on first sight of a token, so a message costs one dict lookup per
+        # token plus one per pair. Concurrent fills write equal values, so a shared classifier stays safe.
+        self._token_cache: dict[str, _TokenEntry | None] = {}
+        # Phrase keywords "a b" indexed by their first token: a → {b: ("a b", weights)}, so that finding the
+        # phrases of a message is a lookup of each token among the partners of the token before it.
+        pairs: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {}
+        for kw, row in self._learned.items():
+            if " " in kw and not tokenize.is_ngram(kw):
+                first, second = kw.split(" ", 1)
+                pairs.setdefault(first, {})[second] = (kw, row)
+        self._pairs = pairs
         # Curated keywords are matched as substrings; indexing them by first character makes the scan one dict
         # lookup per character of the message instead of one `in` test per keyword.
-        by_first: dict[str, list[tuple[str, tuple[tuple[int, float], ...]]]] = {}
+        by_first: dict[str, list[tuple[str, tuple[float, ...]]]] = {}
         for kw, v in curated.items():
-            by_first.setdefault(kw[0], []).append((kw, tuple(v)))
+            by_first.setdefault(kw[0], []).append((kw, _dense(v, len(self.labels))))
         self._curated = {ch: tuple(sorted(v, key=lambda e: -len(e[0]))) for ch, v in by_first.items()}
+        self._curated_chars = frozenset(self._curated)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Classifier:
@@ -92,58 +111,101 @@ class Classifier:
     def classify(self, text: str) -> Decision:
         """Classify one raw message."""
         norm = tokenize.normalize(text)
-        return self._decide(norm, tokenize.segment(norm))
+        if not tokenize.is_warm():
+            tokenize.warm()
+        return self._decide(norm, jieba.lcut(norm))
 
     def classify_tokens(self, tokens: Sequence[str], text: str | None = None) -> Decision:
         """Classify an already segmented message (tokens), e.g. a pre-segmented training corpus."""
         norm = tokenize.normalize(text) if text is not None else "".join(tokens)
         return self._decide(norm, tokens)
 
-    def _matches(self, norm: str, tokens: Sequence[str]) -> list[tuple[str, tuple[tuple[int, float], ...]]]:
-        """Keywords present in the message with their per-category weights (each keyword once per section)."""
-        found: list[tuple[str, tuple[tuple[int, float], ...]]] = []
+    def _token_entry(self, tok: str) -> _TokenEntry | None:
+        """The keywords a token brings (itself and its n-grams) and the phrases it can start, or None when the
+        token is not content (a stop-word, punctuation or a number)."""
+        if tok in tokenize.STOPWORDS or tokenize.is_noise(tok):
+            return None
         learned = self._learned
-        seen: set[str] = set()
-        prev = ""
+        feats = tokenize.token_features(tok, self._ngrams) if self._ngrams else (tok,)
+        hits = {f: learned[f] for f in feats if f in learned}
+        total = tuple(map(sum, zip(*hits.values(), strict=True))) if hits else ()
+        return hits, total, self._pairs.get(tok)
+
+    def _matches(self, norm: str, tokens: Sequence[str]) -> tuple[dict, list[tuple[float, ...]]]:
+        """Keywords present in the message with their per-category weights (each keyword once per section),
+        and weight rows whose column sums are the keyword part of the scores (each keyword counted once; a
+        token's keywords come as one pre-added row unless one of them was already found).
+
+        Learned keywords map to their entries; curated keywords, which may share a learned keyword's text, are
+        keyed as (keyword, "curated") pairs so both count."""
+        found: dict = {}
+        rows: list[tuple[float, ...]] = []
+        cache = self._token_cache
+        partners = None  # phrases that the previous content token starts
         for tok in tokens:
-            for feat in (tok, prev + " " + tok) if prev else (tok,):
-                entry = learned.get(feat)
-                if entry is not None and feat not in seen:
-                    seen.add(feat)
-                    found.append((feat, entry))
-            prev = tok
-        if self._curated:
-            cseen: set[str] = set()
+            try:
+                entry = cache[tok]
+            except KeyError:
+                entry = self._token_entry(tok)
+                if len(cache) < _TOKEN_CACHE_MAX:
+                    cache[tok] = entry
+            if entry is None:
+                continue
+            hits, total, next_partners = entry
+            if hits:
+                if found.keys().isdisjoint(hits):
+                    found.update(hits)
+                    rows.append(total)
+                else:
+                    for feat, row in hits.items():
+                        if feat not in found:
+                            found[feat] = row
+                            rows.append(row)
+            if partners:
+                pair = partners.get(tok)
+                if pair and pair[0] not in found:
+                    found[pair[0]] = pair[1]
+                    rows.append(pair[1])
+            partners = next_partners
+        if self._curated and not self._curated_chars.isdisjoint(norm):
             curated = self._curated
             for i, ch in enumerate(norm):
                 cands = curated.get(ch)
                 if cands is None:
                     continue
                 for kw, entry in cands:
-                    if kw not in cseen and norm.startswith(kw, i):
-                        cseen.add(kw)
-                        found.append((kw, entry))
-        return found
+                    if norm.startswith(kw, i) and (kw, _CURATED) not in found:
+                        found[kw, _CURATED] = entry
+                        rows.append(entry)
+        return found, rows
 
     def _decide(self, norm: str, tokens: Sequence[str]) -> Decision:
-        found = self._matches(norm, tokens)
-        scores = list(self._bias)
-        for _, entry in found:
-            for i, w in entry:
-                scores[i] += w
-        best = max(range(len(scores)), key=scores.__getitem__)
-        if self._other >= 0 and not found:
-            best = self._other  # nothing on topic: a greeting or an unclear message goes to triage, not a guess
-        # Confidence = softmax probability of the chosen category (shifted by the max for numerical safety).
+        found, rows = self._matches(norm, tokens)
+        if rows:
+            # Column sums of the found weight rows (zip(*rows) transposes them), plus the bias.
+            columns = zip(*rows, strict=True)
+            scores = [b + s for b, s in zip(self._bias, map(sum, columns), strict=True)]
+        else:
+            scores = list(self._bias)
         top = max(scores)
-        total = sum(math.exp(s - top) for s in scores)
-        confidence = math.exp(scores[best] - top) / total
-        contrib: dict[str, float] = {}
-        for kw, entry in found:
-            for i, w in entry:
-                if i == best:
-                    contrib[kw] = contrib.get(kw, 0.0) + w
-        keywords = tuple(sorted(((k, round(w, 3)) for k, w in contrib.items() if w), key=lambda kv: -abs(kv[1])))
+        # With nothing on topic, a greeting or an unclear message goes to triage rather than being guessed.
+        best = self._other if self._other >= 0 and not found else scores.index(top)
+        # Confidence = softmax(sharpness * scores / sqrt(n)) of the chosen category: the weights were learned
+        # on L2-normalised features, so dividing by sqrt(#keywords found) puts long and short messages on one
+        # scale.
+        scale = self.model.sharpness / math.sqrt(max(1, len(found)))
+        exp = math.exp
+        confidence = exp((scores[best] - top) * scale) / sum([exp((s - top) * scale) for s in scores])
+        # The keywords that decided it: each matched keyword's weight for the chosen category, exactly as in
+        # the table; a curated keyword with the same text as a learned one is shown once, weights added.
+        keywords = [(key, row[best]) for key, row in found.items() if row[best]]
+        if self._curated and any(key.__class__ is tuple for key, _ in keywords):
+            combined: dict[str, float] = {}
+            for key, w in keywords:
+                kw = key if key.__class__ is str else key[0]
+                combined[kw] = round(combined[kw] + w, 4) if kw in combined else w
+            keywords = [(k, w) for k, w in combined.items() if w]
+        keywords.sort(key=_weight_magnitude)
         reasons = urgency_reasons(norm)
         if self._urgent_default[best]:
             reasons = (*reasons, f"{self._names[best]}类默认紧急")
@@ -152,8 +214,8 @@ class Classifier:
             category=code,
             label=self._names[best],
             confidence=confidence,
-            keywords=keywords,
-            scores={c: round(s, 4) for c, s in zip(self.labels, scores, strict=True)},
+            keywords=tuple(keywords),
+            scores=dict(zip(self.labels, scores, strict=True)),
             urgent=bool(reasons),
             urgency_reasons=reasons,
             needs_triage=confidence < self.model.threshold or code == OTHER,
@@ -161,6 +223,29 @@ class Classifier:
             model_version=self.model.version,
         )
 
+
+_CURATED = "curated"
+# A token's learned keywords {feature: weights}, their weights added up, and the phrases it starts
+# {next token: (phrase, weights)}.
+_TokenEntry = tuple[
+    dict[str, tuple[float, ...]], tuple[float, ...], dict[str, tuple[str, tuple[float, ...]]] | None
+]
+
+
+def _dense(pairs: Sequence[tuple[int, float]], n: int) -> tuple[float, ...]:
+    """(category index, weight) pairs as one weight per category."""
+    row = [0.0] * n
+    for i, w in pairs:
+        row[i] += w
+    return tuple(row)
+
+
+def _weight_magnitude(kv: tuple[str, float]) -> float:
+    """Sort key: strongest keyword (by absolute weight) first."""
+    return -abs(kv[1])
+
+
+_TOKEN_CACHE_MAX = 200_000  # distinct tokens remembered per classifier; bounds memory on odd input
 
 _default: Classifier | None = None
 _default_lock = threading.Lock()

@@ -36,8 +36,12 @@ class Report:
             "accuracy": round(self.accuracy, 4),
             "macro_f1": round(self.macro_f1, 4),
             "per_class": {
-                k: {"precision": round(m.precision, 4), "recall": round(m.recall, 4), "f1": round(m.f1, 4),
-                    "support": m.support}
+                k: {
+                    "precision": round(m.precision, 4),
+                    "recall": round(m.recall, 4),
+                    "f1": round(m.f1, 4),
+                    "support": m.support,
+                }
                 for k, m in self.per_class.items()
             },
             "labels": list(self.labels),
@@ -63,7 +67,7 @@ def evaluate(
     gold_urgent: Sequence[bool | None] | None = None,
     pred_urgent: Sequence[bool] | None = None,
 ) -> Report:
-    """Compare predictions with gold labels; macro-F1 averages over the classes present in gold or predictions."""
+    """Compare predictions with gold labels; macro-F1 averages over classes in gold or predictions."""
     if len(gold) != len(pred):
         raise ValueError("gold and predictions differ in length")
     labels = tuple(sorted(set(gold) | set(pred)))
@@ -84,8 +88,13 @@ def evaluate(
         pairs = [(g, p) for g, p in zip(gold_urgent, pred_urgent, strict=True) if g is not None]
         tp = sum(1 for g, p in pairs if g and p)
         up, ur = _ratio(tp, sum(1 for _, p in pairs if p)), _ratio(tp, sum(1 for g, _ in pairs if g))
-        urgency = {"precision": round(up, 4), "recall": round(ur, 4), "f1": round(_f1(up, ur), 4),
-                   "support": sum(1 for g, _ in pairs if g), "n": len(pairs)}
+        urgency = {
+            "precision": round(up, 4),
+            "recall": round(ur, 4),
+            "f1": round(_f1(up, ur), 4),
+            "support": sum(1 for g, _ in pairs if g),
+            "n": len(pairs),
+        }
     return Report(
         accuracy=_ratio(correct, len(gold)),
         macro_f1=macro,
@@ -102,7 +111,9 @@ def format_report(report: Report) -> str:
     lines = [f"n={report.n}  accuracy={report.accuracy:.4f}  macro-F1={report.macro_f1:.4f}"]
     if report.urgency:
         u = report.urgency
-        lines.append(f"urgency: precision={u['precision']:.4f} recall={u['recall']:.4f} (urgent={u['support']})")
+        lines.append(
+            f"urgency: precision={u['precision']:.4f} recall={u['recall']:.4f} (urgent={u['support']})"
+        )
     width = max(len(lab) for lab in report.labels) if report.labels else 5
     lines.append("")
     lines.append(f"{'class':<{width}}  precision  recall     f1  support")

@@ -1,4 +1,4 @@
-"""The keyword-weight model: per category a bias, learned keyword weights and curated keyword weights (JSON)."""
+"""The keyword-weight model: per category a bias, learned and curated keyword weights (JSON)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,26 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-FORMAT = "hongguan-keyword-model/1"
+FORMAT = "hongguan-keyword-model/2"
+# Files of format 1 (no character n-grams) read unchanged; format 2 adds "*ab*" n-gram keywords, which a
+# format-1 reader would silently never match, hence the new number.
+READABLE_FORMATS = ("hongguan-keyword-model/1", FORMAT)
 DEFAULT_THRESHOLD = 0.5
+DEFAULT_SHARPNESS = 1.0
 
 # Written at the top of every model file so that staff editing it know the rules.
 HOW_IT_WORKS = [
-    "score(category) = bias + sum of the weights of the keywords the message contains; each keyword counts once.",
-    "The answer is the best-scoring category; confidence = softmax(scores)[best] (for a model without curated "
-    "weights this is the multinomial logistic-regression probability, up to the pruning of tiny weights).",
+    "score(category) = bias + sum of the weights of the keywords the message contains; "
+    "each keyword counts once.",
+    "The answer is the best-scoring category; confidence = softmax(sharpness * scores / sqrt(n))[best], "
+    "n = the "
+    "number of keywords found (at least 1): the weights were learned on length-normalised features, and "
+    "'sharpness' was fitted on held-out training data.",
     "'keywords' are learned: a word is a jieba token of the message, a phrase 'a b' is two adjacent tokens "
-    "(after stop-words and punctuation are removed).",
-    "'curated' keywords are written by hand and match anywhere in the text as a substring, so any phrase works "
+    "(after stop-words and punctuation are removed), and '*ab*' is a character n-gram found inside any token "
+    "('*充电*' matches 飞线充电 and 充电桩).",
+    "'curated' keywords are written by hand and match anywhere in the text as a substring, "
+    "so any phrase works "
     "without retraining; their weight is added to the learned weight of the same category.",
     "Below 'threshold' confidence, or for category 'other', the appeal goes to the grid for human triage.",
 ]
@@ -42,6 +51,7 @@ class KeywordModel:
 
     categories: dict[str, CategoryWeights]
     threshold: float = DEFAULT_THRESHOLD
+    sharpness: float = DEFAULT_SHARPNESS
     version: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # how it was trained: data, C, cross-validation score
 
@@ -59,7 +69,9 @@ class KeywordModel:
     def content_hash(self) -> str:
         """SHA-256 of the weights, threshold and labels (not of the version or the metadata)."""
         body = json.dumps(
-            {"threshold": self.threshold, "categories": self._categories_json()}, ensure_ascii=False, sort_keys=True
+            {"threshold": self.threshold, "sharpness": self.sharpness, "categories": self._categories_json()},
+            ensure_ascii=False,
+            sort_keys=True,
         )
         return hashlib.sha256(body.encode()).hexdigest()
 
@@ -80,6 +92,7 @@ class KeywordModel:
             "format": FORMAT,
             "version": self.version,
             "threshold": self.threshold,
+            "sharpness": self.sharpness,
             "how_it_works": HOW_IT_WORKS,
             "labels": self.labels,
             "meta": self.meta,
@@ -94,7 +107,7 @@ class KeywordModel:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> KeywordModel:
         """Build a model from its JSON form, checking the shape so that a bad hand edit fails loudly."""
-        if data.get("format", FORMAT) != FORMAT:
+        if data.get("format", FORMAT) not in READABLE_FORMATS:
             raise ValueError(f"unknown model format {data.get('format')!r}")
         raw = data.get("categories")
         if not isinstance(raw, dict) or not raw:
@@ -115,6 +128,7 @@ class KeywordModel:
         return cls(
             categories=categories,
             threshold=float(data.get("threshold", DEFAULT_THRESHOLD)),
+            sharpness=float(data.get("sharpness", DEFAULT_SHARPNESS)),
             version=str(data.get("version", "")),
             meta=dict(data.get("meta", {})),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 
 import jieba
@@ -15,19 +15,24 @@ _warm = False
 
 # Tokens that carry no topic: function words, pronouns, politeness and punctuation. Kept short on purpose: the
 # linear model gives near-zero weight to uninformative words anyway; this list only keeps the table clean.
-STOPWORDS: frozenset[str] = frozenset(
-    """
-    的 了 着 过 吗 呢 吧 啊 呀 哦 嘛 么 哈 啦 喔 哇 之 也 还 就 都 又 再 才 很 太 更 最 挺 真 好 把 被 给 让 和 与 及 或
-    并 而 但 但是 可是 因为 所以 如果 虽然 而且 然后 还有 以及 并且 或者 还是 我 你 他 她 它 我们 你们 他们 她们 大家
-    自己 这 那 这个 那个 这些 那些 这里 那里 这样 那样 这种 那种 什么 怎么 怎么办 怎样 如何 为什么 哪 哪里 哪儿 谁 多少 是 是不是
-    有 没 在 从 到 向 对 对于 为 以 于 个 些 点 下 上 里 中 能 会 要 想 可以 可能 应该 已经 一直 一个 一下 一些 现在 今天
-    请 请问 麻烦 谢谢 您好 你好 希望 能否 能不能 是否 情况 问题 反映 相关 部门 领导 政府 尊敬 非常 十分 特别 一 不 该
-    """.split()
-)
+_STOPWORD_TEXT = """
+的 了 着 过 吗 呢 吧 啊 呀 哦 嘛 么 哈 啦 喔 哇 之 也 还 就 都 又 再 才 很 太 更 最 挺 真 好 把 被 给
+让 和 与 及 或 并 而 但 但是 可是 因为 所以 如果 虽然 而且 然后 还有 以及 并且 或者 还是 我 你 他 她 它
+我们 你们 他们 她们 大家 自己 这 那 这个 那个 这些 那些 这里 那里 这样 那样 这种 那种 什么 怎么 怎么办
+怎样 如何 为什么 哪 哪里 哪儿 谁 多少 是 是不是 有 没 在 从 到 向 对 对于 为 以 于 个 些 点 下 上 里 中
+能 会 要 想 可以 可能 应该 已经 一直 一个 一下 一些 现在 今天 请 请问 麻烦 谢谢 您好 你好 希望 能否
+能不能 是否 情况 问题 反映 相关 部门 领导 政府 尊敬 非常 十分 特别 一 不 该
+"""
+STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 _PUNCT_CATEGORIES = ("P", "S", "Z", "C")  # unicode punctuation, symbols, separators, control characters
 
 
-def _is_noise(token: str) -> bool:
+def is_warm() -> bool:
+    """True once `warm()` has run in this process."""
+    return _warm
+
+
+def is_noise(token: str) -> bool:
     """True for tokens that are whitespace, punctuation or symbols only, or plain numbers."""
     if token.isdigit():
         return True
@@ -57,7 +62,7 @@ def warm() -> None:
 
 
 def normalize(text: str) -> str:
-    """NFKC-normalise (full-width letters and digits to ASCII) and lower-case, as both training and runtime do."""
+    """NFKC-normalise (full-width letters and digits to ASCII) and lower-case, for training and runtime."""
     return unicodedata.normalize("NFKC", text).lower()
 
 
@@ -80,7 +85,7 @@ def segment(norm: str) -> list[str]:
             continue
         noise = cache.get(tok)
         if noise is None:
-            noise = _is_noise(tok)
+            noise = is_noise(tok)
             if len(cache) < 200_000:  # caching avoids a unicodedata pass per token; the cap bounds memory
                 cache[tok] = noise
         if not noise:
@@ -90,15 +95,36 @@ def segment(norm: str) -> list[str]:
 
 def pretokenized(text: str) -> list[str]:
     """Content tokens of text that is already segmented with spaces (e.g. the tipdm `train_segmented.csv`)."""
-    return [t for t in normalize(text).split() if t not in STOPWORDS and not _is_noise(t)]
+    return [t for t in normalize(text).split() if t not in STOPWORDS and not is_noise(t)]
 
 
-def features(toks: Iterable[str]) -> list[str]:
-    """Model features of a token list: each token, plus each adjacent pair as a phrase "a b" (a space joins)."""
+# Character n-grams of a token are features of their own, written "*充电*" (matched inside any token, so that
+# "充电" is found in "飞线充电" and in "充电桩"). The stars keep them apart from the word "充电" in the table.
+# Character 2-grams: 4-fold cross-validation on the tipdm training files scored 2-grams alone as well as 2+3-
+# or 2+4-grams (short-text macro-F1 0.855 vs 0.854 and 0.853), and they are the cheapest to look up.
+NGRAM_LENGTHS: tuple[int, ...] = (2,)
+
+
+def is_ngram(feature: str) -> bool:
+    """True for a character n-gram feature such as "*充电*"."""
+    return len(feature) > 2 and feature[0] == "*" and feature[-1] == "*"
+
+
+def token_features(tok: str, ngrams: Sequence[int] = NGRAM_LENGTHS) -> list[str]:
+    """Features of one token: the token itself and its character n-grams ("*ab*") of the given lengths."""
+    out = [tok]
+    for n in ngrams:
+        for i in range(len(tok) - n + 1):
+            out.append("*" + tok[i : i + n] + "*")
+    return out
+
+
+def features(toks: Iterable[str], ngrams: Sequence[int] = ()) -> list[str]:
+    """Model features of a token list: each token and its character n-grams, plus each adjacent pair "a b"."""
     out: list[str] = []
     prev = ""
     for tok in toks:
-        out.append(tok)
+        out.extend(token_features(tok, ngrams) if ngrams else (tok,))
         if prev:
             out.append(prev + " " + tok)
         prev = tok

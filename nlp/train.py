@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -11,15 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from nlp import tokenize
-from nlp.model import DEFAULT_THRESHOLD, CategoryWeights, KeywordModel
+from nlp.model import DEFAULT_SHARPNESS, DEFAULT_THRESHOLD, CategoryWeights, KeywordModel
 from nlp.taxonomy import BY_CODE, label_of
 
-# Cross-validation picks the inverse regularisation C from this grid (train data only).
-C_GRID: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+# Cross-validation picks the regularisation C of the linear SVM from this grid (train data only).
+C_GRID: tuple[float, ...] = (0.5, 1.0, 2.0)
 # Each training message also yields its first HEAD_TOKENS tokens as an extra example: residents write short
 # WeChat messages, and the head of a long complaint (its subject) is the nearest thing in most training sets.
 HEAD_TOKENS = 12
-PRUNE = 0.02  # learned weights smaller than this are dropped from the table: they barely move any score
+# Cross-validation scores each held-out message twice: whole, and cut to its first SHORT_TOKENS content
+# tokens, about a 20-character subject line or WeChat message.
+SHORT_TOKENS = 8
+# Character n-gram lengths learned as "*ab*" keywords alongside words and pairs (see tokenize.token_features).
+NGRAMS: tuple[int, ...] = tokenize.NGRAM_LENGTHS
+# Exported weights smaller than the prune level are dropped from the table. Cross-validation keeps the largest
+# level that costs at most PRUNE_TOLERANCE macro-F1: on tipdm, dropping |w| < 1 removed 80 % of the weights
+# and changed nothing, so the table stays a size that staff can open.
+PRUNE_GRID: tuple[float, ...] = (0.05, 0.25, 0.5, 1.0)
+PRUNE_TOLERANCE = 0.002
+SHARPNESS_GRID: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 RANDOM_STATE = 0
 
 
@@ -61,7 +73,9 @@ def example_tokens(example: Example) -> list[str]:
     return list(example.tokens) if example.tokens is not None else tokenize.tokens(example.text)
 
 
-def _with_heads(docs: Sequence[list[str]], labels: Sequence[str], head: int) -> tuple[list[list[str]], list[str]]:
+def _with_heads(
+    docs: Sequence[list[str]], labels: Sequence[str], head: int
+) -> tuple[list[list[str]], list[str]]:
     """Add the head of every longer document as an extra, short example."""
     if head <= 0:
         return list(docs), list(labels)
@@ -69,16 +83,76 @@ def _with_heads(docs: Sequence[list[str]], labels: Sequence[str], head: int) -> 
     return list(docs) + [d for d, _ in extra], list(labels) + [y for _, y in extra]
 
 
-def _fit_lr(docs: Sequence[list[str]], labels: Sequence[str], c: float, min_df: int) -> tuple[Any, Any]:
-    """Fit multinomial logistic regression on binary word and adjacent-pair presence; return (vectorizer, lr)."""
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
+@dataclass(slots=True)
+class _Table:
+    """Exported weights: classes x features, so that score = sum of the weights of present features."""
 
-    vec = CountVectorizer(analyzer=tokenize.features, binary=True, min_df=min_df, lowercase=False)
+    classes: list[str]
+    names: list[str]
+    weights: Any  # numpy array, classes x features, pruned
+    vocabulary: dict[str, int]
+    ngrams: tuple[int, ...] = ()
+
+    def pruned(self, prune: float) -> _Table:
+        """A copy without the weights smaller than prune."""
+        w = self.weights.copy()
+        w[abs(w) < prune] = 0.0
+        return _Table(
+            classes=self.classes, names=self.names, weights=w, vocabulary=self.vocabulary, ngrams=self.ngrams
+        )
+
+    def scores(self, docs: Sequence[list[str]]) -> tuple[Any, Any]:
+        """Runtime scores and matched-keyword counts of documents, exactly as the classifier computes them."""
+        import numpy as np
+        from scipy.sparse import csr_matrix
+
+        rows, cols = [], []
+        live = np.abs(self.weights).sum(axis=0) > 0
+        for r, doc in enumerate(docs):
+            for c in {
+                self.vocabulary[f] for f in tokenize.features(doc, self.ngrams) if f in self.vocabulary
+            }:
+                if live[c]:
+                    rows.append(r)
+                    cols.append(c)
+        x = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(docs), len(self.names)))
+        return np.asarray(x @ self.weights.T), np.asarray(x.sum(axis=1)).ravel()
+
+
+def _fit_table(
+    docs: Sequence[list[str]], labels: Sequence[str], c: float, min_df: int, ngrams: Sequence[int] = ()
+) -> _Table:
+    """Fit a linear SVM on L2-normalised binary TF-IDF features of words, their character n-grams and adjacent
+    pairs; export weights.
+
+    Without an intercept, the SVM's decision is argmax over classes of sum(w * idf * present) / norm; the
+    norm is the same for every class, so exporting w * idf as the keyword weight makes "bias + sum of
+    weights" (bias 0) give exactly the SVM's answer. Each feature's median weight across classes is then
+    subtracted (a constant per feature does not change the argmax) so that many weights become zero; see
+    _Table.pruned for the rest."""
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    ngrams = tuple(ngrams)
+    vec = TfidfVectorizer(
+        analyzer=functools.partial(tokenize.features, ngrams=ngrams),
+        binary=True,
+        min_df=min_df,
+        lowercase=False,
+    )
     x = vec.fit_transform(docs)
-    lr = LogisticRegression(C=c, max_iter=2000, random_state=RANDOM_STATE)
-    lr.fit(x, labels)
-    return vec, lr
+    svm = LinearSVC(C=c, fit_intercept=False, random_state=RANDOM_STATE)
+    svm.fit(x, labels)
+    classes = [str(k) for k in svm.classes_]
+    w = np.asarray(svm.coef_, dtype=float) * vec.idf_[np.newaxis, :]
+    if len(classes) == 2:
+        # scikit-learn keeps one row for two classes; split it symmetrically so each class has weights.
+        w = np.vstack([-w[0] / 2, w[0] / 2])
+    w = w - np.median(w, axis=0, keepdims=True)
+    names = [str(n) for n in vec.get_feature_names_out()]
+    vocabulary = {n: i for i, n in enumerate(names)}
+    return _Table(classes=classes, names=names, weights=w, vocabulary=vocabulary, ngrams=ngrams)
 
 
 def _macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
@@ -87,36 +161,66 @@ def _macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
     return evaluate(gold, pred).macro_f1
 
 
+def _confidence_nll(scores: Any, counts: Any, gold_idx: Any, sharpness: float) -> float:
+    """Mean negative log-likelihood of the gold class under softmax(sharpness * scores / sqrt(matched))."""
+    import numpy as np
+
+    z = sharpness * scores / np.sqrt(np.maximum(counts, 1.0))[:, None]
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(gold_idx)), gold_idx].mean())
+
+
 def choose_c(
     docs: Sequence[list[str]],
     labels: Sequence[str],
     *,
     grid: Iterable[float] = C_GRID,
-    folds: int = 5,
+    prunes: Iterable[float] = PRUNE_GRID,
+    folds: int = 4,
     head: int = HEAD_TOKENS,
+    short: int = SHORT_TOKENS,
     min_df: int = 2,
-) -> tuple[float, dict[str, float]]:
-    """Pick C by stratified k-fold cross-validation: mean macro-F1 over whole held-out messages and their heads."""
+    ngrams: Sequence[int] = NGRAMS,
+) -> tuple[float, float, float, dict[str, float]]:
+    """Pick C and the prune level by stratified cross-validation (mean macro-F1 over held-out messages and
+    their first `short` tokens), then the confidence sharpness that best fits the held-out scores.
+
+    Returns (C, prune, sharpness, cv scores)."""
+    import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
+    grid, prunes = list(grid), sorted(prunes)
     folds = max(2, min(folds, min(Counter(labels).values())))
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=RANDOM_STATE)
-    results: dict[str, float] = {}
-    idx = list(range(len(docs)))
-    splits = list(skf.split(idx, labels))
+    splits = list(skf.split(np.zeros(len(labels)), labels))
+    f1s: dict[tuple[float, float], list[float]] = {(c, p): [] for c in grid for p in prunes}
+    held_out: dict[tuple[float, float], list[tuple[Any, Any, list[int]]]] = {key: [] for key in f1s}
     for c in grid:
-        f1s = []
         for tr, te in splits:
             tr_docs, tr_y = _with_heads([docs[i] for i in tr], [labels[i] for i in tr], head)
-            vec, lr = _fit_lr(tr_docs, tr_y, c, min_df)
+            full = _fit_table(tr_docs, tr_y, c, min_df, ngrams)
             gold = [labels[i] for i in te]
-            f1_full = _macro_f1(gold, list(lr.predict(vec.transform([docs[i] for i in te]))))
-            heads = [docs[i][:head] if head > 0 else docs[i] for i in te]
-            f1_head = _macro_f1(gold, list(lr.predict(vec.transform(heads))))
-            f1s.append((f1_full + f1_head) / 2)
-        results[str(c)] = round(sum(f1s) / len(f1s), 4)
-    best = max(grid, key=lambda c: results[str(c)])
-    return best, results
+            known = [j for j, g in enumerate(gold) if g in full.classes]
+            gold_idx = [full.classes.index(gold[j]) for j in known]
+            for p in prunes:
+                table = full.pruned(p)
+                for test_docs in (
+                    [docs[i] for i in te],
+                    [docs[i][:short] for i in te],
+                ):
+                    scores, counts = table.scores(test_docs)
+                    f1s[c, p].append(_macro_f1(gold, [table.classes[k] for k in scores.argmax(axis=1)]))
+                    held_out[c, p].append((scores[known], counts[known], gold_idx))
+    cv = {key: sum(v) / len(v) for key, v in f1s.items()}
+    best_c = max(grid, key=lambda c: max(cv[c, p] for p in prunes))
+    top = max(cv[best_c, p] for p in prunes)
+    prune = max(p for p in prunes if cv[best_c, p] >= top - PRUNE_TOLERANCE)
+    s_all = np.vstack([s for s, _, _ in held_out[best_c, prune]])
+    n_all = np.concatenate([n for _, n, _ in held_out[best_c, prune]])
+    g_all = np.concatenate([np.asarray(g, dtype=int) for _, _, g in held_out[best_c, prune]])
+    sharpness = min(SHARPNESS_GRID, key=lambda s: _confidence_nll(s_all, n_all, g_all, s))
+    return best_c, prune, sharpness, {f"C={c} prune={p}": round(v, 4) for (c, p), v in cv.items()}
 
 
 def fit(
@@ -126,12 +230,13 @@ def fit(
     c: float | None = None,
     head: int = HEAD_TOKENS,
     min_df: int = 2,
-    prune: float = PRUNE,
+    ngrams: Sequence[int] = NGRAMS,
+    prune: float | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     version: str = "",
     sources: Sequence[str] = (),
 ) -> KeywordModel:
-    """Train a keyword model; with `c=None` C is chosen by cross-validation on the examples themselves."""
+    """Train a keyword model; C and prune left as None are chosen by cross-validation on the examples."""
     if not examples:
         raise ValueError("no training examples")
     docs = [example_tokens(e) for e in examples]
@@ -142,59 +247,47 @@ def fit(
         "trained": dt.date.today().isoformat(),
         "examples": len(examples),
         "sources": list(sources),
-        "features": "binary jieba tokens and adjacent token pairs",
-        "learner": "scikit-learn LogisticRegression (multinomial, L2)",
+        "features": "binary presence of jieba tokens, their character n-grams and adjacent token pairs, "
+        "idf-weighted, L2-normalised",
+        "ngrams": list(ngrams),
+        "learner": "scikit-learn LinearSVC without intercept, weights exported as coef * idf",
         "head_tokens": head,
         "min_df": min_df,
-        "prune": prune,
     }
-    if c is None:
-        c, cv = choose_c(docs, labels, head=head, min_df=min_df)
-        meta["cv_macro_f1_by_C"] = cv
+    sharpness = DEFAULT_SHARPNESS
+    if c is None or prune is None:
+        c_cv, prune_cv, sharpness, cv = choose_c(
+            docs,
+            labels,
+            grid=[c] if c is not None else C_GRID,
+            prunes=[prune] if prune is not None else PRUNE_GRID,
+            head=head,
+            min_df=min_df,
+            ngrams=ngrams,
+        )
+        c, prune = c_cv, prune_cv
+        meta["cv_macro_f1"] = cv
     meta["C"] = c
+    meta["prune"] = prune
     all_docs, all_labels = _with_heads(docs, labels, head)
-    vec, lr = _fit_lr(all_docs, all_labels, c, min_df)
-    names = vec.get_feature_names_out()
-    classes = [str(k) for k in lr.classes_]
-    coef = lr.coef_
-    intercept = [float(b) for b in lr.intercept_]
-    if len(classes) == 2:
-        # scikit-learn stores one row for two classes; split it symmetrically so each class has its own weights.
-        coef = [-coef[0] / 2, coef[0] / 2]
-        intercept = [-intercept[0] / 2, intercept[0] / 2]
-    keywords = _sparse_table(classes, coef, names, prune)
-    order = _label_order(classes, curated)
-    shift = sorted(intercept)[len(intercept) // 2]
+    table = _fit_table(all_docs, all_labels, c, min_df, ngrams).pruned(prune)
+    keywords: dict[str, dict[str, float]] = {code: {} for code in table.classes}
+    rows, cols = table.weights.nonzero()
+    for r, col in zip(rows.tolist(), cols.tolist(), strict=True):
+        keywords[table.classes[r]][table.names[col]] = round(float(table.weights[r, col]), 4)
     categories = {}
-    for code in order:
+    for code in _label_order(table.classes, curated):
         known = BY_CODE.get(code)
-        i = classes.index(code) if code in classes else -1
         categories[code] = CategoryWeights(
             label=label_of(code),
-            bias=intercept[i] - shift if i >= 0 else -5.0,  # a curated-only category starts unlikely
+            bias=0.0,  # the SVM has no intercept (see _fit_table); staff may still set a bias by hand
             keywords=keywords.get(code, {}),
             curated=dict((curated or {}).get(code, {})),
             urgent_by_default=bool(known and known.urgent_by_default),
         )
-    model = KeywordModel(categories=categories, threshold=threshold, meta=meta)
+    model = KeywordModel(categories=categories, threshold=threshold, sharpness=sharpness, meta=meta)
     model.version = version or model.version
     return model
-
-
-def _sparse_table(classes: list[str], coef: Any, names: Any, prune: float) -> dict[str, dict[str, float]]:
-    """Per-class {feature: weight}, after removing each feature's median weight across classes, then pruning.
-
-    Softmax probabilities do not change when the same number is subtracted from one feature's weight in every
-    class; subtracting the median makes most weights exactly zero, so the table stays small and readable."""
-    import numpy as np
-
-    w = np.asarray(coef, dtype=float)
-    w = w - np.median(w, axis=0, keepdims=True)
-    out: dict[str, dict[str, float]] = {c: {} for c in classes}
-    rows, cols = np.nonzero(np.abs(w) >= prune)
-    for r, col in zip(rows.tolist(), cols.tolist(), strict=True):
-        out[classes[r]][str(names[col])] = round(float(w[r, col]), 4)
-    return out
 
 
 def _label_order(classes: list[str], curated: Mapping[str, Any] | None) -> list[str]:
@@ -202,6 +295,19 @@ def _label_order(classes: list[str], curated: Mapping[str, Any] | None) -> list[
     present = set(classes) | set(curated or {})
     known = [code for code in BY_CODE if code in present]
     return known + sorted(present - set(known))
+
+
+def load_curated() -> dict[str, dict[str, float]]:
+    """The hand-written keywords of the default taxonomy (`nlp/data/curated_keywords.json`)."""
+    from importlib import resources
+
+    text = resources.files("nlp").joinpath("data/curated_keywords.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    return {
+        code: {kw: float(w) for kw, w in kws.items()}
+        for code, kws in data.items()
+        if not code.startswith("_")
+    }
 
 
 def default_version(prefix: str = "model") -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _HOME = r"(?:家里|家中|屋里|屋内|房间|室内|客厅|卧室|厨房|卫生间|一楼|地下室|车库|我家|他家|楼里)"
-_PERSON = r"(?:老人|老太|老太太|老奶奶|老爷爷|老伯|阿婆|阿公|大爷|大妈|爷爷|奶奶|孤老|有人|一个人|邻居|小孩|孩子)"
+_PERSON = (
+    r"(?:老人|老太|老太太|老奶奶|老爷爷|老伯|阿婆|阿公|大爷|大妈|爷爷|奶奶|孤老|有人|一个人|邻居|小孩|孩子)"
+)
 
 # reason -> trigger patterns. A trigger describes a situation that is happening to someone right now.
 RULES: dict[str, tuple[str, ...]] = {
@@ -35,7 +37,9 @@ _NEGATED_BEFORE = re.compile(
     r"如果|假如|一旦|小心|谨防|防范|以免|免得|杜绝)[^，。！？,.!?；;]{0,3}$"
 )
 # Words just after a trigger that turn it into a topic rather than an event ("火灾隐患", "火灾报警器").
-_TOPIC_AFTER = re.compile(r"^[^，。！？,.!?；;]{0,2}(?:隐患|风险|报警器|警报器|报警|演练|宣传|知识|保险|检查|预防|事故的)")
+_TOPIC_AFTER = re.compile(
+    r"^[^，。！？,.!?；;]{0,2}(?:隐患|风险|报警器|警报器|报警|演练|宣传|知识|保险|检查|预防|事故的)"
+)
 # A resolution or a past time with no sign that it is still going on downgrades a trigger; an ongoing
 # marker anywhere wins, so we only downgrade what is clearly over.
 _RESOLVED = re.compile(
@@ -49,8 +53,10 @@ _CLAUSE_END = re.compile(r"[，。！？,.!?；;\n]")
 _COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (reason, re.compile("|".join(f"(?:{p})" for p in patterns))) for reason, patterns in RULES.items()
 )
-# One pass over the text answers "no emergency" for almost every message, so the rules cost ~1 µs there.
+# One pass over the text answers "no emergency" for almost every message. Every trigger contains one of these
+# characters, and a set test is ten times cheaper than the big alternation, so most messages stop there.
 _ANY = re.compile("|".join(f"(?:{p.pattern})" for _, p in _COMPILED))
+_TRIGGER_CHARS = frozenset("火烟焦煤燃气困关卡出打斗殴刀砍捅凶抢撬入暴砸绑进淹漫水管爆破倒摔跌晕昏迷电")
 
 
 def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -77,7 +83,7 @@ def _active(text: str, match: re.Match[str]) -> bool:
 
 def urgency_reasons(text: str) -> tuple[str, ...]:
     """Reasons why a message describes an emergency happening now (empty tuple when it does not)."""
-    if not _ANY.search(text):
+    if _TRIGGER_CHARS.isdisjoint(text) or not _ANY.search(text):
         return ()
     reasons = []
     for reason, pattern in _COMPILED:

@@ -146,11 +146,62 @@ def load_org(session: Session, community: Community) -> DemoOrg:
 
 
 def seed_all(session: Session) -> dict[str, int]:
-    """Seed every area's demo data; each seeding step is idempotent."""
+    """Seed every area's demo data; each step is idempotent, so `make run` can call it on every start."""
+    from services.booking import seed_demo_venues
+    from services.calendar import seed_calendar
+    from services.deadlines import seed_sla_policies
+    from services.points import seed_task_categories
+    from services.routing import seed_routing
+
     org = seed_org(session)
-    return {
+    summary = {
         "grids": len(org.grids),
         "buildings": len(org.buildings),
         "departments": len(org.departments),
         "staff": len(org.staff),
+        "routing_rules": seed_routing(session),
+        "calendar_days": seed_calendar(session),
+        "sla_policies": seed_sla_policies(session),
+        "venues": len(seed_demo_venues(session, org.community.id)),
+        "task_categories": len(seed_task_categories(session)),
     }
+    summary.update(_seed_demo_activity(session, org))
+    return summary
+
+
+def _seed_demo_activity(session: Session, org: DemoOrg) -> dict[str, int]:
+    """A partner unit with rewards, an upcoming event and a notice, created once."""
+    from datetime import timedelta
+
+    from infra import clock
+    from models.events import Event
+    from models.miniapp import Notice
+    from models.points import PartnerUnit
+    from services.events import create_event
+    from services.notices import publish
+    from services.rewards import create_reward
+
+    created = {"partners": 0, "events": 0, "notices": 0}
+    if session.scalar(select(PartnerUnit).where(PartnerUnit.code == "P-TEA")) is None:
+        partner = PartnerUnit(community_id=org.community.id, code="P-TEA", name="湖畔茶社", address="邻里中心一楼")
+        session.add(partner)
+        session.flush()
+        create_reward(session, partner.id, name="茶饮兑换券", cost_points=20, stock=50, per_person_limit=2)
+        create_reward(session, partner.id, name="社区文创帆布袋", cost_points=60, stock=10, per_person_limit=1)
+        created["partners"] = 1
+    now = clock.now()
+    if session.scalar(select(Event).limit(1)) is None:
+        start = (now + timedelta(days=3)).replace(hour=1, minute=0, second=0, microsecond=0)  # 09:00 Suzhou
+        create_event(
+            session, org.staff["community_staff"].id, title="楼道清洁志愿服务", starts_at=start,
+            ends_at=start + timedelta(hours=2), capacity=20, community_id=org.community.id,
+            volunteers_only=False, points_on_attendance=10, location="绿洲花园 1幢", description="清理楼道堆物",
+        )  # fmt: skip
+        created["events"] = 1
+    if session.scalar(select(Notice).limit(1)) is None:
+        publish(
+            session, org.staff["community_staff"], title="冬季消防安全提示",
+            body="请勿在楼道停放电动车或飞线充电；发现隐患请在公众号留言。", published_at=now,
+        )  # fmt: skip
+        created["notices"] = 1
+    return created

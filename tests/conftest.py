@@ -119,11 +119,31 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """A DB session on the app's database (commit to make rows visible to requests and jobs)."""
-    s = get_db(app).session()
+    """A DB session on the app's database (commit to make rows visible to requests and jobs).
+
+    Deferred on SQLite: a test that keeps this session open while requests and jobs run must not hold the
+    write lock that the app's own (IMMEDIATE) transactions need.
+    """
+    s = get_db(app).session(deferred=True)
+    _end_snapshot_on_expire(s)
     yield s
     s.rollback()
     s.close()
+
+
+def _end_snapshot_on_expire(s: Session) -> None:
+    """Make `session.expire_all()` mean "show me what requests and jobs wrote since".
+
+    A deferred SQLite transaction reads from a WAL snapshot taken at its first read; expiring objects alone
+    would re-read that old snapshot. Committing first ends the transaction, so the next read starts afresh.
+    """
+    expire_all = s.expire_all
+
+    def fresh_expire_all() -> None:
+        s.commit()
+        expire_all()
+
+    s.expire_all = fresh_expire_all  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -147,16 +167,23 @@ def clock() -> Iterator[Any]:
 @pytest.fixture
 def run_jobs(app: Flask) -> Callable[..., int]:
     """Run every queued RQ job to completion in-process (a real SimpleWorker in burst mode)."""
+    from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
     from infra.web import get_redis
     from jobs.queue import QUEUES, get_queue
     from jobs.worker import HongguanSimpleWorker
 
+    def _done(queue_objects: list[Any]) -> int:
+        return sum(FinishedJobRegistry(queue=q).count + FailedJobRegistry(queue=q).count for q in queue_objects)
+
     def run(queues: tuple[str, ...] = QUEUES) -> int:
+        """Work until the queues are empty; return how many jobs finished or failed."""
         with app.app_context():
-            conn = get_redis()
-            worker = HongguanSimpleWorker([get_queue(q) for q in queues], connection=conn, app=app)
+            queue_objects = [get_queue(q) for q in queues]
+            worker = HongguanSimpleWorker(queue_objects, connection=get_redis(), app=app)
+        before = _done(queue_objects)
         worker.work(burst=True)
-        return worker.successful_job_count + worker.failed_job_count
+        return _done(queue_objects) - before
 
     return run
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 DEFAULT_APPID = "wx-sandbox-appid"
-DEFAULT_SECRET = "sandbox-secret"
+DEFAULT_SECRET = "sandbox-secret"  # noqa: S105 - a loopback fake's published credential
 DEFAULT_MINIAPP_APPID = "wx-sandbox-miniapp"
-DEFAULT_MINIAPP_SECRET = "sandbox-miniapp-secret"
+DEFAULT_MINIAPP_SECRET = "sandbox-miniapp-secret"  # noqa: S105 - likewise
 TOKEN_TTL = 7200
 
 
@@ -46,10 +46,14 @@ class SandboxState:
     miniapp_appid: str
     miniapp_secret: str
     lock: threading.Lock = field(default_factory=threading.Lock)
-    tokens: dict[str, float] = field(default_factory=dict)  # token -> expires_at (monotonic)
-    stable_token: str | None = None
+    # token -> (appid, expires_at on the monotonic clock)
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    stable_tokens: dict[str, str] = field(default_factory=dict)  # appid -> its current stable token
     token_fetches: int = 0
     stable_token_fetches: int = 0
+    forced_refreshes: int = 0  # stable_token calls with force_refresh=true
+    fetches_by_app: dict[str, int] = field(default_factory=dict)  # appid -> token + stable_token fetches
+    template_msg_ids: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)  # client_msg_id
     sent: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, Fault] = field(default_factory=dict)
@@ -61,17 +65,46 @@ class SandboxState:
     unionids: dict[str, str] = field(default_factory=dict)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def new_token(self) -> str:
+    def new_token(self, appid: str) -> str:
+        """Issue a token for `appid`; that app's older tokens stay valid for 5 more minutes, as on WeChat."""
         token = "SANDBOX_" + secrets.token_hex(16)
-        self.tokens[token] = time.monotonic() + TOKEN_TTL
-        # WeChat keeps the previous token valid for 5 minutes after a refresh.
-        for old, exp in list(self.tokens.items()):
-            if old != token:
-                self.tokens[old] = min(exp, time.monotonic() + 300)
+        now = time.monotonic()
+        for old, (owner, exp) in list(self.tokens.items()):
+            if owner == appid:
+                self.tokens[old] = (owner, min(exp, now + 300))
+        self.tokens[token] = (appid, now + TOKEN_TTL)
         return token
 
-    def valid(self, token: str | None) -> bool:
-        return bool(token) and self.tokens.get(token or "", 0) > time.monotonic()
+    def count_fetch(self, appid: str) -> None:
+        """Count one token-endpoint call for `appid` (lock held)."""
+        self.fetches_by_app[appid] = self.fetches_by_app.get(appid, 0) + 1
+
+    def valid(self, token: str | None, appid: str | None = None) -> bool:
+        """True when `token` is live (and, if given, belongs to `appid`)."""
+        owner, exp = self.tokens.get(token or "", ("", 0.0))
+        return bool(token) and exp > time.monotonic() and (appid is None or owner == appid)
+
+    def token_error(self, token: str | None, appid: str) -> tuple[int, str] | None:
+        """The errcode WeChat gives for `token` on an API of `appid`, or None when it is accepted."""
+        owner, exp = self.tokens.get(token or "", ("", 0.0))
+        if not token or owner != appid:
+            return 40001, "invalid credential, access_token is invalid or not latest"
+        if exp <= time.monotonic():
+            return 42001, "access_token expired"
+        return None
+
+    def app_for(self, appid: str | None, secret: str | None) -> str | None:
+        """The appid when (appid, secret) is the official account's or the mini-program's pair."""
+        if (appid, secret) in {(self.appid, self.secret), (self.miniapp_appid, self.miniapp_secret)}:
+            return appid
+        return None
+
+
+class _PathOnlyRequestHandler(WSGIRequestHandler):
+    """Access log without query strings: they carry access_token and js_code, which never belong in logs."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s %s" %s', self.command, self.path.split("?", 1)[0], code)
 
 
 def _err(errcode: int, errmsg: str) -> Response:
@@ -90,6 +123,8 @@ def make_app(state: SandboxState) -> Flask:
             return None
         body = request.get_json(silent=True) if request.data else None
         params = {k: v for k, v in request.args.items() if k not in {"secret"}}
+        if isinstance(body, dict) and "secret" in body:
+            body = {k: v for k, v in body.items() if k != "secret"}  # never keep an AppSecret in records
         with state.lock:
             state.calls.append({"path": path, "params": params, "body": body, "at": time.time()})
             fault = state.faults.get(path)
@@ -107,36 +142,49 @@ def make_app(state: SandboxState) -> Flask:
             return _err(fault.errcode, "sandbox injected error")
         return None
 
-    def _require_token() -> Response | None:
+    def _require_token(appid: str | None = None) -> Response | None:
+        # Tokens are per app: the official account's token does not work on the mini-program's APIs.
         with state.lock:
-            if not state.valid(request.args.get("access_token")):
-                return _err(40001, "invalid credential, access_token is invalid or not latest")
-        return None
+            error = state.token_error(request.args.get("access_token"), appid or state.appid)
+        return None if error is None else _err(*error)
 
     @app.get("/cgi-bin/token")
     def token() -> Response:
         # https://developers.weixin.qq.com/doc/service/en/Basic_Information/Get_access_token.html
-        if request.args.get("appid") != state.appid or request.args.get("secret") != state.secret:
-            return _err(40013 if request.args.get("appid") != state.appid else 40125, "invalid appid or secret")
+        # Each fetch issues a new token; the app's previous ones die 5 minutes later.
+        appid = state.app_for(request.args.get("appid"), request.args.get("secret"))
+        if appid is None:
+            known = request.args.get("appid") in {state.appid, state.miniapp_appid}
+            return _err(40125 if known else 40013, "invalid appid or secret")
         with state.lock:
             state.token_fetches += 1
-            return jsonify({"access_token": state.new_token(), "expires_in": TOKEN_TTL})
+            state.count_fetch(appid)
+            return jsonify({"access_token": state.new_token(appid), "expires_in": TOKEN_TTL})
 
     @app.post("/cgi-bin/stable_token")
     def stable_token() -> Response:
         # https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken
+        # Normal mode returns the live token unchanged; force_refresh=true rotates it.
         body = request.get_json(silent=True) or {}
-        if body.get("appid") != state.appid or body.get("secret") != state.secret:
-            return _err(40125, "invalid appsecret")
+        appid = state.app_for(body.get("appid"), body.get("secret"))
+        if appid is None:
+            known = body.get("appid") in {state.appid, state.miniapp_appid}
+            return _err(40125 if known else 40013, "invalid appid or secret")
         with state.lock:
             state.stable_token_fetches += 1
-            if body.get("force_refresh") or not state.valid(state.stable_token):
-                state.stable_token = state.new_token()
-            remaining = int(state.tokens[state.stable_token] - time.monotonic())
-            return jsonify({"access_token": state.stable_token, "expires_in": remaining})
+            state.count_fetch(appid)
+            current = state.stable_tokens.get(appid)
+            if body.get("force_refresh"):
+                state.forced_refreshes += 1
+            if body.get("force_refresh") or not state.valid(current, appid):
+                current = state.stable_tokens[appid] = state.new_token(appid)
+            remaining = int(state.tokens[current][1] - time.monotonic())
+            return jsonify({"access_token": current, "expires_in": remaining})
 
     def _record_send(kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        record = {"id": next(state.ids), "kind": kind, "touser": body.get("touser"), "body": body, "at": time.time()}
+        record = {
+            "id": next(state.ids), "kind": kind, "touser": body.get("touser"), "body": body, "at": time.time()
+        }  # fmt: skip
         state.sent.append(record)
         return record
 
@@ -159,14 +207,25 @@ def make_app(state: SandboxState) -> Flask:
         if (denied := _require_token()) is not None:
             return denied
         body = request.get_json(silent=True) or {}
+        touser = body.get("touser") or ""
         with state.lock:
-            if body.get("touser") in state.unsubscribed:
+            if touser in state.unsubscribed:
                 return _err(43004, "require subscribe")
+            # "对于同一个openid + client_msg_id，只发送一条消息，10分钟有效":
+            # a repeat within 10 minutes is accepted but not sent again.
+            dedupe = (touser, str(body.get("client_msg_id") or ""))
+            if dedupe[1] and dedupe in state.template_msg_ids:
+                msgid, at = state.template_msg_ids[dedupe]
+                if time.monotonic() - at < 600:
+                    return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
             record = _record_send("template", body)
-        return jsonify({"errcode": 0, "errmsg": "ok", "msgid": 200000 + record["id"]})
+            msgid = 200000 + record["id"]
+            if dedupe[1]:
+                state.template_msg_ids[dedupe] = (msgid, time.monotonic())
+        return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
-    def _subscribe(kind: str) -> Response:
-        if (denied := _require_token()) is not None:
+    def _subscribe(kind: str, appid: str) -> Response:
+        if (denied := _require_token(appid)) is not None:
             return denied
         body = request.get_json(silent=True) or {}
         key = (body.get("touser") or "", body.get("template_id") or "")
@@ -184,13 +243,15 @@ def make_app(state: SandboxState) -> Flask:
 
     @app.post("/cgi-bin/message/subscribe/send")
     def subscribe_send() -> Response:
-        # Mini-program subscribe message: subscribeMessage.send.html
-        return _subscribe("mp_subscribe")
+        # Mini-program subscribe message, called with the mini-program's own access token:
+        # https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html
+        return _subscribe("mp_subscribe", state.miniapp_appid)
 
     @app.post("/cgi-bin/message/subscribe/bizsend")
     def subscribe_bizsend() -> Response:
-        # Official-account subscription notification (订阅通知).
-        return _subscribe("subscribe")
+        # Official-account subscription notification (订阅通知):
+        # https://developers.weixin.qq.com/doc/service/api/notify/notify/api_sendnewsubscribemsg.html
+        return _subscribe("subscribe", state.appid)
 
     @app.get("/sns/jscode2session")
     def jscode2session() -> Response:
@@ -225,8 +286,8 @@ def make_app(state: SandboxState) -> Flask:
             if openid in state.unsubscribed:
                 return jsonify({"subscribe": 0, "openid": openid})
         return jsonify(
-            {"subscribe": 1, "openid": openid, "subscribe_time": int(time.time()), "subscribe_scene": "ADD_SCENE_QR_CODE",
-             "remark": "", "tagid_list": []}
+            {"subscribe": 1, "openid": openid, "subscribe_time": int(time.time()),
+             "subscribe_scene": "ADD_SCENE_QR_CODE", "remark": "", "tagid_list": []}
         )  # fmt: skip
 
     # ---- control endpoints (not part of WeChat's API)
@@ -249,6 +310,27 @@ def make_app(state: SandboxState) -> Flask:
             )  # fmt: skip
         return jsonify({"ok": True})
 
+    @app.post("/sandbox/window")
+    def sandbox_window() -> Response:
+        # {"openid": ..., "open": false} puts the user outside the 48 h window (custom sends get 45015).
+        body = request.get_json(force=True)
+        with state.lock:
+            if body.get("open", True):
+                state.closed_windows.discard(body["openid"])
+            else:
+                state.closed_windows.add(body["openid"])
+        return jsonify({"ok": True})
+
+    @app.post("/sandbox/grant")
+    def sandbox_grant() -> Response:
+        # {"openid", "template_id", "count"?}: the user accepted wx.requestSubscribeMessage for that template.
+        body = request.get_json(force=True)
+        with state.lock:
+            state.require_grants = True
+            key = (body["openid"], body["template_id"])
+            state.subscribe_grants[key] = state.subscribe_grants.get(key, 0) + int(body.get("count", 1))
+        return jsonify({"ok": True})
+
     @app.post("/sandbox/reset")
     def sandbox_reset() -> Response:
         reset_state(state)
@@ -259,6 +341,7 @@ def make_app(state: SandboxState) -> Flask:
         with state.lock:
             return jsonify(
                 {"token_fetches": state.token_fetches, "stable_token_fetches": state.stable_token_fetches,
+                 "forced_refreshes": state.forced_refreshes, "fetches_by_app": dict(state.fetches_by_app),
                  "sent": len(state.sent), "calls": len(state.calls)}
             )  # fmt: skip
 
@@ -269,8 +352,10 @@ def reset_state(state: SandboxState) -> None:
     """Forget tokens, records, faults and per-user switches."""
     with state.lock:
         state.tokens.clear()
-        state.stable_token = None
-        state.token_fetches = state.stable_token_fetches = 0
+        state.stable_tokens.clear()
+        state.token_fetches = state.stable_token_fetches = state.forced_refreshes = 0
+        state.fetches_by_app.clear()
+        state.template_msg_ids.clear()
         state.sent.clear()
         state.calls.clear()
         state.faults.clear()
@@ -312,7 +397,9 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         """Serve in a daemon thread (threaded, so slow-fault requests do not block others)."""
-        self._server = make_server(self.host, self.port, make_app(self.state), threaded=True)
+        self._server = make_server(
+            self.host, self.port, make_app(self.state), threaded=True, request_handler=_PathOnlyRequestHandler
+        )
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="wechat-sandbox", daemon=True)
         self._thread.start()
@@ -333,7 +420,9 @@ class SandboxServer:
         """Messages accepted by the send endpoints, oldest first."""
         with self.state.lock:
             return [
-                s for s in self.state.sent if (touser is None or s["touser"] == touser) and (kind in (None, s["kind"]))
+                s
+                for s in self.state.sent
+                if (touser is None or s["touser"] == touser) and (kind is None or s["kind"] == kind)
             ]
 
     def calls(self, path: str | None = None) -> list[dict[str, Any]]:
@@ -345,7 +434,7 @@ class SandboxServer:
         self, path: str, *, errcode: int | None = None, status: int | None = None, delay: float = 0.0,
         times: int | None = 1,
     ) -> None:  # fmt: skip
-        """Make the next `times` calls to `path` fail (errcode, HTTP status) and/or be slow (None = forever)."""
+        """Make the next `times` calls to `path` fail (errcode, HTTP status) or be slow (None: forever)."""
         with self.state.lock:
             self.state.faults[path] = Fault(errcode=errcode, status=status, delay=delay, times=times)
 
@@ -366,6 +455,33 @@ class SandboxServer:
             key = (openid, template_id)
             self.state.subscribe_grants[key] = self.state.subscribe_grants.get(key, 0) + count
 
+    def open_window(self, openid: str) -> None:
+        """Put `openid` back inside the customer-service window."""
+        with self.state.lock:
+            self.state.closed_windows.discard(openid)
+
+    def grants(self, openid: str, template_id: str) -> int:
+        """Subscribe-message grants the sandbox still holds for (openid, template_id)."""
+        with self.state.lock:
+            return self.state.subscribe_grants.get((openid, template_id), 0)
+
+    def expire_tokens(self) -> None:
+        """Let every issued access token expire now (API calls then get 42001)."""
+        with self.state.lock:
+            now = time.monotonic()
+            for token, (owner, _exp) in list(self.state.tokens.items()):
+                self.state.tokens[token] = (owner, now)
+
+    def fetches_for(self, appid: str) -> int:
+        """Token fetches (/cgi-bin/token and /cgi-bin/stable_token) made for `appid`."""
+        with self.state.lock:
+            return self.state.fetches_by_app.get(appid, 0)
+
+    @property
+    def forced_refreshes(self) -> int:
+        """How many stable_token calls asked for force_refresh=true."""
+        return self.state.forced_refreshes
+
     @property
     def token_fetches(self) -> int:
         """How many times /cgi-bin/token was called."""
@@ -380,6 +496,8 @@ class SandboxServer:
 def serve(host: str = "127.0.0.1", port: int = 5100) -> None:
     """Run the sandbox in the foreground (`hongguan sandbox`)."""
     server = SandboxServer(host, port)
-    server._server = make_server(host, port, make_app(server.state), threaded=True)
+    server._server = make_server(
+        host, port, make_app(server.state), threaded=True, request_handler=_PathOnlyRequestHandler
+    )
     print(json.dumps({"sandbox": server.url, "appid": server.appid, "miniapp_appid": server.miniapp_appid}))
     server._server.serve_forever()

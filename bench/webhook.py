@@ -1,0 +1,392 @@
+"""Benchmark of issue 2: POST /wechat (safe mode, new MsgId each time) vs bare Flask under the same gunicorn.
+
+Starts its own Redis (infra.embedded.EmbeddedRedis), the WeChat sandbox, a temp SQLite database built with
+`models.Base.metadata.create_all` and seeded with the demo community, and two gunicorn servers with identical
+settings (2 workers): `wsgi:create_app()` and a bare Flask app returning a constant. A threaded Python load
+generator keeps N connections busy (one request per connection: gunicorn's sync workers do not keep alive).
+Each webhook request is an encrypted text message from a new resident, so it runs the whole path: signature,
+timestamp, nonce cache, decrypt, safe XML parse, inbound log, resident, intake (jieba classifier, routing,
+appeal + events), outbox, commit, encrypted reply. Rounds alternate bare/webhook to share the machine's noise.
+
+Run: .venv/bin/python bench/webhook.py [--duration 10] [--rounds 3] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import os
+import platform
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flask import Flask
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+ACCOUNT = "gh_bench"
+TEXTS = [
+    "小区北门的路灯坏了一个星期了，晚上很黑",
+    "楼道里堆满了杂物，消防通道被堵住了",
+    "垃圾站三天没有清运，气味很大",
+    "楼上装修每天早上七点就开始电钻，太吵了",
+    "路边井盖松动了，踩上去会翻",
+    "小区门口有车乱停，堵住了消防通道",
+    "电梯又停了，老人下不了楼",
+    "请问办理居住证需要带什么材料",
+]
+
+
+def bare_app() -> Flask:
+    """The reference: a Flask endpoint that returns a constant (`success`, what the webhook often says)."""
+    app = Flask("bare")
+
+    @app.post("/wechat")
+    def constant() -> str:
+        return "success"
+
+    return app
+
+
+# ----------------------------------------------------------------------------------------------- servers
+
+
+def _free_port() -> int:
+    from infra.embedded import free_port
+
+    return free_port()
+
+
+def _wait_http(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def start_gunicorn(target: str, port: int, env: dict[str, str], workers: int, log: Path) -> subprocess.Popen:
+    """gunicorn with the settings shared by both servers."""
+    args = [
+        sys.executable, "-m", "gunicorn", target,
+        "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers),
+        "--worker-class", "sync",
+        "--preload",  # jieba's dictionary is shared copy-on-write (perf-reliability §2.1)
+        "--backlog", "2048",
+        "--timeout", "60",
+        "--no-control-socket",
+        "--log-level", "warning",
+        "--error-logfile", str(log),
+    ]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_http(port)
+    except RuntimeError:
+        proc.kill()
+        raise RuntimeError(f"gunicorn {target} failed; see {log}") from None
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a gunicorn master and its workers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of a process and its children (gunicorn master + workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+    return total
+
+
+# ----------------------------------------------------------------------------------------------- load
+
+
+@dataclass
+class Result:
+    """One timed run against one server."""
+
+    name: str
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    bad_replies: int = 0
+    cpu: float = 0.0  # server CPU seconds used during the run
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.cpu / self.ok * 1000 if self.ok else float("nan")
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies)
+        return data[min(len(data) - 1, int(q * len(data)))] * 1000 if data else float("nan")
+
+
+def make_webhook_requests(n: int, command: str | None = None) -> list[tuple[str, bytes]]:
+    """`n` encrypted text pushes, each from a new resident with a new MsgId, signed as WeChat does.
+
+    Texts are appeals (the full intake path) unless `command` is given (e.g. "帮助": the same webhook path
+    with a canned answer instead of intake, which isolates the webhook's own cost).
+    """
+    from wechat.chat import FakeWeChat
+
+    out = []
+    for i in range(n):
+        fake = FakeWeChat(
+            TOKEN, AES_KEY, "wx-sandbox-appid", f"oBench{secrets.token_hex(10)}", account_id=ACCOUNT
+        )
+        params, body = fake.push(fake.command(command or TEXTS[i % len(TEXTS)]))
+        out.append(("/wechat?" + urlencode(params), body))
+    return out
+
+
+def run_load(
+    name: str, port: int, requests: list[tuple[str, bytes]], duration: float, connections: int
+) -> Result:
+    """Keep `connections` requests in flight for `duration` seconds; one request per TCP connection."""
+    result = Result(name)
+    lock = threading.Lock()
+    index = iter(range(len(requests)))
+    stop_at = time.monotonic() + duration
+    check_reply = name.startswith("webhook")
+
+    def worker() -> None:
+        latencies: list[float] = []
+        errors = bad = 0
+        while time.monotonic() < stop_at:
+            with lock:
+                i = next(index, None)
+            if i is None:
+                break
+            path, body = requests[i]
+            started = time.perf_counter()
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("POST", path, body=body, headers={"Content-Type": "text/xml"})
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+            except OSError:
+                errors += 1
+                continue
+            elapsed = time.perf_counter() - started
+            if resp.status != 200:
+                errors += 1
+                continue
+            if check_reply and b"<Encrypt>" not in data:
+                bad += 1
+            latencies.append(elapsed)
+        with lock:
+            result.latencies.extend(latencies)
+            result.errors += errors
+            result.bad_replies += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.seconds = time.monotonic() - started
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    """Run the comparison and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per timed run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/webhook rounds")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--max-rate", type=int, default=3000, help="upper bound used to pre-build requests")
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite", help="webhook database")
+    args = parser.parse_args()
+
+    import models
+    from infra.db import make_engine
+    from infra.embedded import EmbeddedRedis
+    from services.demo import seed_org
+    from wechat.sandbox import SandboxServer
+
+    tmp = Path(tempfile.mkdtemp(prefix="hongguan-bench-"))
+    redis = EmbeddedRedis(tmp / "redis", persist=False).start()
+    sandbox = SandboxServer(port=0).start()
+    pg = None
+    if args.db == "postgres":
+        from infra.embedded import EmbeddedPostgres
+
+        pg = EmbeddedPostgres().start()
+        db_url = pg.url
+    else:
+        db_url = f"sqlite:///{tmp / 'bench.db'}"
+    engine = make_engine(db_url)
+    if pg is not None:
+        from sqlalchemy import text
+
+        with engine.begin() as conn:  # booking's exclusion constraint needs it (as in the test fixtures)
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
+    models.Base.metadata.create_all(engine)
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        seed_org(session)
+        try:
+            from services.routing import seed_routing
+
+            seed_routing(session)
+        except ImportError:  # routing table ships with issue 3; intake then routes to the grid
+            pass
+        session.commit()
+    engine.dispose()
+
+    env = {
+        **os.environ,
+        "HONGGUAN_ENV": "development",
+        "HONGGUAN_INSTANCE_PATH": str(tmp / "instance"),
+        "HONGGUAN_DATABASE_URL": db_url,
+        "HONGGUAN_REDIS_URL": redis.url,
+        "HONGGUAN_WECHAT_API_BASE": sandbox.url,
+        "HONGGUAN_WECHAT_TOKEN": TOKEN,
+        "HONGGUAN_WECHAT_AES_KEY": AES_KEY,
+        "HONGGUAN_WECHAT_APPID": sandbox.appid,
+        "HONGGUAN_WECHAT_ACCOUNT_ID": ACCOUNT,
+        "PYTHONPATH": str(REPO),
+    }
+    ports = {"bare": _free_port(), "webhook": _free_port()}
+    servers = {
+        "bare": start_gunicorn(
+            "bench.webhook:bare_app()", ports["bare"], env, args.workers, tmp / "bare.log"
+        ),
+        "webhook": start_gunicorn(
+            "wsgi:create_app()", ports["webhook"], env, args.workers, tmp / "webhook.log"
+        ),
+    }
+    # Three servers-under-test, timed in alternation: the bare endpoint, the webhook filing appeals (the
+    # benchmark the issue asks for), and the webhook answering a menu command (its own cost, without intake).
+    variants = {"bare": ("bare", None), "webhook": ("webhook", None), "webhook (帮助)": ("webhook", "帮助")}
+    results: dict[str, list[Result]] = {name: [] for name in variants}
+    try:
+        # Warm-up: every worker loads jieba's dictionary and opens its connections before timing starts.
+        warm = make_webhook_requests(40)
+        run_load("warmup", ports["webhook"], warm, 30, 4)
+        run_load("warmup", ports["bare"], warm, 2, 4)
+        for _ in range(args.rounds):
+            for name, (server, command) in variants.items():
+                # Pre-built so the load generator spends no CPU on AES while timing; timestamps stay fresh.
+                reqs = make_webhook_requests(int(args.max_rate * args.duration), command)
+                before = cpu_seconds(servers[server].pid)
+                result = run_load(name, ports[server], reqs, args.duration, args.connections)
+                result.cpu = cpu_seconds(servers[server].pid) - before
+                results[name].append(result)
+                time.sleep(1)
+    finally:
+        for proc in servers.values():
+            stop(proc)
+        sandbox.stop()
+
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        from sqlalchemy import func, select
+
+        appeals = conn.execute(select(func.count()).select_from(models.Appeal)).scalar_one()
+        inbound = conn.execute(select(func.count()).select_from(models.InboundMessage)).scalar_one()
+        handled = conn.execute(
+            select(func.count())
+            .select_from(models.InboundMessage)
+            .where(models.InboundMessage.status == "handled")
+        ).scalar_one()
+    engine.dispose()
+    redis.stop()
+    if pg is not None:
+        pg.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    load = os.getloadavg()[0]
+    print(f"\nPOST /wechat vs bare Flask: gunicorn -w {args.workers} sync --preload,")
+    print(f"{args.connections} connections, one request per connection;")
+    print(f"{args.rounds} alternating rounds × {args.duration:.0f} s; Python {platform.python_version()},")
+    print(f"{os.cpu_count()} cores, load average at the end {load:.1f}; webhook database: {args.db}")
+    print()
+    print("| server | round | requests | req/s | p50 ms | p99 ms | max ms | CPU ms/req | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, rounds in results.items():
+        for i, r in enumerate(rounds, 1):
+            print(
+                f"| {name} | {i} | {r.ok} | {r.rps:,.0f} | {r.pct(0.50):.1f} | {r.pct(0.99):.1f} | "
+                f"{max(r.latencies, default=0) * 1000:.1f} | {r.cpu_ms_per_request:.2f} | "
+                f"{r.errors + r.bad_replies} |"
+            )
+    med = {n: statistics.median(r.rps for r in rs) for n, rs in results.items()}
+    pooled = {n: Result(n, latencies=[x for r in rs for x in r.latencies]) for n, rs in results.items()}
+    print()
+    print("| summary | " + " | ".join(results) + " |")
+    print("|---|" + "---:|" * len(results))
+    print("| median req/s | " + " | ".join(f"{med[n]:,.0f}" for n in results) + " |")
+    print("| ratio to bare | " + " | ".join(f"{med[n] / med['bare']:.2f}" for n in results) + " |")
+    print("| p50 ms (all rounds) | " + " | ".join(f"{pooled[n].pct(0.5):.1f}" for n in results) + " |")
+    print("| p99 ms (all rounds) | " + " | ".join(f"{pooled[n].pct(0.99):.1f}" for n in results) + " |")
+    cpu = {n: statistics.median(r.cpu_ms_per_request for r in rs) for n, rs in results.items()}
+    print("| server CPU ms/request (median) | " + " | ".join(f"{cpu[n]:.2f}" for n in results) + " |")
+    print("| requests per server-CPU-second | " + " | ".join(f"{1000 / cpu[n]:,.0f}" for n in results) + " |")
+    ratio = med["webhook"] / med["bare"] if med["bare"] else float("nan")
+    print(
+        f"\nwebhook/bare throughput ratio: {ratio:.2f} (target ≥ 0.5); "
+        f"webhook p99 {pooled['webhook'].pct(0.99):.0f} ms (target well under 1000)"
+    )
+    filed = sum(r.ok for r in results["webhook"]) + len(warm)
+    answered = filed + sum(r.ok for r in results["webhook (帮助)"])
+    print(
+        f"webhook 200s: {answered} (incl. {len(warm)} warm-up); inbound rows {inbound} ({handled} handled); "
+        f"appeals {appeals} for {filed} appeal texts (some are consultations, answered without an appeal)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The custom menu (自定义菜单): CLICK keys the bot answers, canned texts, and the menu definition.
+
+CLICK pushes carry the menu item's `key` in EventKey
+(https://developers.weixin.qq.com/doc/offiaccount/Custom_Menus/Custom_Menu_Event_Push.html);
+the menu itself is created with POST /cgi-bin/menu/create using `menu_definition()`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MY_APPEALS = "MY_APPEALS"
+MY_POINTS = "MY_POINTS"
+HELP = "HELP"
+BIND = "BIND"
+CLICK_KEYS = (MY_APPEALS, MY_POINTS, HELP, BIND)
+
+# Typed equivalents of the menu keys, so residents without the menu (or on old clients) can ask in words.
+TEXT_COMMANDS: dict[str, str] = {
+    "帮助": HELP,
+    "help": HELP,
+    "?": HELP,
+    "？": HELP,
+    "菜单": HELP,
+    "我的诉求": MY_APPEALS,
+    "查询诉求": MY_APPEALS,
+    "我的积分": MY_POINTS,
+    "积分": MY_POINTS,
+    "绑定": BIND,
+    "绑定住址": BIND,
+    "绑定小区": BIND,
+}
+
+WELCOME = (
+    "欢迎关注红管家！\n"
+    "有问题直接发文字、语音或图片给我，我们会登记成诉求并转给网格员或相关部门处理，办理进度会通知您。\n"
+    "回复“绑定”选择您住的小区和楼栋，回复“帮助”查看更多。"
+)
+
+HELP_TEXT = (
+    "红管家使用说明：\n"
+    "1. 直接发文字或语音描述问题（如“3幢楼道灯坏了”），即登记为诉求并回复编号；\n"
+    "2. 登记后发图片，会补充到您最近的诉求；\n"
+    "3. 发送位置：首次会按位置绑定所在网格，也会作为问题地点；回复“绑定”可选择小区和楼栋；\n"
+    "4. 回复“我的诉求”查看办理进度，“我的积分”查看志愿积分。"
+)
+
+VOICE_NOT_RECOGNISED = "抱歉，没能识别您的语音。请用文字描述一下您的问题，我们马上登记。"
+UNSUPPORTED = "收到。目前我能处理文字、语音、图片和位置消息，请用文字描述您的问题。"
+RETRY_LATER = "收到，正在处理中，稍后给您回复。"
+
+
+def menu_definition(
+    miniapp_appid: str | None = None, miniapp_page: str = "pages/index/index"
+) -> dict[str, Any]:
+    """The menu for /cgi-bin/menu/create: 我的诉求 / 我的积分 / 服务 (帮助, 绑定住址, mini-program)."""
+    service: list[dict[str, Any]] = [
+        {"type": "click", "name": "使用帮助", "key": HELP},
+        {"type": "click", "name": "绑定住址", "key": BIND},
+    ]
+    if miniapp_appid:
+        service.append(
+            {"type": "miniprogram", "name": "红管家小程序", "url": "https://mp.weixin.qq.com",
+             "appid": miniapp_appid, "pagepath": miniapp_page}
+        )  # fmt: skip
+    return {
+        "button": [
+            {"type": "click", "name": "我的诉求", "key": MY_APPEALS},
+            {"type": "click", "name": "我的积分", "key": MY_POINTS},
+            {"name": "服务", "sub_button": service},
+        ]
+    }

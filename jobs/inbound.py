@@ -1,0 +1,94 @@
+"""Jobs for inbound pushes: retry a push whose handling failed, and fetch a new follower's profile.
+
+Both take ids, run inside the worker's app context, are idempotent, and let exceptions propagate so RQ's
+retries and failed-job registry work (docs/architecture.md, Jobs).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy import select
+
+from bot import handlers
+from bot.xmlsafe import XmlError, parse_xml
+from infra import clock
+from infra.web import db_session
+from jobs.outbox import commit_and_enqueue
+from models.messages import InboundMessage
+from models.resident import Resident
+from services.notify import notify_resident
+from wechat.client import oa_client
+
+log = logging.getLogger(__name__)
+
+
+def process_inbound(inbound_id: int) -> str:
+    """Handle a stored push again; answer the resident through the customer-service API (outside the 5 s)."""
+    session = db_session()
+    row = session.get(InboundMessage, inbound_id)
+    if row is None:
+        return "missing"
+    if row.status == "handled":
+        return "already handled"
+    if not row.body:  # erased on unsubscribe: nothing left to handle, and nobody to answer
+        row.status = "handled"
+        row.handled_at = clock.now()
+        session.commit()
+        return "erased"
+    try:
+        fields = parse_xml(row.body)
+    except XmlError as e:  # stored bodies were parsed once already; a failure here will not heal by retrying
+        row.last_error = f"XmlError: {e}"[:2000]
+        session.commit()
+        return "unparsable"
+    ctx = handlers.Context(
+        session=session, fields=fields, inbound=row, account_id=current_app.config["WECHAT_ACCOUNT_ID"],
+        now=clock.now(),
+    )  # fmt: skip
+    try:
+        text = handlers.dispatch(ctx)
+    except Exception as e:
+        session.rollback()
+        row = session.get(InboundMessage, inbound_id)
+        assert row is not None
+        row.attempts += 1
+        row.last_error = f"{type(e).__name__}: {e}"[:2000]
+        session.commit()
+        raise
+    row.attempts += 1
+    row.status = "handled"
+    row.handled_at = clock.now()
+    resident = ctx.loaded_resident
+    if text and resident is not None:
+        notify_resident(
+            session,
+            resident.id,
+            text,
+            key=f"inbound-{row.id}-answer",
+            related=("inbound_message", row.id),
+        )
+    commit_and_enqueue(session)
+    return "handled"
+
+
+def sync_profile(resident_id: int) -> str:
+    """Fetch the follower's profile (user/info) and keep its unionid, which joins the mini-program account."""
+    session = db_session()
+    resident = session.get(Resident, resident_id)
+    if resident is None or resident.erased_at is not None or not resident.openid:
+        return "skipped"
+    info = oa_client().user_info(resident.openid)
+    unionid = info.get("unionid")
+    if unionid and resident.unionid != unionid:
+        owner = session.scalar(select(Resident.id).where(Resident.unionid == unionid))
+        if owner is None:
+            resident.unionid = unionid
+        else:
+            # The mini-program created this person first; merging profiles is an explicit, audited operation.
+            log.warning(
+                "unionid of resident %d already belongs to resident %d; not merged", resident.id, owner
+            )
+    session.commit()
+    return "ok"

@@ -1,0 +1,265 @@
+"""The resident's side of the loop: rating (回访), chase (催办), reopen, withdraw, and auto-close (R4).
+
+"Completed" counts only after the resident confirms, or automatically when they do not answer within the
+window (AUTO_CLOSE_HOURS after the resolved notice). Windows and periods are wall-clock, not working time,
+because they are about the resident's patience, not the unit's office hours.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from infra import clock
+from models.appeal import RATINGS, Appeal, AppealSupporter
+from services import deadlines
+from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, RateLimited
+
+AUTO_CLOSE_HOURS = 72  # no rating within this window → closed as resolved, without a rating
+REOPEN_DAYS = 7  # a resident may reopen a resolved appeal within this many days of its closure
+CHASE_PERIOD_HOURS = 24  # one 催办 per appeal per period
+
+RATING_LABELS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+# Chat answers the intake routes here ("1/2/3" after the resolved notice) and the mini-program's codes.
+_RATING_WORDS = {
+    "1": "satisfied",
+    "2": "basically_satisfied",
+    "3": "unsatisfied",
+    "满意": "satisfied",
+    "基本满意": "basically_satisfied",
+    "不满意": "unsatisfied",
+    **{r: r for r in RATINGS},
+}
+CHASEABLE = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned")
+
+
+def parse_rating(text: str) -> str | None:
+    """A rating code from a chat answer ("1", "满意", "basically_satisfied" …), or None."""
+    return _RATING_WORDS.get((text or "").strip().strip("。.!！ ").lower())
+
+
+def _own(appeal: Appeal, resident_id: int, what: str) -> None:
+    if appeal.resident_id is None or appeal.resident_id != resident_id:
+        raise Forbidden(f"only the resident who filed the appeal may {what} it")
+
+
+def _workflow():
+    from services import workflow
+
+    return workflow
+
+
+def rate(
+    session: Session,
+    appeal: Appeal,
+    *,
+    resident_id: int,
+    rating: str,
+    comment: str | None = None,
+    reopen_days: float = REOPEN_DAYS,
+) -> Appeal:
+    """Record 满意 / 基本满意 / 不满意 and close the appeal as resolved (or rate a just auto-closed one)."""
+    wf = _workflow()
+    _own(appeal, resident_id, "rate")
+    code = parse_rating(rating)
+    if code is None:
+        raise DomainError(
+            "rating must be satisfied, basically_satisfied or unsatisfied (1/2/3)", code="invalid_rating"
+        )
+    if appeal.rating is not None:
+        raise Conflict("this appeal has already been rated", code="already_rated")
+    now = clock.now()
+    late = (
+        appeal.status == "closed"
+        and appeal.closure_code == "resolved"
+        and appeal.closed_at is not None
+        and now <= appeal.closed_at + timedelta(days=reopen_days)
+    )
+    if appeal.status != "resolved" and not late:
+        raise InvalidTransition(
+            f"appeal {appeal.number} is {appeal.status}; it can be rated once the unit has resolved it"
+        )
+    actor = wf.Actor("resident", resident_id)
+    appeal.rating = code
+    appeal.rating_comment = comment.strip() if comment else None
+    appeal.rated_at = now
+    wf._record(session, appeal, "rate", actor, note=appeal.rating_comment, payload={"rating": code})
+    if late:
+        return appeal
+    close_event = wf.close_event(session, appeal, actor=actor, code="resolved", notify=False)
+    text = f"感谢您的评价（{RATING_LABELS[code]}），诉求（编号{appeal.number}）已结案。"
+    if code == "unsatisfied":
+        text += f"如问题仍未解决，可在{int(reopen_days)}天内回复“重办{appeal.number}”。"
+    wf.notify_residents(session, appeal, text, event=close_event)
+    if code == "unsatisfied":
+        # A dissatisfied resident is a signal for the grid leader (Beijing's 回访: follow up low scores).
+        leader = wf.grid_leader(session, appeal)
+        wf.notify_staff_members(
+            session,
+            appeal,
+            [leader] if leader is not None else [],
+            key=f"appeal:{appeal.id}:unsatisfied:{close_event.id}",
+            title="居民评价不满意，请回访",
+            extra={"评价": RATING_LABELS[code]},
+        )
+    return appeal
+
+
+def chase(
+    session: Session, appeal: Appeal, *, resident_id: int, period_hours: float = CHASE_PERIOD_HOURS
+) -> Appeal:
+    """催办: remind the handler (or the dispatcher) once per period; RateLimited when too soon."""
+    wf = _workflow()
+    supporter = session.scalar(
+        select(AppealSupporter.id).where(
+            AppealSupporter.appeal_id == appeal.id, AppealSupporter.resident_id == resident_id
+        )
+    )
+    if appeal.resident_id != resident_id and supporter is None:
+        raise Forbidden("only the resident who filed the appeal, or a supporter, may chase it")
+    if appeal.status not in CHASEABLE:
+        raise InvalidTransition(
+            f"appeal {appeal.number} is {appeal.status}; there is nothing to chase"
+            + ("; please rate it instead" if appeal.status == "resolved" else "")
+        )
+    now = clock.now()
+    period = timedelta(hours=period_hours)
+    # A conditional UPDATE, so two simultaneous chases (webhook + mini-program) cannot both pass.
+    result = session.execute(
+        update(Appeal)
+        .where(
+            Appeal.id == appeal.id,
+            or_(Appeal.last_chased_at.is_(None), Appeal.last_chased_at <= now - period),
+        )
+        .values(last_chased_at=now)
+    )
+    if (result.rowcount or 0) != 1:
+        session.refresh(appeal, ["last_chased_at"])
+        retry_at = (appeal.last_chased_at or now) + period
+        raise RateLimited(
+            f"appeal {appeal.number} was chased recently; you can chase again after "
+            f"{retry_at.astimezone(clock.LOCAL_TZ):%m-%d %H:%M}",
+            details={"retry_after_seconds": max(0, int((retry_at - now).total_seconds()))},
+        )
+    appeal.last_chased_at = now
+    event = wf._record(session, appeal, "chase", wf.Actor("resident", resident_id))
+    to = wf.handler_staff(session, appeal) if appeal.status in wf.WORKING_STATES else []
+    if not to:
+        leader = wf.grid_leader(session, appeal)
+        to = [leader] if leader is not None else []
+    wf.notify_staff_members(
+        session, appeal, to, key=f"appeal:{appeal.id}:ev{event.id}", title="居民催办：请尽快处理", urgent=True
+    )
+    return appeal
+
+
+def reopen(
+    session: Session, appeal: Appeal, *, resident_id: int, reason: str, reopen_days: float = REOPEN_DAYS
+) -> Appeal:
+    """The resident says it is not fixed: back to the same unit with a new deadline (counts against KPIs)."""
+    wf = _workflow()
+    _own(appeal, resident_id, "reopen")
+    if not reason or not reason.strip():
+        raise DomainError("please say what is still wrong", code="reason_required")
+    now = clock.now()
+    if appeal.status == "closed":
+        if appeal.closure_code != "resolved":
+            raise InvalidTransition(
+                f"appeal {appeal.number} was closed as {appeal.closure_code}; file a new one"
+            )
+        if appeal.closed_at is None or now > appeal.closed_at + timedelta(days=reopen_days):
+            raise InvalidTransition(
+                f"appeal {appeal.number} closed over {int(reopen_days)} days ago; please file a new appeal",
+                code="reopen_window_passed",
+            )
+    elif appeal.status != "resolved":
+        raise InvalidTransition(
+            f"appeal {appeal.number} is {appeal.status}; only a resolved appeal can be reopened"
+        )
+    from_status = appeal.status
+    appeal.status = "dispatched"
+    appeal.reopen_count += 1
+    appeal.closure_code = appeal.closure_note = None
+    appeal.closed_at = appeal.resolved_at = appeal.accepted_at = None
+    appeal.rating = appeal.rating_comment = None
+    appeal.rated_at = None
+    appeal.dispatched_at = now
+    appeal.overdue = False
+    appeal.escalation_level = 0
+    due = deadlines.compute_deadlines(session, appeal, now)
+    appeal.accept_due_at, appeal.due_at = due.accept_due_at, due.due_at
+    event = wf._record(
+        session,
+        appeal,
+        "reopen",
+        wf.Actor("resident", resident_id),
+        from_status=from_status,
+        to_status="dispatched",
+        note=reason.strip(),
+        payload={
+            "handler_type": appeal.handler_type,
+            "grid_id": appeal.grid_id,
+            "department_id": appeal.department_id,
+            "property_company_id": appeal.property_company_id,
+            "community_id": appeal.community_id,
+            "due_at": wf._iso(due.due_at),
+            "accept_due_at": wf._iso(due.accept_due_at),
+            "reopen_count": appeal.reopen_count,
+        },
+    )
+    deadlines.schedule_ladder(session, appeal, due)
+    wf.notify_staff_members(
+        session,
+        appeal,
+        wf.handler_staff(session, appeal),
+        key=f"appeal:{appeal.id}:ev{event.id}",
+        title="居民反映问题未解决，诉求已重办",
+        extra={"重办原因": reason.strip()[:60], "签收时限": wf._local(due.accept_due_at)},
+    )
+    wf.notify_residents(
+        session,
+        appeal,
+        f"您的诉求（编号{appeal.number}）已重新交{wf.unit_name(session, appeal)}办理，"
+        f"预计{wf._local(due.due_at)}前办结。",
+        event=event,
+    )
+    return appeal
+
+
+def withdraw(session: Session, appeal: Appeal, *, resident_id: int, reason: str | None = None) -> Appeal:
+    """The resident withdraws an open appeal: closed as withdrawn; the unit is told to stop."""
+    wf = _workflow()
+    _own(appeal, resident_id, "withdraw")
+    if appeal.status == "closed":
+        raise InvalidTransition(f"appeal {appeal.number} is already closed")
+    was_working = appeal.status in wf.WORKING_STATES
+    actor = wf.Actor("resident", resident_id)
+    wf._record(session, appeal, "withdraw", actor, note=reason)
+    wf.close_appeal(session, appeal, actor=actor, code="withdrawn", note=reason)
+    if was_working:
+        wf.notify_staff_members(
+            session,
+            appeal,
+            wf.handler_staff(session, appeal),
+            key=f"appeal:{appeal.id}:withdrawn",
+            title="居民已撤回诉求，无需继续办理",
+        )
+    return appeal
+
+
+def auto_close(session: Session, appeal: Appeal, *, window_hours: float | None = AUTO_CLOSE_HOURS) -> bool:
+    """Close a resolved appeal nobody rated in the window, as resolved without a rating; False if moved on.
+
+    `window_hours=None` skips the time check (the ladder step's due time already encodes the window).
+    """
+    wf = _workflow()
+    if appeal.status != "resolved" or appeal.resolved_at is None:
+        return False
+    if window_hours is not None and clock.now() < appeal.resolved_at + timedelta(hours=window_hours):
+        return False
+    wf.close_appeal(
+        session, appeal, actor=wf.SYSTEM, code="resolved", note="居民未在评价期限内评价，自动结案"
+    )
+    return True

@@ -1,0 +1,153 @@
+"""Notices (物业通知公告 / community announcements): audience scoping, publishing and read receipts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from models.miniapp import Notice, NoticeRead
+from models.org import Building, Estate, Grid, Staff
+from models.resident import Resident
+from services.errors import DomainError, Forbidden, NotFound
+
+CATEGORIES = ("community", "property", "emergency")
+PUBLISHER_ROLES = (
+    "community_staff",
+    "community_secretary",
+    "street_officer",
+    "admin",
+    "grid_leader",
+    "property_staff",
+)
+
+
+def _estate_of(session: Session, resident: Resident) -> int | None:
+    if resident.building_id is None:
+        return None
+    building = session.get(Building, resident.building_id)
+    return building.estate_id if building is not None else None
+
+
+def visible_to(session: Session, resident: Resident, *, now: datetime) -> Select[tuple[Notice]]:
+    """Published, unexpired notices for the resident's community, estate and grid (pinned first, newest first)."""
+    estate_id = _estate_of(session, resident)
+    stmt = select(Notice).where(
+        Notice.published_at <= now,
+        or_(Notice.expires_at.is_(None), Notice.expires_at > now),
+        or_(Notice.estate_id.is_(None), Notice.estate_id == estate_id),
+        or_(Notice.grid_id.is_(None), Notice.grid_id == resident.grid_id),
+    )
+    if resident.community_id is not None:
+        stmt = stmt.where(Notice.community_id == resident.community_id)
+    else:
+        # Not bound yet: only community-wide notices (an estate or grid notice would need the binding).
+        stmt = stmt.where(Notice.estate_id.is_(None), Notice.grid_id.is_(None))
+    return stmt.order_by(Notice.pinned.desc(), Notice.published_at.desc(), Notice.id.desc())
+
+
+def get_for_resident(session: Session, public_id: str, resident: Resident, *, now: datetime) -> Notice:
+    """One notice the resident may see (404 otherwise: outside their scope looks the same as missing)."""
+    notice = session.scalar(visible_to(session, resident, now=now).where(Notice.public_id == public_id))
+    if notice is None:
+        raise NotFound("no such notice")
+    return notice
+
+
+def read_ids(session: Session, resident_id: int, notice_ids: list[int]) -> set[int]:
+    """Which of these notices the resident has read."""
+    if not notice_ids:
+        return set()
+    rows = session.scalars(
+        select(NoticeRead.notice_id).where(
+            NoticeRead.resident_id == resident_id, NoticeRead.notice_id.in_(notice_ids)
+        )
+    )
+    return set(rows)
+
+
+def mark_read(session: Session, notice: Notice, resident_id: int, *, now: datetime) -> None:
+    """Record a read receipt; reading twice keeps the first time (UNIQUE(notice, resident), insert-or-ignore)."""
+    values = {"notice_id": notice.id, "resident_id": resident_id, "read_at": now}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(NoticeRead)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["notice_id", "resident_id"])
+    )
+
+
+def publish(
+    session: Session,
+    staff: Staff,
+    *,
+    title: str,
+    body: str,
+    category: str = "community",
+    estate_id: int | None = None,
+    grid_id: int | None = None,
+    pinned: bool = False,
+    published_at: datetime,
+    expires_at: datetime | None = None,
+) -> Notice:
+    """Publish a notice in the staff member's community (property staff: only 'property' notices)."""
+    if staff.role not in PUBLISHER_ROLES:
+        raise Forbidden("your role cannot publish notices")
+    if staff.community_id is None:
+        raise Forbidden("you are not attached to a community")
+    if category not in CATEGORIES:
+        raise DomainError(f"unknown category {category!r}", code="invalid_category")
+    if staff.role == "property_staff" and category != "property":
+        raise Forbidden("property staff publish property notices only")
+    if staff.role == "grid_leader":
+        grid_id = staff.grid_id  # a grid leader speaks to their own grid
+    if estate_id is not None:
+        estate = session.get(Estate, estate_id)
+        if estate is None or estate.community_id != staff.community_id:
+            raise DomainError("no such estate in your community", code="invalid_estate")
+    if grid_id is not None:
+        grid = session.get(Grid, grid_id)
+        if grid is None or grid.community_id != staff.community_id:
+            raise DomainError("no such grid in your community", code="invalid_grid")
+    if expires_at is not None and expires_at <= published_at:
+        raise DomainError("expires_at must be in the future", code="invalid_expiry")
+    notice = Notice(
+        community_id=staff.community_id,
+        estate_id=estate_id,
+        grid_id=grid_id,
+        category=category,
+        title=title,
+        body=body,
+        pinned=pinned,
+        author_staff_id=staff.id,
+        published_at=published_at,
+        expires_at=expires_at,
+    )
+    session.add(notice)
+    session.flush()
+    return notice
+
+
+def audience_size(session: Session, notice: Notice) -> int:
+    """How many residents the notice is addressed to (bound residents in its scope)."""
+    stmt = select(func.count(Resident.id)).where(Resident.community_id == notice.community_id)
+    if notice.grid_id is not None:
+        stmt = stmt.where(Resident.grid_id == notice.grid_id)
+    if notice.estate_id is not None:
+        stmt = stmt.join(Building, Building.id == Resident.building_id).where(
+            Building.estate_id == notice.estate_id
+        )
+    return session.scalar(stmt) or 0
+
+
+def receipt_counts(session: Session, staff: Staff, public_id: str) -> dict[str, int]:
+    """Read counts for staff of the notice's community: {read, audience} (who read it is not disclosed)."""
+    notice = session.scalar(select(Notice).where(Notice.public_id == public_id))
+    if notice is None or staff.community_id != notice.community_id:
+        raise NotFound("no such notice")
+    read = session.scalar(select(func.count(NoticeRead.id)).where(NoticeRead.notice_id == notice.id)) or 0
+    return {"read": read, "audience": max(audience_size(session, notice), read)}

@@ -1,0 +1,39 @@
+"""Workers run each job in its own app context, so jobs reach the database through db_session()."""
+
+from __future__ import annotations
+
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
+from sqlalchemy import select
+
+from jobs.outbox import commit_and_enqueue, sweep_outbox
+from jobs.queue import enqueue, get_queue
+from models import PendingJob
+from services.outbox import defer
+
+
+def test_outbox_sweep_job_runs_in_the_worker_and_uses_the_database(app, session, run_jobs):
+    defer(session, "jobs.outbox.sweep_outbox", job_id="nested-sweep")  # a real, importable job
+    session.commit()  # committed without enqueueing: only the sweeper can find it now
+    with app.app_context():
+        enqueue(sweep_outbox, job_id="sweep-1")
+        assert run_jobs() == 2  # the sweep, then the job the sweep enqueued
+        assert FailedJobRegistry(queue=get_queue()).count == 0
+        assert set(FinishedJobRegistry(queue=get_queue()).get_job_ids()) == {"sweep-1", "nested-sweep"}
+    session.expire_all()
+    row = session.scalar(select(PendingJob).where(PendingJob.job_id == "nested-sweep"))
+    assert row.enqueued_at is not None
+
+
+def test_enqueue_with_a_live_job_id_is_a_no_op(app):
+    with app.app_context():
+        assert enqueue(sweep_outbox, job_id="same") is not None
+        assert enqueue(sweep_outbox, job_id="same") is None
+        assert get_queue().count == 1
+
+
+def test_commit_and_enqueue_hands_deferred_jobs_to_rq(app, session, run_jobs):
+    with app.app_context():
+        defer(session, "jobs.outbox.sweep_outbox", job_id="after-commit")
+        commit_and_enqueue(session)
+        assert get_queue().job_ids == ["after-commit"]
+        assert run_jobs() == 1
