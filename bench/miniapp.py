@@ -93,9 +93,7 @@ def make_residents(db: Database, n: int, fund: int) -> tuple[Any, list[int]]:
         org = seed_org(s)
         ids = []
         for i in range(n):
-            r = Resident(
-                name=f"居民{i}", community_id=org.community.id, grid_id=org.grids["G1"].id, is_volunteer=True
-            )
+            r = Resident(name=f"居民{i}", community_id=org.community.id, grid_id=org.grids["G1"].id, is_volunteer=True)
             s.add(r)
             s.flush()
             if fund:
@@ -139,9 +137,7 @@ def scenario_booking(db: Database, n: int, threads: int, *, same_slot: bool) -> 
             s, community_id=org.community.id, name="bench hall", capacity=10, opening_hours=hours
         )
         day = (clock.local_now() + timedelta(days=2)).date()
-        slots = [
-            x["starts_at"] for x in booking.slot_availability(s, venue, day, now=clock.now()) if x["bookable"]
-        ]
+        slots = [x["starts_at"] for x in booking.slot_availability(s, venue, day, now=clock.now()) if x["bookable"]]
         venue_id = venue.id
     if not slots:
         raise RuntimeError("no bookable slot found for the benchmark venue")
@@ -153,10 +149,7 @@ def scenario_booking(db: Database, n: int, threads: int, *, same_slot: bool) -> 
     result = run_parallel(db, ops, threads)
     with db.transaction() as s:
         per_slot = s.execute(
-            sa.text(
-                "SELECT starts_at, count(*) FROM booking"
-                " WHERE venue_id = :v AND status = 'confirmed' GROUP BY 1"
-            ),
+            sa.text("SELECT starts_at, count(*) FROM booking WHERE venue_id = :v AND status = 'confirmed' GROUP BY 1"),
             {"v": venue_id},
         ).all()
     worst = max((c for _, c in per_slot), default=0)
@@ -179,9 +172,7 @@ def scenario_redeem(db: Database, n: int, threads: int, kind: str) -> tuple[dict
             for i in range(1 if kind != "spread" else 20)
         ]
     ops = [
-        lambda s, i=i, r=r: rewards.redeem(
-            s, r, reward_ids[i % len(reward_ids)], request_key=f"k{i}", secret="bench"
-        )
+        lambda s, i=i, r=r: rewards.redeem(s, r, reward_ids[i % len(reward_ids)], request_key=f"k{i}", secret="bench")
         for i, r in enumerate(ids)
     ]
     result = run_parallel(db, ops, threads)
@@ -190,9 +181,7 @@ def scenario_redeem(db: Database, n: int, threads: int, kind: str) -> tuple[dict
         negative = s.scalar(sa.text("SELECT count(*) FROM points_account WHERE balance < 0"))
         min_stock = s.scalar(sa.text("SELECT min(stock) FROM reward"))
         spent = s.scalar(sa.text("SELECT count(*) FROM redemption"))
-    check = (
-        f"{spent} redeemed, min stock {min_stock}, negative balances {negative}, mismatches {len(mismatches)}"
-    )
+    check = f"{spent} redeemed, min stock {min_stock}, negative balances {negative}, mismatches {len(mismatches)}"
     assert not mismatches, check
     assert negative == 0, check
     assert min_stock >= 0, check

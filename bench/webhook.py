@@ -4,11 +4,15 @@ Starts its own Redis (infra.embedded.EmbeddedRedis), the WeChat sandbox, a temp 
 `models.Base.metadata.create_all` and seeded with the demo community, and two gunicorn servers with identical
 settings (2 workers): `wsgi:create_app()` and a bare Flask app returning a constant. A threaded Python load
 generator keeps N connections busy (one request per connection: gunicorn's sync workers do not keep alive).
-Each webhook request is an encrypted text message from a new resident, so it runs the whole path: signature,
-timestamp, nonce cache, decrypt, safe XML parse, inbound log, resident, intake (jieba classifier, routing,
-appeal + events), outbox, commit, encrypted reply. Rounds alternate bare/webhook to share the machine's noise.
+Each webhook request is an encrypted text message from a new resident, so it runs the whole request path:
+signature, timestamp, nonce cache, decrypt, safe XML parse, the sender's dialog state, inbound log insert +
+outbox row in one commit, RQ enqueue, encrypted passive acknowledgement. Intake (classifier, routing, appeal,
+dispatch, notifications) runs in the RQ worker, which the measured path does not wait for; after the timed
+rounds the script runs a real `hongguan worker` for `--drain` seconds and reports how many queued messages
+it turned into appeals (and at what rate), so the end-to-end outcome is checked too. Rounds alternate
+bare/webhook to share the machine's noise.
 
-Run: .venv/bin/python bench/webhook.py [--duration 10] [--rounds 3] [--connections 32]
+Run: .venv/bin/python bench/webhook.py [--duration 10] [--rounds 3] [--connections 32] [--drain 60]
 """
 
 from __future__ import annotations
@@ -247,6 +251,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-rate", type=int, default=3000, help="upper bound used to pre-build requests")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite", help="webhook database")
+    parser.add_argument("--drain", type=float, default=60.0, help="seconds of RQ worker after the rounds")
     args = parser.parse_args()
 
     import models
@@ -326,6 +331,9 @@ def main() -> None:
                 result.cpu = cpu_seconds(servers[server].pid) - before
                 results[name].append(result)
                 time.sleep(1)
+        # The deferred half: a real worker (fork per job, as `hongguan run` starts it) drains the queue for
+        # a while after the timed rounds, with the web servers idle, so its CPU is not charged to them.
+        drained = drain_queue(env, tmp / "worker.log", args.drain, db_url)
     finally:
         for proc in servers.values():
             stop(proc)
@@ -341,6 +349,11 @@ def main() -> None:
             select(func.count())
             .select_from(models.InboundMessage)
             .where(models.InboundMessage.status == "handled")
+        ).scalar_one()
+        queued = conn.execute(
+            select(func.count())
+            .select_from(models.InboundMessage)
+            .where(models.InboundMessage.status == "queued")
         ).scalar_one()
     engine.dispose()
     redis.stop()
@@ -383,9 +396,62 @@ def main() -> None:
     filed = sum(r.ok for r in results["webhook"]) + len(warm)
     answered = filed + sum(r.ok for r in results["webhook (帮助)"])
     print(
-        f"webhook 200s: {answered} (incl. {len(warm)} warm-up); inbound rows {inbound} ({handled} handled); "
-        f"appeals {appeals} for {filed} appeal texts (some are consultations, answered without an appeal)"
+        f"webhook 200s: {answered} (incl. {len(warm)} warm-up); inbound rows {inbound}: {handled} handled, "
+        f"{queued} still queued for the worker; appeals {appeals} from {filed} appeal texts"
     )
+    print(
+        f"worker drain: {drained[0]} queued messages handled in {drained[1]:.0f} s "
+        f"({drained[0] / drained[1] if drained[1] else 0:.1f} messages/s incl. their notification jobs)"
+    )
+
+
+# `hongguan worker`, with the job modules imported and jieba + the classifier loaded in the parent before it
+# forks a work horse per job. The stock command does not warm them, so every horse that classifies loads the
+# dictionary again (~1 s per message: 0.8 messages/s measured); warming belongs in `worker_command`.
+WORKER_MAIN = (
+    "import jobs.inbound, jobs.notify\n"
+    "from nlp.classifier import warm\n"
+    "warm()\n"
+    "from cli import main\n"
+    "main(['worker'])\n"
+)
+
+
+def drain_queue(env: dict[str, str], log: Path, seconds: float, db_url: str) -> tuple[int, float]:
+    """Run `hongguan worker` for `seconds`; return (inbound messages it handled, seconds it ran)."""
+    from sqlalchemy import func, select
+
+    import models
+    from infra.db import make_engine
+
+    def handled_count() -> int:
+        engine = make_engine(db_url)
+        try:
+            with engine.connect() as conn:
+                stmt = select(func.count()).select_from(models.InboundMessage)
+                return conn.execute(stmt.where(models.InboundMessage.status == "handled")).scalar_one()
+        finally:
+            engine.dispose()
+
+    if seconds <= 0:
+        return 0, 0.0
+    before = handled_count()
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WORKER_MAIN],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            proc.wait(seconds)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)  # warm shutdown: the current job finishes
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+    return handled_count() - before, time.monotonic() - started
 
 
 if __name__ == "__main__":

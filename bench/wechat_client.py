@@ -103,9 +103,7 @@ def main() -> None:
             sandbox.reset()
             redis.flushdb()
             sandbox.fail("/cgi-bin/stable_token", delay=0.2)  # a realistic token round trip widens the race
-            cold = [
-                WeChatClient(sandbox.appid, sandbox.secret, redis, api_base=sandbox.url) for _ in range(n)
-            ]
+            cold = [WeChatClient(sandbox.appid, sandbox.secret, redis, api_base=sandbox.url) for _ in range(n)]
             barrier = threading.Barrier(n)
 
             def get(c: WeChatClient, barrier: threading.Barrier = barrier) -> str:
@@ -125,9 +123,7 @@ def main() -> None:
         started = time.perf_counter()
         with contextlib.suppress(WeChatUnavailable):
             slow.send_text("oSlow", "x")
-        rows.append(
-            ("hung WeChat (10 s), timeout=1 s: call fails after", f"{time.perf_counter() - started:.2f} s")
-        )
+        rows.append(("hung WeChat (10 s), timeout=1 s: call fails after", f"{time.perf_counter() - started:.2f} s"))
 
         sandbox.reset()
         redis.flushdb()

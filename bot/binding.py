@@ -19,7 +19,12 @@ CANCEL_WORDS = {"取消", "退出", "算了", "cancel", "q"}
 
 def is_active(resident: Resident) -> bool:
     """True while the resident is in the middle of the binding dialogue."""
-    return bool(resident.dialog_state and resident.dialog_state.startswith(PREFIX))
+    return is_active_state(resident.dialog_state)
+
+
+def is_active_state(dialog_state: str | None) -> bool:
+    """True when a Resident.dialog_state value belongs to the binding dialogue."""
+    return bool(dialog_state and dialog_state.startswith(PREFIX))
 
 
 def _choice(text: str, names: list[str]) -> int | None:

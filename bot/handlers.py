@@ -156,6 +156,11 @@ def _command(text: str) -> str | None:
     return menu.TEXT_COMMANDS.get(text.strip().lower().rstrip("。.!！~～ "))
 
 
+def is_command(text: str) -> bool:
+    """True when the text is a typed menu command (帮助, 我的诉求 …), answered inline."""
+    return _command(text) is not None
+
+
 def _text_flow(ctx: Context, text: str) -> intake.IntakeResult:
     """Binding dialogue, then typed commands, then intake (appeal, follow-up or intake's own dialogue)."""
     resident = ctx.resident

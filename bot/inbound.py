@@ -12,17 +12,24 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot import handlers, menu
+from bot import binding, handlers, menu
 from bot.replies import text_reply
 from infra import clock, privacy
+from jobs.outbox import commit_and_enqueue
+from jobs.queue import enqueue
 from models.messages import InboundMessage
+from models.outbox import PendingJob
+from models.resident import Resident
+from services import intake
 from services.outbox import defer
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,83 @@ def dedupe_key(fields: dict[str, str], raw: str) -> str:
 
 
 _INSERT_IGNORE: dict[str, Any] = {}
+_INSERT_ID: dict[str, Any] = {}
+QUEUED = "queued"
+JOB = "jobs.inbound.process_inbound"
+MEDIA_TYPES = frozenset({"image", "video", "shortvideo", "location"})
+
+
+def job_id_for(inbound_id: int) -> str:
+    """The stable RQ job id of an inbound message's processing: one job per message, however delivered."""
+    return f"inbound-{inbound_id}"
+
+
+_OUTBOX_INSERT: dict[str, Any] = {}
+_PENDING = PendingJob.__table__
+_MARK_ENQUEUED = (
+    update(_PENDING)
+    .where(_PENDING.c.job_id == bindparam("jid"), _PENDING.c.enqueued_at.is_(None))
+    .values(enqueued_at=bindparam("at"))
+)
+_MARK_REFUSED = (
+    update(_PENDING)
+    .where(_PENDING.c.job_id == bindparam("jid"))
+    .values(attempts=_PENDING.c.attempts + 1, last_error=bindparam("error"))
+)
+
+
+def _outbox_insert(session: Session, inbound_id: int, now: datetime) -> None:
+    """Record `process_inbound(inbound_id)` in the outbox (pending_job), in the message's own transaction.
+
+    The same row `services.outbox.defer` writes (so the sweeper enqueues it after a Redis outage), as one
+    pre-compiled Core INSERT; `finish` enqueues it right after the commit.
+    """
+    dialect = session.get_bind().dialect.name
+    stmt = _OUTBOX_INSERT.get(dialect)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = _OUTBOX_INSERT[dialect] = insert(_PENDING).on_conflict_do_nothing(index_elements=["job_id"])
+    session.execute(
+        stmt,
+        {
+            "job_id": job_id_for(inbound_id), "func": JOB, "args": [inbound_id], "kwargs": {},
+            "queue": "default", "run_at": None, "created_at": now, "enqueued_at": None, "attempts": 0,
+        },
+    )  # fmt: skip
+
+
+def finish(session: Session, received: Received) -> None:
+    """Commit the push's transaction, then enqueue its work: the queued message's job, and any job a handler
+    deferred. Never raises for Redis: a refused job stays in the outbox for the sweeper."""
+    session.commit()
+    if received.status == QUEUED and not received.duplicate:
+        job_id = job_id_for(received.inbound_id)
+        try:
+            enqueue(JOB, received.inbound_id, job_id=job_id)
+        except RedisError as e:
+            log.warning("redis unavailable; inbound %d waits for the sweeper", received.inbound_id)
+            session.execute(_MARK_REFUSED, {"jid": job_id, "error": f"{type(e).__name__}: {e}"[:500]})
+        else:
+            session.execute(_MARK_ENQUEUED, {"jid": job_id, "at": clock.now()})
+        session.commit()
+    commit_and_enqueue(session)  # handlers' deferred jobs (profile fetch, retries); a no-op when none
+
+
+def _insert_id(session: Session, values: dict[str, Any]) -> int | None:
+    """The hot path's one write: a Core INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id.
+
+    Every column is given, so no Python-side defaults run; the statement is built once per dialect and
+    SQLAlchemy reuses its compiled form. None means the key was already stored (a redelivery).
+    """
+    dialect = session.get_bind().dialect.name
+    stmt = _INSERT_ID.get(dialect)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        table = InboundMessage.__table__
+        stmt = _INSERT_ID[dialect] = (
+            insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+        )
+    return session.execute(stmt, values).scalar_one_or_none()
 
 
 def _insert_ignore(session: Session, values: dict) -> InboundMessage | None:
@@ -102,43 +186,107 @@ def persist_unreadable(
     return row.id if row is not None else None
 
 
+def _resident_state(session: Session, openid: str) -> str | None:
+    """The sender's dialog state ("" for a resident without one, None for someone never seen): one SELECT."""
+    state = session.execute(_STATE_BY_OPENID, {"openid": openid}).first()
+    return None if state is None else (state[0] or "")
+
+
+def _has_queued(session: Session, openid: str) -> bool:
+    """True while an earlier message of this sender still waits for the worker."""
+    return session.execute(_QUEUED_OF_SENDER, {"openid": openid}).first() is not None
+
+
+# Core statements on the tables (no ORM identity map or unit of work), built once per process.
+_INBOUND = InboundMessage.__table__
+_RESIDENT = Resident.__table__
+_STATE_BY_OPENID = select(_RESIDENT.c.dialog_state).where(_RESIDENT.c.openid == bindparam("openid")).limit(1)
+_QUEUED_OF_SENDER = (
+    select(_INBOUND.c.id)
+    .where(_INBOUND.c.openid == bindparam("openid"), _INBOUND.c.status == QUEUED)
+    .limit(1)
+)
+# Duplicate delivery: count it and read the first delivery's outcome in one statement.
+_COUNT_DELIVERY = (
+    update(_INBOUND)
+    .where(_INBOUND.c.dedupe_key == bindparam("key"))
+    .values(deliveries=_INBOUND.c.deliveries + 1)
+    .returning(_INBOUND.c.id, _INBOUND.c.reply, _INBOUND.c.status, _INBOUND.c.deliveries)
+)
+
+
+def runs_in_worker(session: Session, fields: dict[str, str], msg_type: str, openid: str) -> bool:
+    """Whether this push is answered with a passive acknowledgement and handled by `process_inbound`.
+
+    Free text (and recognised voice) goes to intake, which classifies, routes, dispatches with deadlines and
+    notifies: too slow for the request (wechat-protocol.md §1.5). Commands, the binding dialogue, greetings
+    and events stay inline: they are fast and their answer is the passive reply. Media and locations follow
+    a queued message of the same sender into the worker, so they are handled after it (and attach to the
+    appeal it creates) instead of overtaking it.
+    """
+    if not openid:
+        return False
+    if msg_type in ("text", "voice"):
+        text = fields.get("Content" if msg_type == "text" else "Recognition", "")
+        if not text.strip() or handlers.is_command(text):
+            return False
+        state = _resident_state(session, openid)
+        if state and binding.is_active_state(state):
+            return False
+        return not (intake.is_courtesy(text) and not (state or "").startswith(intake.STATE_CHOOSE))
+    if msg_type in MEDIA_TYPES:
+        return _has_queued(session, openid)
+    return False
+
+
 def receive(
     session: Session, fields: dict[str, str], raw_xml: str, *, encrypted: bool, account_id: str
 ) -> Received:
-    """Store the push, then (first delivery only) handle it and store its reply; the caller commits.
+    """Store the push, then (first delivery only) handle it or queue it, and store its reply; caller commits.
 
-    A handler error rolls back only the handler's work (a savepoint): the message stays, marked `failed`, the
-    resident gets a short "processing" reply, and `jobs.inbound.process_inbound` retries it and answers
-    through the customer-service API.
+    Free text is stored as `queued` with a short acknowledgement as its passive reply, and
+    `jobs.inbound.process_inbound` (deferred through the outbox in the same transaction, so a Redis outage
+    only delays it) runs intake and answers through the customer-service API. Everything else is handled
+    here; a handler error rolls back only the handler's work (a savepoint): the message stays, marked
+    `failed`, the resident gets a short "processing" reply, and the same job retries it.
     """
     now = clock.now()
     key = dedupe_key(fields, raw_xml)
     msg_type = fields.get("MsgType", "").strip().lower()[:32] or "unknown"
-    row = _insert_ignore(
+    openid = fields.get("FromUserName", "")[:64]
+    queued = runs_in_worker(session, fields, msg_type, openid)
+    reply = None
+    if queued:
+        ack = menu.ACK_QUEUED if msg_type in ("text", "voice") else menu.RETRY_LATER
+        reply = text_reply(openid, fields.get("ToUserName") or account_id, ack, int(now.timestamp()))
+    row_id = _insert_id(
         session,
         {
             "dedupe_key": key,
-            "openid": fields.get("FromUserName", "")[:64],
+            "openid": openid,
             "msg_type": msg_type,
             "event": (fields.get("Event") or None) if msg_type == "event" else None,
             "msg_id": _int(fields.get("MsgId")) or None,
             "wx_create_time": _int(fields.get("CreateTime")),
             "body": raw_xml,
             "encrypted": encrypted,
-            "status": "received",
+            "status": QUEUED if queued else "received",
+            "reply": reply,
+            "deliveries": 1,
+            "attempts": 0,
             "received_at": now,
         },
     )
-    if row is None:
-        session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.dedupe_key == key)
-            .values(deliveries=InboundMessage.deliveries + 1)
-        )
-        row = session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == key)).one()
-        log.info("duplicate delivery %d of inbound %d (%s)", row.deliveries, row.id, row.status)
-        return Received(row.id, row.reply, duplicate=True, status=row.status)
+    if row_id is None:
+        first_id, stored_reply, status, deliveries = session.execute(_COUNT_DELIVERY, {"key": key}).one()
+        log.info("duplicate delivery %d of inbound %d (%s)", deliveries, first_id, status)
+        return Received(first_id, stored_reply, duplicate=True, status=status)
+    if queued:
+        _outbox_insert(session, row_id, now)
+        return Received(row_id, reply, duplicate=False, status=QUEUED)
 
+    row = session.get(InboundMessage, row_id)
+    assert row is not None
     ctx = handlers.Context(session=session, fields=fields, inbound=row, account_id=account_id, now=now)
     handlers.prepare(ctx)
     row.attempts = 1
@@ -151,7 +299,7 @@ def receive(
         )
         row.status = "failed"
         row.last_error = f"{type(e).__name__}: {e}"[:2000]
-        defer(session, "jobs.inbound.process_inbound", row.id, job_id=f"inbound-{row.id}")
+        defer(session, JOB, row.id, job_id=job_id_for(row.id))
         text = menu.RETRY_LATER if handlers.opens_window(ctx) else None
     else:
         row.status = "handled"

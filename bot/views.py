@@ -24,7 +24,6 @@ from bot.replies import SUCCESS
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
 from infra.web import db_session, get_redis
-from jobs.outbox import commit_and_enqueue
 from wechat.crypto import CryptoError, MessageCrypto
 from wechat.signature import check_signature
 
@@ -176,5 +175,5 @@ def receive_push() -> Response:
             return _text(SUCCESS)
 
     result = inbound.receive(session, fields, plain, encrypted=encrypted, account_id=cfg["WECHAT_ACCOUNT_ID"])
-    commit_and_enqueue(session)
+    inbound.finish(session, result)
     return _reply(result.reply_xml, crypto)

@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 
-def _create_app():  # noqa: ANN202 - FlaskGroup calls this lazily, only for commands that need the app
+def _create_app():
     from wsgi import create_app
 
     return create_app()

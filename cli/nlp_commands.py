@@ -43,6 +43,12 @@ def nlp_group() -> None:
 @click.option("--version", "version", default="", help="model version (default: community-YYYY.M.D)")
 @click.option("--threshold", type=float, default=None, help="confidence below which appeals go to triage")
 @click.option("-C", "c", type=float, default=None, help="SVM regularisation (default: cross-validated)")
+@click.option(
+    "--ngrams",
+    default="2",
+    show_default=True,
+    help="lengths of the character n-grams learned as '*ab*' keywords, comma-separated; 0 for none",
+)
 def train_command(
     csv_files: tuple[Path, ...],
     output: Path,
@@ -51,10 +57,20 @@ def train_command(
     version: str,
     threshold: float | None,
     c: float | None,
+    ngrams: str,
 ) -> None:
     """Learn keyword weights from CSV files of `text,label` and write a model JSON."""
     from nlp import train
     from nlp.model import DEFAULT_THRESHOLD
+
+    try:
+        lengths = tuple(sorted({int(n) for n in ngrams.replace(" ", "").split(",") if n and n != "0"}))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{ngrams!r} is not a comma-separated list of lengths", param_hint="--ngrams"
+        ) from exc
+    if any(n < 1 for n in lengths):
+        raise click.BadParameter("n-gram lengths must be positive", param_hint="--ngrams")
 
     examples = []
     for path in csv_files:
@@ -66,6 +82,7 @@ def train_command(
             examples,
             curated=train.load_curated() if curated else None,
             c=c,
+            ngrams=lengths,
             threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
             version=version or train.default_version("community" if curated else "model"),
             sources=[p.name for p in (*csv_files, *segmented_files)],

@@ -15,9 +15,7 @@ def routing_group() -> None:
 
 
 @routing_group.command("nlp-export")
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="CSV file (default: stdout)"
-)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="CSV file (default: stdout)")
 @with_appcontext
 def nlp_export(output: str | None) -> None:
     """Write staff corrections as a `text,label` CSV that `hongguan nlp train` accepts."""
@@ -70,6 +68,4 @@ def rules() -> None:
             )  # fmt: skip
             unit = r.department_id or r.property_company_id or ""
             state = "" if r.active else " (inactive)"
-            click.echo(
-                f"#{r.id} {r.category:<18} {scope:<14} → {r.handler_type} {unit} p={r.priority}{state}"
-            )
+            click.echo(f"#{r.id} {r.category:<18} {scope:<14} → {r.handler_type} {unit} p={r.priority}{state}")

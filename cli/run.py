@@ -56,7 +56,9 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
         click.echo("\nhongguan is running:")
         click.echo(f"  webhook        http://{host}:{port}/wechat   (token {config['WECHAT_TOKEN']!r}, AES mode)")
         click.echo(f"  health         http://{host}:{port}/healthz")
-        click.echo(f"  mini-program   http://{host}:{port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/swagger)")
+        click.echo(
+            f"  mini-program   http://{host}:{port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/swagger)"
+        )
         click.echo(f"  staff console  http://{host}:{port}/console/api")
         if "HONGGUAN_WECHAT_API_BASE" in env and not config["WECHAT_API_BASE"]:
             click.echo(f"  WeChat sandbox {env['HONGGUAN_WECHAT_API_BASE']}  (records every message sent)")

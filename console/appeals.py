@@ -29,9 +29,7 @@ bp = APIBlueprint(
     "console_appeals",
     __name__,
     url_prefix="/console/api",
-    abp_tags=[
-        Tag(name="console", description="staff console: appeals visible to the caller and workflow steps")
-    ],
+    abp_tags=[Tag(name="console", description="staff console: appeals visible to the caller and workflow steps")],
     abp_security=STAFF_BEARER,
 )
 
@@ -235,9 +233,7 @@ def _allowed_actions(staff: Staff, appeal: Appeal) -> list[str]:
         actions.append("return")
     if handler and appeal.status == "in_progress":
         actions.append("resolve")
-    needs_arbitration = (
-        appeal.status == "returned" and appeal.return_count >= workflow.ARBITRATION_AFTER_RETURNS
-    )
+    needs_arbitration = appeal.status == "returned" and appeal.return_count >= workflow.ARBITRATION_AFTER_RETURNS
     if coordinator and appeal.status in ("received", "triaged", "returned") and not needs_arbitration:
         actions.append("dispatch")
     if staff.role in workflow.ARBITRATION_ROLES and appeal.status == "returned":
@@ -303,9 +299,7 @@ def list_appeals(query: ListQuery) -> dict[str, Any]:
         stmt = stmt.where(Appeal.assignee_staff_id == staff.id)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
-        stmt.order_by(Appeal.due_at.is_(None), Appeal.due_at, Appeal.id.desc())
-        .limit(query.limit)
-        .offset(query.offset)
+        stmt.order_by(Appeal.due_at.is_(None), Appeal.due_at, Appeal.id.desc()).limit(query.limit).offset(query.offset)
     )
     body = {
         "items": [_summary(a) for a in rows],

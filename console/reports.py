@@ -76,9 +76,7 @@ class KpiQuery(BaseModel):
     """KPI table filters: grouping and a local-date window (both days included)."""
 
     group_by: Literal["grid", "department", "property_company", "month", "all"] = "grid"
-    start: date | None = Field(
-        default=None, description="first day (Asia/Shanghai); default: 1st of this month"
-    )
+    start: date | None = Field(default=None, description="first day (Asia/Shanghai); default: 1st of this month")
     end: date | None = Field(default=None, description="last day, included; default: today")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -81,7 +82,7 @@ class EmbeddedRedis:
                 try:
                     if client.ping():
                         return self
-                except Exception:  # noqa: BLE001 - any failure means "not up yet" until the deadline
+                except Exception:
                     if self.process.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"redis-server did not start; see {self.data_dir / 'redis.log'}") from None
                 time.sleep(0.05)
@@ -164,10 +165,8 @@ class EmbeddedPostgres:
             return
         data = self.base_dir / "data"
         if data.exists():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
                 self._run([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
-            except subprocess.CalledProcessError:
-                pass  # already stopped
         if self._owned_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 

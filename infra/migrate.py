@@ -21,8 +21,8 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Migrate the database at `url` to `revision` (all heads by default)."""
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` to `revision` (the single head by default)."""
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin is noise
     command.upgrade(alembic_config(url), revision)
 

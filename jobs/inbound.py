@@ -1,4 +1,4 @@
-"""Jobs for inbound pushes: retry a push whose handling failed, and fetch a new follower's profile.
+"""Jobs for inbound pushes: run queued free text through intake or retry a failed push; fetch a profile.
 
 Both take ids, run inside the worker's app context, are idempotent, and let exceptions propagate so RQ's
 retries and failed-job registry work (docs/architecture.md, Jobs).
@@ -10,8 +10,10 @@ import logging
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import handlers
+from bot.inbound import QUEUED
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
 from infra.web import db_session
@@ -25,12 +27,39 @@ log = logging.getLogger(__name__)
 
 
 def process_inbound(inbound_id: int) -> str:
-    """Handle a stored push again; answer the resident through the customer-service API (outside the 5 s)."""
+    """Handle a stored push outside the request and answer the resident through the customer-service API.
+
+    Runs the free text the webhook queued (intake: classification, duplicates, routing, dispatch) and retries
+    pushes whose inline handling failed. Earlier queued messages of the same sender are handled first, so a
+    photo sent right after a description attaches to the appeal the description creates. Idempotent: a
+    handled message is skipped, and the answer is recorded once per message (`notify_resident` key).
+    """
     session = db_session()
     row = session.get(InboundMessage, inbound_id)
     if row is None:
         return "missing"
+    openid, status = row.openid, row.status
+    session.commit()  # end the read: on SQLite every transaction holds the write lock
+    if status == QUEUED:
+        earlier = select(InboundMessage.id).where(
+            InboundMessage.openid == openid, InboundMessage.status == QUEUED, InboundMessage.id < inbound_id
+        )
+        ids = list(session.scalars(earlier.order_by(InboundMessage.id)))
+        session.commit()
+        for earlier_id in ids:
+            _process_one(session, earlier_id)
+    return _process_one(session, inbound_id)
+
+
+def _process_one(session: Session, inbound_id: int) -> str:
+    # Re-read under the row lock (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises anyway): two jobs that
+    # reach the same message (its own, and a later message's catch-up) handle it once.
+    row = session.get(InboundMessage, inbound_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        session.commit()
+        return "missing"
     if row.status == "handled":
+        session.commit()
         return "already handled"
     if not row.body:  # erased on unsubscribe: nothing left to handle, and nobody to answer
         row.status = "handled"
@@ -45,15 +74,17 @@ def process_inbound(inbound_id: int) -> str:
         return "unparsable"
     ctx = handlers.Context(
         session=session, fields=fields, inbound=row, account_id=current_app.config["WECHAT_ACCOUNT_ID"],
-        now=clock.now(),
+        now=row.received_at,  # the 48 h window opened when the resident wrote, not when the worker ran
     )  # fmt: skip
     try:
+        handlers.prepare(ctx)
         text = handlers.dispatch(ctx)
     except Exception as e:
         session.rollback()
-        row = session.get(InboundMessage, inbound_id)
+        row = session.get(InboundMessage, inbound_id, populate_existing=True)
         assert row is not None
         row.attempts += 1
+        row.status = "failed"  # RQ retries it; later messages of the sender no longer wait for it
         row.last_error = f"{type(e).__name__}: {e}"[:2000]
         session.commit()
         raise

@@ -47,9 +47,7 @@ def weekly_report() -> list[int]:
             continue
         ids.append(report.id)
         if created:
-            log.info(
-                "weekly report %s for community %s: %s", report.period_key, community_id, report.filename
-            )
+            log.info("weekly report %s for community %s: %s", report.period_key, community_id, report.filename)
     return ids
 
 

@@ -48,9 +48,7 @@ def request_fingerprint() -> str:
     body: bytes = raw
     if request.is_json and raw:
         try:
-            body = json.dumps(
-                json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-            ).encode()
+            body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         except ValueError:
             body = raw
     digest = hashlib.sha256()
@@ -78,9 +76,7 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
 
 def _find(session: Session, resident_id: int, key: str) -> IdempotencyRecord | None:
     return session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.resident_id == resident_id, IdempotencyRecord.key == key
-        )
+        select(IdempotencyRecord).where(IdempotencyRecord.resident_id == resident_id, IdempotencyRecord.key == key)
     )
 
 
@@ -94,9 +90,7 @@ def idempotent(view: F) -> F:
             return view(*args, **kwargs)
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise ApiError(
-                422, "invalid_idempotency_key", f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable characters"
-            )
+            raise ApiError(422, "invalid_idempotency_key", f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable characters")
         principal = current_principal()
         fingerprint = request_fingerprint()
         session = db_session()

@@ -35,9 +35,7 @@ class Page(BaseModel, Generic[T]):
     total: int
 
 
-def paginate(
-    session: Session, stmt: Select[Any], query: PageQuery, serialize: Callable[[Any], Any]
-) -> dict[str, Any]:
+def paginate(session: Session, stmt: Select[Any], query: PageQuery, serialize: Callable[[Any], Any]) -> dict[str, Any]:
     """Run `stmt` (already ordered) for one page; `serialize` turns each row (scalar) into a JSON-able item."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.scalars(stmt.limit(query.page_size).offset(query.offset)).all()

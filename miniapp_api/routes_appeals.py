@@ -21,9 +21,7 @@ from models.org import Building
 from models.resident import Resident
 from services.errors import NotFound
 
-bp = api_blueprint(
-    "miniapp_appeals", __name__, "appeals", "my appeals (民意诉求): submit, follow, rate, chase"
-)
+bp = api_blueprint("miniapp_appeals", __name__, "appeals", "my appeals (民意诉求): submit, follow, rate, chase")
 
 
 class AppealPath(BaseModel):
@@ -98,9 +96,7 @@ def _item(a: Appeal) -> dict[str, Any]:
 def _own_appeal(session: Any, public_id: str) -> Appeal:
     """The caller's appeal; another resident's is 'not found' (OWASP API1)."""
     appeal = session.scalar(
-        select(Appeal).where(
-            Appeal.public_id == public_id, Appeal.resident_id == current_principal().resident_id
-        )
+        select(Appeal).where(Appeal.public_id == public_id, Appeal.resident_id == current_principal().resident_id)
     )
     if appeal is None:
         raise NotFound("no such appeal")
@@ -142,9 +138,7 @@ def get_appeal(path: AppealPath) -> Any:
     return _detail(session, _own_appeal(session, path.appeal_id))
 
 
-@bp.post(
-    "/appeals", responses=responses(SubmitResult, status=201, errors=WRITE_ERRORS), summary="submit an appeal"
-)
+@bp.post("/appeals", responses=responses(SubmitResult, status=201, errors=WRITE_ERRORS), summary="submit an appeal")
 @login_required
 @idempotent
 def create_appeal(body: AppealCreate) -> Any:

@@ -20,9 +20,7 @@ from services import auth as auth_service
 
 log = logging.getLogger(__name__)
 
-bp = api_blueprint(
-    "miniapp_auth", __name__, "auth", "login with a wx.login code; the session token", public=True
-)
+bp = api_blueprint("miniapp_auth", __name__, "auth", "login with a wx.login code; the session token", public=True)
 
 # code2Session errors (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-login/code2Session.html)
 _INVALID_CODE = {40029, 40163, 40226}  # invalid code, code already used, high-risk user blocked
@@ -88,9 +86,7 @@ def login(body: LoginBody) -> Any:
         raise ApiError(503, "wechat_unavailable", "WeChat login is unavailable; try again shortly") from None
     except Exception as e:  # WeChatUnavailable, timeouts: the client's own errors
         if type(e).__name__ in ("WeChatUnavailable", "Timeout", "ConnectionError"):
-            raise ApiError(
-                503, "wechat_unavailable", "WeChat login is unavailable; try again shortly"
-            ) from None
+            raise ApiError(503, "wechat_unavailable", "WeChat login is unavailable; try again shortly") from None
         raise
     openid = result.get("openid")
     session_key = result.get("session_key")
@@ -109,14 +105,10 @@ def login(body: LoginBody) -> Any:
     identity = auth_service.identity_for(session, row.resident_id)
     session.commit()
     log.info("login ok for %s", privacy.pseudonym(openid))
-    return LoginResult(token=token, expires_at=row.expires_at, roles=sorted(identity.roles)).model_dump(
-        mode="json"
-    )
+    return LoginResult(token=token, expires_at=row.expires_at, roles=sorted(identity.roles)).model_dump(mode="json")
 
 
-@bp.post(
-    "/auth/logout", security=BEARER, responses=responses(Ok, errors=AUTH_ERRORS), summary="end this session"
-)
+@bp.post("/auth/logout", security=BEARER, responses=responses(Ok, errors=AUTH_ERRORS), summary="end this session")
 @login_required
 def logout() -> Any:
     """Revoke the token used for this request."""

@@ -269,9 +269,7 @@ def cancel(path: EventPath) -> Any:
     return out.model_dump(mode="json")
 
 
-@bp.get(
-    "/events/<int:event_id>/checkin-code", responses=responses(CheckinCode), summary="my check-in QR code"
-)
+@bp.get("/events/<int:event_id>/checkin-code", responses=responses(CheckinCode), summary="my check-in QR code")
 @login_required
 def checkin_code(path: EventPath) -> Any:
     """The signed single-use code to show the organiser (confirmed signups only)."""
@@ -281,9 +279,7 @@ def checkin_code(path: EventPath) -> Any:
         raise NotFound("您没有报名该活动")
     if row.status != "confirmed":
         raise svc.Conflict("候补中，确认后才有签到码", code="not_confirmed")
-    return CheckinCode(
-        event_id=row.event_id, token=svc.qr_for(current_app.config["SECRET_KEY"], row)
-    ).model_dump()
+    return CheckinCode(event_id=row.event_id, token=svc.qr_for(current_app.config["SECRET_KEY"], row)).model_dump()
 
 
 @bp.post(
@@ -301,18 +297,14 @@ def checkin(body: CheckinBody) -> Any:
     return out
 
 
-@bp.get(
-    "/events/<int:event_id>/roster", responses=responses(Page[RosterItem]), summary="signups (organisers)"
-)
+@bp.get("/events/<int:event_id>/roster", responses=responses(Page[RosterItem]), summary="signups (organisers)")
 @require_roles("staff")
 def roster(path: EventPath, query: PageQuery) -> Any:
     """Active signups in queue order, for the event's organisers."""
     session = db_session()
     rows = svc.roster(session, path.event_id, _staff_id())
     items = [
-        RosterItem(
-            signup_id=r.id, resident_id=r.resident_id, status=r.status, checked_in=r.checked_in_at is not None
-        )
+        RosterItem(signup_id=r.id, resident_id=r.resident_id, status=r.status, checked_in=r.checked_in_at is not None)
         for r in rows[query.offset : query.offset + query.page_size]
     ]
     return {

@@ -119,14 +119,10 @@ def get_notice(path: NoticePath) -> Any:
     notice = notice_service.get_for_resident(session, path.notice_id, resident, now=now)
     notice_service.mark_read(session, notice, resident.id, now=now)
     session.commit()
-    return NoticeDetail(**_item(notice, True), body=notice.body, expires_at=notice.expires_at).model_dump(
-        mode="json"
-    )
+    return NoticeDetail(**_item(notice, True), body=notice.body, expires_at=notice.expires_at).model_dump(mode="json")
 
 
-@bp.post(
-    "/notices", responses=responses(NoticeDetail, status=201, errors=WRITE_ERRORS), summary="publish (staff)"
-)
+@bp.post("/notices", responses=responses(NoticeDetail, status=201, errors=WRITE_ERRORS), summary="publish (staff)")
 @require_roles("staff")
 @idempotent
 def create_notice(body: NoticeCreate) -> Any:

@@ -21,9 +21,7 @@ from services import points as svc
 from services import rankings
 from services.errors import Forbidden, NotFound
 
-bp = api_blueprint(
-    "miniapp_points", __name__, "points", "积分制管理: points ledger, volunteer tasks, review, rankings"
-)
+bp = api_blueprint("miniapp_points", __name__, "points", "积分制管理: points ledger, volunteer tasks, review, rankings")
 
 POINTS_ERRORS = {**WRITE_ERRORS, 422: ErrorBody}
 
@@ -206,17 +204,13 @@ def ledger(query: PageQuery) -> Any:
     )
 
 
-@bp.get(
-    "/points/categories", responses=responses(Page[CategoryOut]), summary="task categories and their points"
-)
+@bp.get("/points/categories", responses=responses(Page[CategoryOut]), summary="task categories and their points")
 @login_required
 def categories(query: PageQuery) -> Any:
     """Active task categories with standard points and caps."""
     session = db_session()
     stmt = select(TaskCategory).where(TaskCategory.active.is_(True)).order_by(TaskCategory.id)
-    return paginate(
-        session, stmt, query, lambda c: CategoryOut.model_validate(c, from_attributes=True).model_dump()
-    )
+    return paginate(session, stmt, query, lambda c: CategoryOut.model_validate(c, from_attributes=True).model_dump())
 
 
 @bp.post(
@@ -257,9 +251,7 @@ def my_submissions(query: PageQuery) -> Any:
     return paginate(session, stmt, query, _submission_out)
 
 
-@bp.get(
-    "/points/submissions/<int:submission_id>", responses=responses(SubmissionOut), summary="one submission"
-)
+@bp.get("/points/submissions/<int:submission_id>", responses=responses(SubmissionOut), summary="one submission")
 @login_required
 def get_submission(path: SubmissionPath) -> Any:
     """A submission: its author, or a staff member who may review it."""
@@ -282,9 +274,7 @@ def get_submission(path: SubmissionPath) -> Any:
     return _submission_out(row)
 
 
-@bp.get(
-    "/points/review-queue", responses=responses(Page[SubmissionOut]), summary="submissions to review (staff)"
-)
+@bp.get("/points/review-queue", responses=responses(Page[SubmissionOut]), summary="submissions to review (staff)")
 @require_roles("staff")
 def review_queue(query: PageQuery) -> Any:
     """Grid leaders: their grid's pending work; community staff: pending and second reviews."""
@@ -336,9 +326,7 @@ def ranking(query: RankingQuery) -> Any:
         season=query.season,
         grid_id=query.grid_id,
         items=[
-            RankOut(
-                rank=r.rank, name=r.name, points=r.points, grid_id=r.grid_id, me=r.resident_id == resident.id
-            )
+            RankOut(rank=r.rank, name=r.name, points=r.points, grid_id=r.grid_id, me=r.resident_id == resident.id)
             for r in rows
         ],
     ).model_dump()

@@ -22,9 +22,7 @@ from services import points
 from services import rewards as svc
 from services.errors import Forbidden, NotFound
 
-bp = api_blueprint(
-    "miniapp_rewards", __name__, "rewards", "积分兑换: partner-unit rewards, redemption QR codes"
-)
+bp = api_blueprint("miniapp_rewards", __name__, "rewards", "积分兑换: partner-unit rewards, redemption QR codes")
 
 REWARD_ERRORS = {**WRITE_ERRORS, 422: ErrorBody, 428: ErrorBody}
 
@@ -181,9 +179,7 @@ def redeem(path: RewardPath) -> Any:
     """
     key = (request.headers.get(HEADER) or "").strip()
     if not key:
-        raise ApiError(
-            428, "idempotency_key_required", f"spending points needs an {HEADER} header (a fresh UUID)"
-        )
+        raise ApiError(428, "idempotency_key_required", f"spending points needs an {HEADER} header (a fresh UUID)")
     session = db_session()
     resident_id = current_principal().resident_id
     resident = session.get(Resident, resident_id)
@@ -191,9 +187,7 @@ def redeem(path: RewardPath) -> Any:
     partner = session.get(PartnerUnit, reward.partner_id) if reward else None
     if reward is None or partner is None or resident is None or partner.community_id != resident.community_id:
         raise NotFound("奖品不存在或已下架")
-    result = svc.redeem(
-        session, resident_id, path.reward_id, request_key=key, secret=current_app.config["SECRET_KEY"]
-    )
+    result = svc.redeem(session, resident_id, path.reward_id, request_key=key, secret=current_app.config["SECRET_KEY"])
     out = _redemption_out(result.redemption, owner=True, balance=result.balance)
     session.commit()
     return out, 201
@@ -229,9 +223,7 @@ def cancel(path: RedemptionPath) -> Any:
     return out
 
 
-@bp.post(
-    "/rewards/scan", responses=responses(RedemptionOut, errors=REWARD_ERRORS), summary="hand over (partner)"
-)
+@bp.post("/rewards/scan", responses=responses(RedemptionOut, errors=REWARD_ERRORS), summary="hand over (partner)")
 @require_roles("partner")
 def scan(body: ScanBody) -> Any:
     """A partner member scans the resident's code: valid once, before expiry, at the right partner unit."""

@@ -22,9 +22,7 @@ from models.resident import Resident
 from services import booking as svc
 from services.errors import Conflict, NotFound
 
-bp = api_blueprint(
-    "miniapp_venues", __name__, "venues", "社区场馆预约: venues, slots, bookings, waitlist, check-in"
-)
+bp = api_blueprint("miniapp_venues", __name__, "venues", "社区场馆预约: venues, slots, bookings, waitlist, check-in")
 
 BOOKING_ERRORS = {**WRITE_ERRORS, 422: ErrorBody}
 
@@ -211,9 +209,7 @@ def get_venue(path: VenuePath) -> Any:
     return _venue_out(_visible_venue(db_session(), path.venue_id))
 
 
-@bp.get(
-    "/venues/<int:venue_id>/slots", responses=responses(SlotsOut), summary="free seats per slot for a day"
-)
+@bp.get("/venues/<int:venue_id>/slots", responses=responses(SlotsOut), summary="free seats per slot for a day")
 @login_required
 def venue_slots(path: VenuePath, query: SlotQuery) -> Any:
     """Every slot of a local day with free seats and whether it can be booked now."""
@@ -229,9 +225,7 @@ def venue_slots(path: VenuePath, query: SlotQuery) -> Any:
     ).model_dump(mode="json")
 
 
-@bp.post(
-    "/bookings", responses=responses(BookingOut, status=201, errors=BOOKING_ERRORS), summary="book a venue"
-)
+@bp.post("/bookings", responses=responses(BookingOut, status=201, errors=BOOKING_ERRORS), summary="book a venue")
 @login_required
 @idempotent
 def create_booking(body: BookingCreate) -> Any:
@@ -272,14 +266,10 @@ def list_bookings(query: BookingListQuery) -> Any:
 def get_booking(path: BookingPath) -> Any:
     """A booking of the caller (another resident's → 404)."""
     session = db_session()
-    return _booking_out(
-        session, svc.get_for_resident(session, path.booking_id, current_principal().resident_id)
-    )
+    return _booking_out(session, svc.get_for_resident(session, path.booking_id, current_principal().resident_id))
 
 
-@bp.post(
-    "/bookings/<booking_id>/cancel", responses=responses(BookingOut, errors=BOOKING_ERRORS), summary="cancel"
-)
+@bp.post("/bookings/<booking_id>/cancel", responses=responses(BookingOut, errors=BOOKING_ERRORS), summary="cancel")
 @login_required
 @idempotent
 def cancel_booking(path: BookingPath) -> Any:
@@ -307,17 +297,13 @@ def cancel_booking(path: BookingPath) -> Any:
 def confirm_booking(path: BookingPath) -> Any:
     """Accept a waitlist offer within its confirmation window."""
     session = db_session()
-    b = svc.confirm_offer(
-        session, path.booking_id, resident_id=current_principal().resident_id, now=clock.now()
-    )
+    b = svc.confirm_offer(session, path.booking_id, resident_id=current_principal().resident_id, now=clock.now())
     out = _booking_out(session, b)
     session.commit()
     return out
 
 
-@bp.get(
-    "/bookings/<booking_id>/checkin-code", responses=responses(CheckinCode), summary="my check-in QR code"
-)
+@bp.get("/bookings/<booking_id>/checkin-code", responses=responses(CheckinCode), summary="my check-in QR code")
 @login_required
 def checkin_code(path: BookingPath) -> Any:
     """The signed single-use code to show at the venue (render it as a QR code)."""
@@ -325,14 +311,10 @@ def checkin_code(path: BookingPath) -> Any:
     b = svc.get_for_resident(session, path.booking_id, current_principal().resident_id)
     if b.status != "confirmed":
         raise Conflict(f"the booking is {b.status}; only confirmed bookings check in", code="not_confirmed")
-    return CheckinCode(
-        code=svc.checkin_token(b, current_app.config["SECRET_KEY"]), booking_id=b.public_id
-    ).model_dump()
+    return CheckinCode(code=svc.checkin_token(b, current_app.config["SECRET_KEY"]), booking_id=b.public_id).model_dump()
 
 
-@bp.post(
-    "/checkin", responses=responses(BookingOut, errors=BOOKING_ERRORS), summary="scan a check-in code (staff)"
-)
+@bp.post("/checkin", responses=responses(BookingOut, errors=BOOKING_ERRORS), summary="scan a check-in code (staff)")
 @require_roles("staff")
 def scan_checkin(body: CheckinBody) -> Any:
     """Staff scan the resident's code; the code works once, within the check-in window."""
@@ -362,9 +344,7 @@ def pending_bookings(path: VenuePath, query: PageQuery) -> Any:
     if venue is None:
         raise NotFound("no such venue")
     svc.require_venue_staff(session, current_principal().staff_id, venue)
-    stmt = (
-        select(Booking).where(Booking.venue_id == venue.id, Booking.status == "pending").order_by(Booking.id)
-    )
+    stmt = select(Booking).where(Booking.venue_id == venue.id, Booking.status == "pending").order_by(Booking.id)
     return paginate(session, stmt, query, lambda b: _booking_out(session, b))
 
 

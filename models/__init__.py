@@ -7,14 +7,12 @@ Add a module's import here when you add the module.
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
-from models.messages import InboundMessage, OutboundMessage
-from models.notify import SubscribeGrant
-from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
-from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
 from models.events import Event, EventSignup
+from models.messages import InboundMessage, OutboundMessage
+from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
+from models.notify import SubscribeGrant
+from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
 from models.outbox import PendingJob
-from models.resident import Resident
-from models.reports import RankingChange, RankingEntry, RankingSnapshot, Report
 from models.points import (
     PartnerMember,
     PartnerUnit,
@@ -25,6 +23,8 @@ from models.points import (
     TaskCategory,
     TaskSubmission,
 )
+from models.reports import RankingChange, RankingEntry, RankingSnapshot, Report
+from models.resident import Resident
 from models.routing import ConsultAnswer, DuplicatePolicy, LabelledExample, PendingFollowUp, RoutingRule
 from models.workflow import CalendarDay, Reminder, SlaPolicy, StaffToken
 
@@ -34,51 +34,51 @@ __all__ = [
     "AppealEvent",
     "AppealSupporter",
     "Base",
-    "Building",
-    "CalendarDay",
-    "Community",
-    "Department",
-    "Estate",
-    "Grid",
-    "InboundMessage",
-    "OutboundMessage",
-    "PendingJob",
-    "PropertyCompany",
-    "QRScene",
-    "Reminder",
-    "Resident",
-    "SlaPolicy",
-    "Staff",
-    "SubscribeGrant",
-    "StaffToken",
-    "RankingChange",
-    "RankingEntry",
-    "RankingSnapshot",
-    "Report",
-    "ConsultAnswer",
-    "DuplicatePolicy",
-    "LabelledExample",
-    "PendingFollowUp",
-    "RoutingRule",
-    "Event",
-    "EventSignup",
-    "PartnerMember",
-    "PartnerUnit",
-    "PointsAccount",
-    "PointsLedger",
-    "Redemption",
-    "Reward",
-    "TaskCategory",
-    "TaskSubmission",
     "Booking",
     "BookingBan",
     "BookingSeat",
+    "Building",
+    "CalendarDay",
+    "Community",
+    "ConsultAnswer",
+    "Department",
+    "DuplicatePolicy",
+    "Estate",
+    "Event",
+    "EventSignup",
+    "Grid",
+    "IdempotencyRecord",
+    "InboundMessage",
+    "LabelledExample",
+    "MiniappSession",
     "NoShowStrike",
+    "Notice",
+    "NoticeRead",
+    "OutboundMessage",
+    "PartnerMember",
+    "PartnerUnit",
+    "PendingFollowUp",
+    "PendingJob",
+    "PointsAccount",
+    "PointsLedger",
+    "PropertyCompany",
+    "QRScene",
+    "RankingChange",
+    "RankingEntry",
+    "RankingSnapshot",
+    "Redemption",
+    "Reminder",
+    "Report",
+    "Resident",
+    "Reward",
+    "RoutingRule",
+    "SlaPolicy",
+    "Staff",
+    "StaffToken",
+    "SubscribeGrant",
+    "TaskCategory",
+    "TaskSubmission",
     "Venue",
     "VenueClosure",
     "VenueSeat",
-    "IdempotencyRecord",
-    "MiniappSession",
-    "Notice",
-    "NoticeRead",
 ]

@@ -72,9 +72,7 @@ class Appeal(TimestampMixin, Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), default=None, index=True)
     handler_type: Mapped[str | None] = mapped_column(String(20), default=None)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), default=None, index=True)
-    property_company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("property_company.id"), default=None, index=True
-    )
+    property_company_id: Mapped[int | None] = mapped_column(ForeignKey("property_company.id"), default=None, index=True)
     assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
 
     # The clock (R1): starts at dispatch; acceptance has its own shorter deadline.

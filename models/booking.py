@@ -71,9 +71,7 @@ class Venue(TimestampMixin, Base):
     cancel_cutoff_minutes: Mapped[int] = mapped_column(default=120)  # cancel at least this long before
     quota_active: Mapped[int] = mapped_column(default=2)  # future active bookings per resident, all venues
     requires_approval: Mapped[bool] = mapped_column(default=False)
-    checkin_opens_minutes: Mapped[int] = mapped_column(
-        default=15
-    )  # check-in opens this long before the start
+    checkin_opens_minutes: Mapped[int] = mapped_column(default=15)  # check-in opens this long before the start
     no_show_after_minutes: Mapped[int] = mapped_column(default=15)  # released as a no-show this long after
     closed_on_holidays: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)

@@ -107,9 +107,7 @@ class Staff(TimestampMixin, Base):
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), default=None, index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), default=None, index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), default=None, index=True)
-    property_company_id: Mapped[int | None] = mapped_column(
-        ForeignKey("property_company.id"), default=None, index=True
-    )
+    property_company_id: Mapped[int | None] = mapped_column(ForeignKey("property_company.id"), default=None, index=True)
     active: Mapped[bool] = mapped_column(default=True)
 
 

@@ -88,9 +88,7 @@ class PointsLedger(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
     delta: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
-    source_type: Mapped[str] = mapped_column(
-        String(32)
-    )  # task_submission | event_signup | redemption | manual
+    source_type: Mapped[str] = mapped_column(String(32))  # task_submission | event_signup | redemption | manual
     source_id: Mapped[int | None] = mapped_column(default=None)
     reason: Mapped[str] = mapped_column(String(200), default="")
     # Local (Asia/Shanghai) month of the movement, YYYY-MM: the ranking season.

@@ -133,8 +133,9 @@ class Classifier:
 
     def _matches(self, norm: str, tokens: Sequence[str]) -> tuple[dict, list[tuple[float, ...]]]:
         """Keywords present in the message with their per-category weights (each keyword once per section),
-        and weight rows whose column sums are the keyword part of the scores (each keyword counted once; a
-        token's keywords come as one pre-added row unless one of them was already found).
+        and weight rows whose column sums are the keyword part of the scores: one pre-added row per token,
+        unless a keyword turned up twice (a repeated token, or an n-gram inside two tokens), in which case
+        one row per distinct keyword, so that each keyword counts once.
 
         Learned keywords map to their entries; curated keywords, which may share a learned keyword's text, are
         keyed as (keyword, "curated") pairs so both count."""
@@ -142,6 +143,7 @@ class Classifier:
         rows: list[tuple[float, ...]] = []
         cache = self._token_cache
         partners = None  # phrases that the previous content token starts
+        n = 0  # keywords added, counting repeats
         for tok in tokens:
             try:
                 entry = cache[tok]
@@ -153,20 +155,18 @@ class Classifier:
                 continue
             hits, total, next_partners = entry
             if hits:
-                if found.keys().isdisjoint(hits):
-                    found.update(hits)
-                    rows.append(total)
-                else:
-                    for feat, row in hits.items():
-                        if feat not in found:
-                            found[feat] = row
-                            rows.append(row)
+                found.update(hits)
+                rows.append(total)
+                n += len(hits)
             if partners:
                 pair = partners.get(tok)
-                if pair and pair[0] not in found:
+                if pair:
                     found[pair[0]] = pair[1]
                     rows.append(pair[1])
+                    n += 1
             partners = next_partners
+        if n != len(found):
+            rows = list(found.values())
         if self._curated and not self._curated_chars.isdisjoint(norm):
             curated = self._curated
             for i, ch in enumerate(norm):
@@ -183,7 +183,7 @@ class Classifier:
         found, rows = self._matches(norm, tokens)
         if rows:
             # Column sums of the found weight rows (zip(*rows) transposes them), plus the bias.
-            columns = zip(*rows, strict=True)
+            columns = zip(*rows, strict=False)  # rows all have one weight per category
             scores = [b + s for b, s in zip(self._bias, map(sum, columns), strict=True)]
         else:
             scores = list(self._bias)

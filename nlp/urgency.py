@@ -54,9 +54,20 @@ _COMPILED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (reason, re.compile("|".join(f"(?:{p})" for p in patterns))) for reason, patterns in RULES.items()
 )
 # One pass over the text answers "no emergency" for almost every message. Every trigger contains one of these
-# characters, and a set test is ten times cheaper than the big alternation, so most messages stop there.
-_ANY = re.compile("|".join(f"(?:{p.pattern})" for _, p in _COMPILED))
+# characters, and a set test is ten times cheaper than any regex, so most messages stop there.
 _TRIGGER_CHARS = frozenset("火烟焦煤燃气困关卡出打斗殴刀砍捅凶抢撬入暴砸绑进淹漫水管爆破倒摔跌晕昏迷电")
+
+
+def _anchor(pattern: str) -> str:
+    """The part of a trigger pattern that every match must contain: what follows its last gap such as
+    `[^，。]{0,4}` (the event words after a place or a person), or the whole pattern when it has none."""
+    gap = re.search(r"\]\{\d+,\d+\}(.*)$", pattern)
+    return gap.group(1) if gap else pattern
+
+
+# The second check, for the messages that pass the first: an alternation of the anchors alone, which is about
+# twice as fast as the full patterns because it skips their place and person prefixes (家里, 老人, ...).
+_ANCHORS = re.compile("|".join(f"(?:{_anchor(p)})" for patterns in RULES.values() for p in patterns))
 
 
 def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
@@ -83,7 +94,7 @@ def _active(text: str, match: re.Match[str]) -> bool:
 
 def urgency_reasons(text: str) -> tuple[str, ...]:
     """Reasons why a message describes an emergency happening now (empty tuple when it does not)."""
-    if _TRIGGER_CHARS.isdisjoint(text) or not _ANY.search(text):
+    if _TRIGGER_CHARS.isdisjoint(text) or not _ANCHORS.search(text):
         return ()
     reasons = []
     for reason, pattern in _COMPILED:

@@ -165,9 +165,7 @@ def staff_for_resident(session: Session, resident: Resident) -> Staff | None:
         clauses.append(Staff.miniapp_openid == resident.miniapp_openid)
     if not clauses:
         return None
-    return session.scalar(
-        select(Staff).where(or_(*clauses), Staff.active.is_(True)).order_by(Staff.id).limit(1)
-    )
+    return session.scalar(select(Staff).where(or_(*clauses), Staff.active.is_(True)).order_by(Staff.id).limit(1))
 
 
 def identity_for(session: Session, resident_id: int) -> Identity:

@@ -63,9 +63,7 @@ class BookingPolicy:
         d = cls()
         return cls(
             strike_limit=int(settings.get("BOOKING_STRIKE_LIMIT", d.strike_limit)),
-            strike_window=timedelta(
-                days=int(settings.get("BOOKING_STRIKE_WINDOW_DAYS", d.strike_window.days))
-            ),
+            strike_window=timedelta(days=int(settings.get("BOOKING_STRIKE_WINDOW_DAYS", d.strike_window.days))),
             ban_length=timedelta(days=int(settings.get("BOOKING_BAN_DAYS", d.ban_length.days))),
             offer_window=timedelta(
                 minutes=int(settings.get("BOOKING_OFFER_MINUTES", d.offer_window.total_seconds() // 60))
@@ -109,17 +107,11 @@ def set_capacity(session: Session, venue: Venue, capacity: int) -> None:
         session.add_all(VenueSeat(venue_id=venue.id, seat_no=n) for n in range(locked.capacity, capacity))
     elif capacity < locked.capacity:
         in_use = session.scalar(
-            select(func.count(BookingSeat.id)).where(
-                BookingSeat.venue_id == venue.id, BookingSeat.seat_no >= capacity
-            )
+            select(func.count(BookingSeat.id)).where(BookingSeat.venue_id == venue.id, BookingSeat.seat_no >= capacity)
         )
         if in_use:
-            raise Conflict(
-                "seats above the new capacity are booked; cancel those bookings first", code="seats_in_use"
-            )
-        session.execute(
-            delete(VenueSeat).where(VenueSeat.venue_id == venue.id, VenueSeat.seat_no >= capacity)
-        )
+            raise Conflict("seats above the new capacity are booked; cancel those bookings first", code="seats_in_use")
+        session.execute(delete(VenueSeat).where(VenueSeat.venue_id == venue.id, VenueSeat.seat_no >= capacity))
     locked.capacity = capacity
     session.flush()
 
@@ -173,15 +165,11 @@ def _requested_slots(venue: Venue, starts_at: datetime, slots: int) -> list[date
     grid = day_slots(venue, local.date())
     starts = [s for s, _ in grid]
     if local not in starts:
-        raise BookingRefused(
-            "that time is not a slot start within the opening hours", code="outside_opening_hours"
-        )
+        raise BookingRefused("that time is not a slot start within the opening hours", code="outside_opening_hours")
     i = starts.index(local)
     chosen = grid[i : i + slots]
     if len(chosen) < slots or any(chosen[k][1] != chosen[k + 1][0] for k in range(len(chosen) - 1)):
-        raise BookingRefused(
-            "the slots must be consecutive within one opening period", code="outside_opening_hours"
-        )
+        raise BookingRefused("the slots must be consecutive within one opening period", code="outside_opening_hours")
     return [s for s, _ in chosen]
 
 
@@ -210,9 +198,7 @@ def taken_counts(session: Session, venue_id: int, slot_starts: list[datetime]) -
 def _free_seat(session: Session, venue: Venue, slot_start: datetime) -> int | None:
     taken = set(
         session.scalars(
-            select(BookingSeat.seat_no).where(
-                BookingSeat.venue_id == venue.id, BookingSeat.slot_start == slot_start
-            )
+            select(BookingSeat.seat_no).where(BookingSeat.venue_id == venue.id, BookingSeat.slot_start == slot_start)
         )
     )
     return next((n for n in range(venue.capacity) if n not in taken), None)
@@ -294,9 +280,7 @@ def book(
 ) -> Booking:
     """Book `slots` consecutive slots from `starts_at`, or join the waitlist when full and `waitlist` is set."""
     venue = _lock_venue(session, venue_id)
-    resident = session.get(
-        Resident, resident_id, with_for_update=True
-    )  # serialises one resident's quota checks
+    resident = session.get(Resident, resident_id, with_for_update=True)  # serialises one resident's quota checks
     if resident is None:
         raise NotFound("no such resident")
     ban = active_ban(session, resident_id, now)
@@ -308,9 +292,7 @@ def book(
     closure = closure_on(session, venue, local_day)
     if closure is not None:
         label = "a holiday" if closure.kind == "holiday" else "closed"
-        raise BookingRefused(
-            f"the venue is {label} on {local_day}: {closure.reason}".rstrip(": "), code="venue_closed"
-        )
+        raise BookingRefused(f"the venue is {label} on {local_day}: {closure.reason}".rstrip(": "), code="venue_closed")
     first = slot_starts[0]
     ends_at = slot_starts[-1] + timedelta(minutes=venue.slot_minutes)
     if first <= now:
@@ -389,9 +371,7 @@ def _release(session: Session, booking: Booking) -> None:
     session.execute(delete(BookingSeat).where(BookingSeat.booking_id == booking.id))
 
 
-def cancel(
-    session: Session, public_id: str, *, resident_id: int, now: datetime, policy: BookingPolicy
-) -> Booking:
+def cancel(session: Session, public_id: str, *, resident_id: int, now: datetime, policy: BookingPolicy) -> Booking:
     """Cancel one's own booking or leave the waitlist; frees the seats and offers them to the next in line."""
     booking = get_for_resident(session, public_id, resident_id, lock=True)
     venue = _lock_venue(session, booking.venue_id)
@@ -510,9 +490,7 @@ def confirm_offer(session: Session, public_id: str, *, resident_id: int, now: da
 def expire_offers(session: Session, *, now: datetime, policy: BookingPolicy) -> int:
     """Release offers not confirmed in time and offer the seats to the next in line; returns how many expired."""
     ids = session.scalars(
-        select(Booking.id)
-        .where(Booking.status == "offered", Booking.offer_expires_at <= now)
-        .order_by(Booking.id)
+        select(Booking.id).where(Booking.status == "offered", Booking.offer_expires_at <= now).order_by(Booking.id)
     ).all()
     expired = 0
     for booking_id in ids:
@@ -566,9 +544,7 @@ def decide(
     """Approve or reject a pending booking; a rejection frees its seats for the waitlist."""
     booking = staff_get(session, public_id, staff_id, lock=True)
     if booking.status != "pending":
-        raise Conflict(
-            f"only pending bookings can be decided (this one is {booking.status})", code="not_pending"
-        )
+        raise Conflict(f"only pending bookings can be decided (this one is {booking.status})", code="not_pending")
     booking.decided_by_staff_id = staff_id
     booking.decision_note = note
     if approve:
@@ -590,9 +566,7 @@ _CHECKIN_SALT = "hongguan.booking.checkin"
 
 def checkin_token(booking: Booking, secret: str) -> str:
     """The signed code shown as a QR: names the booking and its current single-use nonce."""
-    return URLSafeSerializer(secret, salt=_CHECKIN_SALT).dumps(
-        {"b": booking.public_id, "n": booking.checkin_nonce}
-    )
+    return URLSafeSerializer(secret, salt=_CHECKIN_SALT).dumps({"b": booking.public_id, "n": booking.checkin_nonce})
 
 
 def check_in(session: Session, token: str, *, secret: str, staff_id: int | None, now: datetime) -> Booking:

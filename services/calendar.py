@@ -158,8 +158,7 @@ def set_day(session: Session, day: date, *, is_workday: bool, name: str = "") ->
 def seed_calendar(session: Session, days: tuple[tuple[date, bool, str], ...] = HOLIDAYS_2026) -> int:
     """Store the official holiday/调休 days (idempotent); returns how many rows were added or changed."""
     existing = {
-        r.day: r
-        for r in session.scalars(select(CalendarDay).where(CalendarDay.day.in_([d for d, _, _ in days])))
+        r.day: r for r in session.scalars(select(CalendarDay).where(CalendarDay.day.in_([d for d, _, _ in days])))
     }
     changed = 0
     for day, workday, name in days:

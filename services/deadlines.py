@@ -107,9 +107,7 @@ def compute_deadlines(session: Session, appeal: Appeal, start: datetime) -> Dead
     """Acceptance and resolution deadlines and the ladder's due times, in working time from `start`."""
     terms = policy_for(session, appeal.category, bool(appeal.urgent))
     cal = WorkCalendar(session)
-    ladder = tuple(
-        (level, cal.add_working_minutes(start, terms.resolve_minutes * f)) for level, f in RESOLVE_LADDER
-    )
+    ladder = tuple((level, cal.add_working_minutes(start, terms.resolve_minutes * f)) for level, f in RESOLVE_LADDER)
     return Deadlines(
         terms=terms,
         start=start,
@@ -121,9 +119,7 @@ def compute_deadlines(session: Session, appeal: Appeal, start: datetime) -> Dead
 
 def current_round(session: Session, appeal_id: int) -> int:
     """The appeal's latest ladder round (0 before its first dispatch)."""
-    return session.scalar(
-        select(func.coalesce(func.max(Reminder.round), 0)).where(Reminder.appeal_id == appeal_id)
-    )
+    return session.scalar(select(func.coalesce(func.max(Reminder.round), 0)).where(Reminder.appeal_id == appeal_id))
 
 
 def schedule_ladder(session: Session, appeal: Appeal, deadlines: Deadlines) -> int:
@@ -161,9 +157,7 @@ def schedule_auto_close(session: Session, appeal: Appeal, at: datetime) -> Remin
     return row
 
 
-def cancel_reminders(
-    session: Session, appeal: Appeal, *, levels: tuple[str, ...] | None = None, reason: str
-) -> int:
+def cancel_reminders(session: Session, appeal: Appeal, *, levels: tuple[str, ...] | None = None, reason: str) -> int:
     """Cancel the appeal's pending steps (all, or only `levels`); returns how many were cancelled."""
     stmt = (
         update(Reminder)
@@ -193,9 +187,7 @@ def claim(session: Session, appeal_id: int, level: str, now: datetime) -> Remind
     """
     rnd = current_round(session, appeal_id)
     row = session.scalar(
-        select(Reminder).where(
-            Reminder.appeal_id == appeal_id, Reminder.round == rnd, Reminder.level == level
-        )
+        select(Reminder).where(Reminder.appeal_id == appeal_id, Reminder.round == rnd, Reminder.level == level)
     )
     if row is None or row.due_at > now:
         return None

@@ -133,7 +133,9 @@ def load_org(session: Session, community: Community) -> DemoOrg:
         org.grids[g.code] = g
     for e in session.scalars(select(Estate).where(Estate.community_id == community.id)):
         org.estates[e.code] = e
-        for i, b in enumerate(session.scalars(select(Building).where(Building.estate_id == e.id).order_by(Building.id))):
+        for i, b in enumerate(
+            session.scalars(select(Building).where(Building.estate_id == e.id).order_by(Building.id))
+        ):
             org.buildings[f"{e.code}-{i + 1}"] = b
     for c in session.scalars(select(PropertyCompany)):
         org.companies[c.code] = c

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,9 @@ __all__ = [
 # Statuses in which a "me too" still helps; once the handler says it is resolved, a new report is news.
 MATCHABLE_STATUSES = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned")
 EARTH_RADIUS_M = 6_371_000.0
+# The most recent candidates compared per check: the filters (category, building or bounding box, window,
+# open status) are indexed, and a "me too" is almost always about a recent report.
+MAX_CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,14 @@ def policy_for(session: Session, category: str | None) -> Policy:
     return Policy(window_days=row.window_days, radius_m=row.radius_m, threshold=row.threshold)
 
 
+@lru_cache(maxsize=8192)
 def token_set(text: str) -> frozenset[str]:
-    """Content tokens of a message (jieba via the nlp tokenizer, stop-words and numbers removed)."""
+    """Content tokens of a message (jieba via the nlp tokenizer, stop-words and numbers removed).
+
+    Cached per process: every duplicate check compares the new text with up to MAX_CANDIDATES open appeals,
+    and re-running jieba on each of them on every check made intake's cost grow with the number of open
+    appeals. Appeal texts never change, so the cache only saves work (8,192 short texts ≈ a few MB).
+    """
     from nlp import tokenize
 
     return frozenset(tokenize.tokens(text))
@@ -133,7 +143,7 @@ def find_duplicate(
         stmt = stmt.where(Appeal.building_id == building_id)
     mine = token_set(text)
     best: DuplicateMatch | None = None
-    for candidate in session.scalars(stmt.order_by(Appeal.created_at.desc()).limit(200)):
+    for candidate in session.scalars(stmt.order_by(Appeal.created_at.desc()).limit(MAX_CANDIDATES)):
         if building_id is not None and candidate.building_id == building_id:
             reason = "building"
         elif (

@@ -65,9 +65,7 @@ def rate(
     _own(appeal, resident_id, "rate")
     code = parse_rating(rating)
     if code is None:
-        raise DomainError(
-            "rating must be satisfied, basically_satisfied or unsatisfied (1/2/3)", code="invalid_rating"
-        )
+        raise DomainError("rating must be satisfied, basically_satisfied or unsatisfied (1/2/3)", code="invalid_rating")
     if appeal.rating is not None:
         raise Conflict("this appeal has already been rated", code="already_rated")
     now = clock.now()
@@ -107,9 +105,7 @@ def rate(
     return appeal
 
 
-def chase(
-    session: Session, appeal: Appeal, *, resident_id: int, period_hours: float = CHASE_PERIOD_HOURS
-) -> Appeal:
+def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: float = CHASE_PERIOD_HOURS) -> Appeal:
     """催办: remind the handler (or the dispatcher) once per period; RateLimited when too soon."""
     wf = _workflow()
     supporter = session.scalar(
@@ -166,18 +162,14 @@ def reopen(
     now = clock.now()
     if appeal.status == "closed":
         if appeal.closure_code != "resolved":
-            raise InvalidTransition(
-                f"appeal {appeal.number} was closed as {appeal.closure_code}; file a new one"
-            )
+            raise InvalidTransition(f"appeal {appeal.number} was closed as {appeal.closure_code}; file a new one")
         if appeal.closed_at is None or now > appeal.closed_at + timedelta(days=reopen_days):
             raise InvalidTransition(
                 f"appeal {appeal.number} closed over {int(reopen_days)} days ago; please file a new appeal",
                 code="reopen_window_passed",
             )
     elif appeal.status != "resolved":
-        raise InvalidTransition(
-            f"appeal {appeal.number} is {appeal.status}; only a resolved appeal can be reopened"
-        )
+        raise InvalidTransition(f"appeal {appeal.number} is {appeal.status}; only a resolved appeal can be reopened")
     from_status = appeal.status
     appeal.status = "dispatched"
     appeal.reopen_count += 1
@@ -259,7 +251,5 @@ def auto_close(session: Session, appeal: Appeal, *, window_hours: float | None =
         return False
     if window_hours is not None and clock.now() < appeal.resolved_at + timedelta(hours=window_hours):
         return False
-    wf.close_appeal(
-        session, appeal, actor=wf.SYSTEM, code="resolved", note="居民未在评价期限内评价，自动结案"
-    )
+    wf.close_appeal(session, appeal, actor=wf.SYSTEM, code="resolved", note="居民未在评价期限内评价，自动结案")
     return True

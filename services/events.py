@@ -158,9 +158,7 @@ def signup(session: Session, event_id: int, resident_id: int) -> SignupResult:
         .execution_options(populate_existing=True)
     )
     if row is not None and row.status != "cancelled":
-        raise Conflict(
-            "您已报名该活动" if row.status == "confirmed" else "您已在候补名单中", code="already_signed_up"
-        )
+        raise Conflict("您已报名该活动" if row.status == "confirmed" else "您已在候补名单中", code="already_signed_up")
     # The conditional increment is the capacity guard (and the CHECK constraint its backstop).
     seat = session.execute(
         update(Event)
@@ -257,9 +255,7 @@ def check_in(session: Session, token: str, staff_id: int, *, secret: str) -> Eve
     # Single use: the predicate is in the UPDATE, so of two simultaneous scans exactly one succeeds.
     done = session.execute(
         update(EventSignup)
-        .where(
-            EventSignup.id == row.id, EventSignup.status == "confirmed", EventSignup.checked_in_at.is_(None)
-        )
+        .where(EventSignup.id == row.id, EventSignup.status == "confirmed", EventSignup.checked_in_at.is_(None))
         .values(checked_in_at=now, checked_in_by_staff_id=staff_id, updated_at=now)
         .returning(EventSignup.id)
     ).scalar()

@@ -160,10 +160,10 @@ class _Dialect:
         return f"((julianday(json_extract({doc}, '$.{key}')) - 2440587.5) * 86400.0)"
 
     def local_month(self, column: str) -> str:
-        """YYYY-MM of a timestamp in the community's time zone."""
+        """The month of a timestamp in the community's time zone as an integer YYYYMM (narrow to carry)."""
         if self.pg:
-            return f"to_char({column} AT TIME ZONE :tz, 'YYYY-MM')"
-        return f"strftime('%Y-%m', {column}, '{self.offset_minutes:+d} minutes')"
+            return f"CAST(to_char({column} AT TIME ZONE :tz, 'YYYYMM') AS INTEGER)"
+        return f"CAST(strftime('%Y%m', {column}, '{self.offset_minutes:+d} minutes') AS INTEGER)"
 
     @property
     def fence(self) -> str:
@@ -363,7 +363,7 @@ def kpi_table(
     labels = _labels(session, group_by, [r[0] for r in rows])
     result = []
     for r in rows:
-        key = r[0]
+        key = f"{int(r[0]) // 100:04d}-{int(r[0]) % 100:02d}" if group_by == "month" else r[0]
         samples = int(r[11] or 0)
         if group_by == "month" or group_by == "all":
             label = str(key)

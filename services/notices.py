@@ -62,9 +62,7 @@ def read_ids(session: Session, resident_id: int, notice_ids: list[int]) -> set[i
     if not notice_ids:
         return set()
     rows = session.scalars(
-        select(NoticeRead.notice_id).where(
-            NoticeRead.resident_id == resident_id, NoticeRead.notice_id.in_(notice_ids)
-        )
+        select(NoticeRead.notice_id).where(NoticeRead.resident_id == resident_id, NoticeRead.notice_id.in_(notice_ids))
     )
     return set(rows)
 
@@ -75,9 +73,7 @@ def mark_read(session: Session, notice: Notice, resident_id: int, *, now: dateti
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
-        insert(NoticeRead)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["notice_id", "resident_id"])
+        insert(NoticeRead).values(**values).on_conflict_do_nothing(index_elements=["notice_id", "resident_id"])
     )
 
 
@@ -138,9 +134,7 @@ def audience_size(session: Session, notice: Notice) -> int:
     if notice.grid_id is not None:
         stmt = stmt.where(Resident.grid_id == notice.grid_id)
     if notice.estate_id is not None:
-        stmt = stmt.join(Building, Building.id == Resident.building_id).where(
-            Building.estate_id == notice.estate_id
-        )
+        stmt = stmt.join(Building, Building.id == Resident.building_id).where(Building.estate_id == notice.estate_id)
     return session.scalar(stmt) or 0
 
 

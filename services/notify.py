@@ -316,10 +316,7 @@ def in_service_window(resident: Resident, now: datetime, settings: NotifySetting
     """Within the window after the resident's last message, with send budget left."""
     if resident.last_inbound_at is None:
         return False
-    return (
-        now - resident.last_inbound_at < settings.window
-        and resident.cs_sends_since_inbound < settings.cs_budget
-    )
+    return now - resident.last_inbound_at < settings.window and resident.cs_sends_since_inbound < settings.cs_budget
 
 
 def note_cs_send(session: Session, resident_id: int) -> None:

@@ -77,8 +77,7 @@ class ImportReport:
     def summary(self) -> str:
         """One line for the CLI."""
         return (
-            f"{self.kind}: {self.rows} rows, {self.created} created, {self.updated} updated, "
-            f"{self.unchanged} unchanged"
+            f"{self.kind}: {self.rows} rows, {self.created} created, {self.updated} updated, {self.unchanged} unchanged"
         )
 
 
@@ -212,9 +211,7 @@ def _buildings(u: _Upserter, row: dict[str, str]) -> None:
     if grid.community_id != estate.community_id:
         raise RowError(f"grid {grid.code!r} and estate {estate.code!r} belong to different communities")
     name = _get(row, "name", required=True, max_len=50)
-    existing = u.session.scalar(
-        select(Building).where(Building.estate_id == estate.id, Building.name == name)
-    )
+    existing = u.session.scalar(select(Building).where(Building.estate_id == estate.id, Building.name == name))
     u.upsert(Building, existing, {"estate_id": estate.id, "name": name, "grid_id": grid.id})
 
 
@@ -321,9 +318,7 @@ def import_rows(
     importer = _IMPORTERS[kind]
     report = ImportReport(kind=kind)
     upserter = _Upserter(session, report)
-    for offset, row in enumerate(
-        tqdm(rows, desc=f"import {kind}", unit="row", total=total, disable=not progress)
-    ):
+    for offset, row in enumerate(tqdm(rows, desc=f"import {kind}", unit="row", total=total, disable=not progress)):
         line = lines[offset] if lines is not None else offset + 2
         report.rows += 1
         if None in row:  # csv.DictReader puts surplus cells under the key None
@@ -337,9 +332,7 @@ def import_rows(
     if report.errors:
         first = report.errors[0]
         more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
-        raise OrgImportError(
-            f"{kind}: line {first['line']}: {first['message']}{more}", details=report.errors[:100]
-        )
+        raise OrgImportError(f"{kind}: line {first['line']}: {first['message']}{more}", details=report.errors[:100])
     return report
 
 
@@ -358,9 +351,7 @@ def import_csv(session: Session, kind: str, path: Path, progress: bool = True) -
                 rows.append(row)
                 lines.append(reader.line_num)  # the row's last physical line (quoted cells may span lines)
     except UnicodeDecodeError as e:
-        raise OrgImportError(
-            f"{path}: not UTF-8 ({e.reason} at byte {e.start}); save the CSV as UTF-8"
-        ) from e
+        raise OrgImportError(f"{path}: not UTF-8 ({e.reason} at byte {e.start}); save the CSV as UTF-8") from e
     except csv.Error as e:
         raise OrgImportError(f"{path}: malformed CSV: {e}") from e
     return import_rows(session, kind, rows, lines=lines, progress=progress, total=len(rows))

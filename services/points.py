@@ -105,9 +105,7 @@ def _insert_ignore(session: Session, model: Any, values: dict[str, Any], conflic
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict_cols)
-    return session.execute(
-        stmt.returning(model.__table__.c[next(iter(model.__table__.primary_key)).name])
-    ).scalar()
+    return session.execute(stmt.returning(model.__table__.c[next(iter(model.__table__.primary_key)).name])).scalar()
 
 
 def _ensure_account(session: Session, resident_id: int) -> None:
@@ -195,9 +193,7 @@ def post(
 
 def balance_of(session: Session, resident_id: int) -> int:
     """The resident's cached balance (0 without an account)."""
-    return int(
-        session.scalar(select(PointsAccount.balance).where(PointsAccount.resident_id == resident_id)) or 0
-    )
+    return int(session.scalar(select(PointsAccount.balance).where(PointsAccount.resident_id == resident_id)) or 0)
 
 
 def lock_account(session: Session, resident_id: int) -> PointsAccount | None:
@@ -486,16 +482,12 @@ def review_queue_stmt(session: Session, staff_id: int) -> Select[Any]:
     return stmt
 
 
-def review_queue(
-    session: Session, staff_id: int, *, limit: int = 50, offset: int = 0
-) -> list[TaskSubmission]:
+def review_queue(session: Session, staff_id: int, *, limit: int = 50, offset: int = 0) -> list[TaskSubmission]:
     """Submissions waiting for this staff member, oldest first."""
     return list(session.scalars(review_queue_stmt(session, staff_id).limit(limit).offset(offset)))
 
 
-def submissions_of(
-    session: Session, resident_id: int, *, limit: int = 50, offset: int = 0
-) -> list[TaskSubmission]:
+def submissions_of(session: Session, resident_id: int, *, limit: int = 50, offset: int = 0) -> list[TaskSubmission]:
     """A volunteer's own submissions, newest first."""
     return list(
         session.scalars(
@@ -535,9 +527,7 @@ def partner_id_for_staff(session: Session, staff_id: int) -> int | None:
     )
 
 
-def create_partner(
-    session: Session, community_id: int, code: str, name: str, *, address: str = ""
-) -> PartnerUnit:
+def create_partner(session: Session, community_id: int, code: str, name: str, *, address: str = "") -> PartnerUnit:
     """Register a partner unit."""
     partner = PartnerUnit(community_id=community_id, code=code, name=name, address=address)
     session.add(partner)

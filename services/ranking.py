@@ -307,7 +307,5 @@ def latest_snapshot(session: Session, period_key: str | None = None) -> RankingS
         stmt = stmt.where(RankingSnapshot.period_key == period_key)
     snapshot = session.scalar(stmt.order_by(RankingSnapshot.period_key.desc()).limit(1))
     if snapshot is None:
-        raise NotFound(
-            "no red/black list has been computed yet" if period_key is None else f"no list for {period_key}"
-        )
+        raise NotFound("no red/black list has been computed yet" if period_key is None else f"no list for {period_key}")
     return snapshot

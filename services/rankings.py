@@ -77,9 +77,7 @@ def board(
             entry[2], entry[0] = at, row_grid
     ordered = sorted(merged.items(), key=lambda kv: (-kv[1][1], kv[1][2], kv[0]))[:limit]
     names = dict(
-        session.execute(
-            select(Resident.id, Resident.name).where(Resident.id.in_([rid for rid, _ in ordered]))
-        ).all()
+        session.execute(select(Resident.id, Resident.name).where(Resident.id.in_([rid for rid, _ in ordered]))).all()
     )
     return [
         RankRow(i + 1, rid, public_name(names.get(rid), rid), g, pts, at)
@@ -94,9 +92,7 @@ def _aware(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
-def grid_boards(
-    session: Session, season: str, *, community_id: int, limit: int = 10
-) -> dict[int, list[RankRow]]:
+def grid_boards(session: Session, season: str, *, community_id: int, limit: int = 10) -> dict[int, list[RankRow]]:
     """One board per grid of the community."""
     grids = session.scalars(select(Grid.id).where(Grid.community_id == community_id).order_by(Grid.id))
     return {gid: board(session, season, community_id=community_id, grid_id=gid, limit=limit) for gid in grids}

@@ -161,9 +161,7 @@ class _Units:
         return "待分派"
 
 
-def _appeal_row(
-    appeal: Appeal, resident: Resident | None, building: str | None, units: _Units, at: datetime
-) -> list:
+def _appeal_row(appeal: Appeal, resident: Resident | None, building: str | None, units: _Units, at: datetime) -> list:
     """One line of the handling sheet, with personal data masked (PIPL Art. 51)."""
     due = appeal.due_at
     finished = appeal.resolved_at or appeal.closed_at
@@ -246,9 +244,7 @@ def _kpi_line(label: str, row: kpi.KpiRow) -> list[Any]:
     ]  # fmt: skip
 
 
-def build_workbook(
-    session: Session, community: Community, period: ReportPeriod
-) -> tuple[bytes, dict[str, int]]:
+def build_workbook(session: Session, community: Community, period: ReportPeriod) -> tuple[bytes, dict[str, int]]:
     """The XLSX bytes of one community's weekly report, and its headline counts."""
     units = _Units(session)
     wb = Workbook()
@@ -264,9 +260,7 @@ def build_workbook(
     for appeal, resident, building in overdue_rows:
         ws2.append(_appeal_row(appeal, resident, building, units, period.end))
 
-    ws3 = _sheet(
-        wb, "指标汇总", KPI_COLUMNS, f"本周受理诉求的办理指标（事件日志重算，截至 {_local(period.end)}）"
-    )
+    ws3 = _sheet(wb, "指标汇总", KPI_COLUMNS, f"本周受理诉求的办理指标（事件日志重算，截至 {_local(period.end)}）")
     window = {"start": period.start, "end": period.end, "as_of": period.end, "community_id": community.id}
     total = kpi.kpi_summary(session, **window)
     ws3.append(_kpi_line("合计", total))

@@ -74,8 +74,15 @@ def get_or_create(session: Session, openid: str) -> Resident:
 
 
 def touch_inbound(resident: Resident, at: datetime | None = None) -> None:
-    """The resident just wrote to us: the 48 h customer-service window restarts and its send budget resets."""
-    resident.last_inbound_at = at or clock.now()
+    """The resident just wrote to us: the 48 h customer-service window restarts and its send budget resets.
+
+    Never moves the window back: the worker touches it with the time a queued message was received, which
+    may be older than a command the resident sent (and the webhook answered inline) in the meantime.
+    """
+    at = at or clock.now()
+    if resident.last_inbound_at is not None and at < resident.last_inbound_at:
+        return
+    resident.last_inbound_at = at
     resident.cs_sends_since_inbound = 0
     if resident.erased_at is None:
         resident.subscribed = True  # only followers can write to an official account

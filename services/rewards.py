@@ -93,9 +93,7 @@ def qr_for(secret: str, redemption: Redemption) -> str:
     return points.sign_qr(secret, QR_KIND, redemption.id, redemption.qr_nonce)
 
 
-def redeem(
-    session: Session, resident_id: int, reward_id: int, *, request_key: str, secret: str
-) -> RedeemResult:
+def redeem(session: Session, resident_id: int, reward_id: int, *, request_key: str, secret: str) -> RedeemResult:
     """Spend points on a reward: debit, stock and per-person limit in one transaction; replay-safe by key."""
     request_key = (request_key or "").strip()
     if not request_key or len(request_key) > 200:
@@ -111,9 +109,7 @@ def redeem(
     if existing is not None:
         if existing.reward_id != reward_id:
             raise Conflict("该幂等键已用于兑换另一件奖品", code="idempotency_mismatch")
-        return RedeemResult(
-            existing, False, qr_for(secret, existing), points.balance_of(session, resident_id)
-        )
+        return RedeemResult(existing, False, qr_for(secret, existing), points.balance_of(session, resident_id))
     reward = session.get(Reward, reward_id)
     partner = session.get(PartnerUnit, reward.partner_id) if reward else None
     if reward is None or partner is None or not reward.active or not partner.active:
@@ -187,9 +183,7 @@ def _limit_slot(session: Session, resident_id: int, reward: Reward) -> int | Non
     raise Conflict(f"「{reward.name}」每人限兑 {reward.per_person_limit} 份，您已兑满", code="limit_reached")
 
 
-def scanner_member(
-    session: Session, *, resident_id: int | None, staff_id: int | None
-) -> PartnerMember | None:
+def scanner_member(session: Session, *, resident_id: int | None, staff_id: int | None) -> PartnerMember | None:
     """The active partner membership of the caller (as a resident first, then as staff), or None."""
     for column, value in ((PartnerMember.resident_id, resident_id), (PartnerMember.staff_id, staff_id)):
         if value is None:
@@ -291,9 +285,7 @@ def expire_due(session: Session, now: datetime | None = None, *, limit: int = 50
     return sum(1 for r in due if _refund(session, r, "expired", "兑换码过期退回"))
 
 
-def redemptions_of(
-    session: Session, resident_id: int, *, limit: int = 50, offset: int = 0
-) -> list[Redemption]:
+def redemptions_of(session: Session, resident_id: int, *, limit: int = 50, offset: int = 0) -> list[Redemption]:
     """A resident's redemptions, newest first."""
     return list(
         session.scalars(

@@ -159,9 +159,7 @@ def staff_can_see(staff: Staff, appeal: Appeal) -> bool:
     if staff.role == "department_staff":
         return staff.department_id is not None and appeal.department_id == staff.department_id
     if staff.role == "property_staff":
-        return (
-            staff.property_company_id is not None and appeal.property_company_id == staff.property_company_id
-        )
+        return staff.property_company_id is not None and appeal.property_company_id == staff.property_company_id
     return False
 
 
@@ -241,12 +239,8 @@ def handler_staff(session: Session, appeal: Appeal) -> list[Staff]:
             return [staff]
     stmt = select(Staff).where(Staff.active.is_(True)).order_by(Staff.id)
     if appeal.handler_type == "grid":
-        found = list(
-            session.scalars(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_worker"))
-        )
-        return found or list(
-            session.scalars(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_leader"))
-        )
+        found = list(session.scalars(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_worker")))
+        return found or list(session.scalars(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_leader")))
     if appeal.handler_type == "department":
         return list(session.scalars(stmt.where(Staff.department_id == appeal.department_id)))
     if appeal.handler_type == "property_company":
@@ -261,9 +255,7 @@ def grid_leader(session: Session, appeal: Appeal) -> Staff | None:
         leader = session.scalar(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_leader"))
         if leader is not None:
             return leader
-    return session.scalar(
-        stmt.where(Staff.community_id == appeal.community_id, Staff.role == "community_staff")
-    )
+    return session.scalar(stmt.where(Staff.community_id == appeal.community_id, Staff.role == "community_staff"))
 
 
 def secretary(session: Session, appeal: Appeal) -> Staff | None:
@@ -314,9 +306,7 @@ def notify_staff_members(
     # The staff task template's slots (services.notify.STAFF_SLOTS); other labels are appended to the note.
     fields = {
         "number": appeal.number or str(appeal.id),
-        "summary": f"{label_of(appeal.category) if appeal.category else '诉求'}：{redact_text(appeal.text)}"[
-            :20
-        ],
+        "summary": f"{label_of(appeal.category) if appeal.category else '诉求'}：{redact_text(appeal.text)}"[:20],
         "deadline": _local(appeal.due_at),
         "note": STATUS_LABELS.get(appeal.status, appeal.status),
         **(extra or {}),
@@ -385,14 +375,10 @@ def dispatch(
     elif handler_type == "department":
         department_id = department_id if department_id is not None else appeal.department_id
         if department_id is None or session.get(Department, department_id) is None:
-            raise DomainError(
-                "a department dispatch needs an existing department_id", code="unknown_department"
-            )
+            raise DomainError("a department dispatch needs an existing department_id", code="unknown_department")
         property_company_id = None
     else:
-        property_company_id = (
-            property_company_id if property_company_id is not None else appeal.property_company_id
-        )
+        property_company_id = property_company_id if property_company_id is not None else appeal.property_company_id
         if property_company_id is None or session.get(PropertyCompany, property_company_id) is None:
             raise DomainError(
                 "a property-company dispatch needs an existing property_company_id", code="unknown_company"
@@ -595,9 +581,7 @@ def arbitrate(
     )
 
 
-def resolve(
-    session: Session, appeal: Appeal, *, actor: Actor, reply: str, auto_close_hours: float = 72
-) -> Appeal:
+def resolve(session: Session, appeal: Appeal, *, actor: Actor, reply: str, auto_close_hours: float = 72) -> Appeal:
     """The unit reports it done with a reply to the resident, who is asked to rate it (auto-closes later)."""
     from_status = _transition(appeal, "resolved", ("in_progress",), "resolve")
     _require_handler(session, appeal, actor, "resolve")
@@ -684,9 +668,7 @@ def close_event(
     return event
 
 
-def add_note(
-    session: Session, appeal: Appeal, *, actor: Actor, text: str, public: bool = False
-) -> AppealEvent:
+def add_note(session: Session, appeal: Appeal, *, actor: Actor, text: str, public: bool = False) -> AppealEvent:
     """A staff note on the appeal; internal unless `public` (public notes reach the resident's timeline)."""
     staff = _staff(session, actor)
     if not staff_can_see(staff, appeal):
@@ -697,9 +679,7 @@ def add_note(
         raise InvalidTransition("the appeal is closed; notes are no longer accepted")
     event = _record(session, appeal, "note", actor, note=text.strip(), payload={"public": public})
     if public:
-        notify_residents(
-            session, appeal, f"您的诉求（编号{appeal.number}）有新进展：{text.strip()}", event=event
-        )
+        notify_residents(session, appeal, f"您的诉求（编号{appeal.number}）有新进展：{text.strip()}", event=event)
     return event
 
 
@@ -735,9 +715,7 @@ def add_attachment(
     )
     session.add(attachment)
     session.flush()
-    _record(
-        session, appeal, "attach", actor, note=note, payload={"attachment_id": attachment.id, "kind": kind}
-    )
+    _record(session, appeal, "attach", actor, note=note, payload={"attachment_id": attachment.id, "kind": kind})
     return attachment
 
 
@@ -848,11 +826,7 @@ def list_for_resident(
         stmt = stmt.where(Appeal.status.in_(OPEN_STATES))
     elif status is not None:
         stmt = stmt.where(Appeal.status == status)
-    stmt = (
-        stmt.order_by(Appeal.created_at.desc(), Appeal.id.desc())
-        .limit(max(1, min(limit, 100)))
-        .offset(offset)
-    )
+    stmt = stmt.order_by(Appeal.created_at.desc(), Appeal.id.desc()).limit(max(1, min(limit, 100))).offset(offset)
     return list(session.scalars(stmt))
 
 
@@ -879,9 +853,7 @@ def timeline(session: Session, appeal: Appeal, *, audience: str) -> list[dict[st
     if audience not in ("resident", "staff"):
         raise ValueError("audience must be resident or staff")
     events = session.scalars(
-        select(AppealEvent)
-        .where(AppealEvent.appeal_id == appeal.id)
-        .order_by(AppealEvent.created_at, AppealEvent.id)
+        select(AppealEvent).where(AppealEvent.appeal_id == appeal.id).order_by(AppealEvent.created_at, AppealEvent.id)
     )
     out: list[dict[str, Any]] = []
     for e in events:

@@ -39,3 +39,12 @@ def test_postgres_migrations_match_models(pg_server):
     upgrade(url)
     assert is_up_to_date(url)
     assert _diff(url) == []
+
+
+def test_there_is_a_single_head():
+    from alembic.script import ScriptDirectory
+
+    from infra.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"parallel migrations must be merged: {heads}"

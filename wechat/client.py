@@ -238,9 +238,7 @@ class WeChatClient:
 
     def _release(self, owner: str) -> None:
         # Delete the lock only if it is still ours (it may have lapsed and been taken by another process).
-        script = (
-            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
-        )
+        script = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
         with contextlib.suppress(RedisError):  # the lock expires on its own
             self._redis("eval", script, 1, self.lock_key, owner)
 
@@ -281,18 +279,12 @@ class WeChatClient:
             "secret": self._secret,
             "force_refresh": force_refresh,
         }
-        data = self._http_call(
-            "POST", "/cgi-bin/stable_token", body=body, note="force" if force_refresh else ""
-        )
+        data = self._http_call("POST", "/cgi-bin/stable_token", body=body, note="force" if force_refresh else "")
         errcode = int(data.get("errcode") or 0)
         if errcode or not data.get("access_token"):
             # 40125 bad secret, 40164 IP not whitelisted, 45009 quota: none of these heal by retrying now.
-            log.error(
-                "wechat %s: access token refused: errcode %s %s", self.name, errcode, data.get("errmsg")
-            )
-            raise WeChatAPIError(
-                errcode or -2, str(data.get("errmsg") or "no access_token"), "/cgi-bin/stable_token"
-            )
+            log.error("wechat %s: access token refused: errcode %s %s", self.name, errcode, data.get("errmsg"))
+            raise WeChatAPIError(errcode or -2, str(data.get("errmsg") or "no access_token"), "/cgi-bin/stable_token")
         return data
 
     # ------------------------------------------------------------------ HTTP
@@ -323,9 +315,7 @@ class WeChatClient:
             )
         except requests.Timeout as e:
             elapsed = (time.monotonic() - started) * 1000
-            log.warning(
-                "wechat %s %s %s openid=%s timeout elapsed=%.0fms", self.name, method, path, who, elapsed
-            )
+            log.warning("wechat %s %s %s openid=%s timeout elapsed=%.0fms", self.name, method, path, who, elapsed)
             raise WeChatUnavailable(f"timed out after {elapsed:.0f} ms", path) from e
         except requests.RequestException as e:
             elapsed = (time.monotonic() - started) * 1000
@@ -512,9 +502,7 @@ class WeChatClient:
 
         https://developers.weixin.qq.com/doc/service/api/usermanage/userinfo/api_userinfo
         """
-        return self._call(
-            "GET", "/cgi-bin/user/info", params={"openid": openid, "lang": "zh_CN"}, openid=openid
-        )
+        return self._call("GET", "/cgi-bin/user/info", params={"openid": openid, "lang": "zh_CN"}, openid=openid)
 
 
 def _cached_client(app: Flask, kind: str, appid: str, secret: str) -> WeChatClient:

@@ -118,9 +118,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_follow_up")),
     )
-    op.create_index(
-        op.f("ix_pending_follow_up_resident_id"), "pending_follow_up", ["resident_id"], unique=False
-    )
+    op.create_index(op.f("ix_pending_follow_up_resident_id"), "pending_follow_up", ["resident_id"], unique=False)
     op.create_table(
         "labelled_example",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -130,9 +128,7 @@ def upgrade() -> None:
         sa.Column("appeal_id", sa.Integer(), nullable=True),
         sa.Column("staff_id", sa.Integer(), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["appeal_id"], ["appeal.id"], name=op.f("fk_labelled_example_appeal_id_appeal")
-        ),
+        sa.ForeignKeyConstraint(["appeal_id"], ["appeal.id"], name=op.f("fk_labelled_example_appeal_id_appeal")),
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_labelled_example_staff_id_staff")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_labelled_example")),
     )

@@ -54,13 +54,9 @@ def upgrade() -> None:
         _dt("sent_at"),
         _dt("cancelled_at"),
         sa.Column("cancel_reason", sa.String(length=64), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["appeal_id"], ["appeal.id"], name=op.f("fk_appeal_reminder_appeal_id_appeal")
-        ),
+        sa.ForeignKeyConstraint(["appeal_id"], ["appeal.id"], name=op.f("fk_appeal_reminder_appeal_id_appeal")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_appeal_reminder")),
-        sa.UniqueConstraint(
-            "appeal_id", "round", "level", name=op.f("uq_appeal_reminder_appeal_id_round_level")
-        ),
+        sa.UniqueConstraint("appeal_id", "round", "level", name=op.f("uq_appeal_reminder_appeal_id_round_level")),
     )
     op.create_index(op.f("ix_appeal_reminder_appeal_id"), "appeal_reminder", ["appeal_id"])
     op.create_index("ix_appeal_reminder_due", "appeal_reminder", ["sent_at", "cancelled_at", "due_at"])

@@ -36,13 +36,9 @@ def upgrade() -> None:
         sa.Column("appeal_count", sa.Integer(), nullable=False),
         sa.Column("notified_staff", sa.Integer(), nullable=False),
         _dt("created_at"),
-        sa.ForeignKeyConstraint(
-            ["community_id"], ["community.id"], name=op.f("fk_report_community_id_community")
-        ),
+        sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_report_community_id_community")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report")),
-        sa.UniqueConstraint(
-            "kind", "community_id", "period_key", name=op.f("uq_report_kind_community_id_period_key")
-        ),
+        sa.UniqueConstraint("kind", "community_id", "period_key", name=op.f("uq_report_kind_community_id_period_key")),
     )
     op.create_index(op.f("ix_report_community_id"), "report", ["community_id"], unique=False)
 

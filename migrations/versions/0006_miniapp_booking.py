@@ -63,9 +63,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("capacity >= 1", name=op.f("ck_venue_capacity_positive")),
         sa.CheckConstraint("slot_minutes >= 5", name=op.f("ck_venue_slot_minutes_min")),
-        sa.ForeignKeyConstraint(
-            ["community_id"], ["community.id"], name=op.f("fk_venue_community_id_community")
-        ),
+        sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_venue_community_id_community")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_venue")),
     )
     with op.batch_alter_table("venue", schema=None) as batch_op:
@@ -110,12 +108,8 @@ def upgrade() -> None:
         sa.Column("published_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", models.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["author_staff_id"], ["staff.id"], name=op.f("fk_notice_author_staff_id_staff")
-        ),
-        sa.ForeignKeyConstraint(
-            ["community_id"], ["community.id"], name=op.f("fk_notice_community_id_community")
-        ),
+        sa.ForeignKeyConstraint(["author_staff_id"], ["staff.id"], name=op.f("fk_notice_author_staff_id_staff")),
+        sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_notice_community_id_community")),
         sa.ForeignKeyConstraint(["estate_id"], ["estate.id"], name=op.f("fk_notice_estate_id_estate")),
         sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_notice_grid_id_grid")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice")),
@@ -164,9 +158,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["decided_by_staff_id"], ["staff.id"], name=op.f("fk_booking_decided_by_staff_id_staff")
         ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_booking_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_booking_resident_id_resident")),
         sa.ForeignKeyConstraint(["venue_id"], ["venue.id"], name=op.f("fk_booking_venue_id_venue")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_booking")),
         sa.UniqueConstraint("public_id", name=op.f("uq_booking_public_id")),
@@ -206,9 +198,7 @@ def upgrade() -> None:
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_miniapp_session_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_miniapp_session_resident_id_resident")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_miniapp_session")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_miniapp_session_token_hash")),
     )
@@ -223,9 +213,7 @@ def upgrade() -> None:
         sa.Column("resident_id", sa.Integer(), nullable=False),
         sa.Column("read_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["notice_id"], ["notice.id"], name=op.f("fk_notice_read_notice_id_notice")),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_notice_read_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_notice_read_resident_id_resident")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice_read")),
         sa.UniqueConstraint("notice_id", "resident_id", name=op.f("uq_notice_read_notice_id_resident_id")),
     )
@@ -248,9 +236,7 @@ def upgrade() -> None:
             name=op.f("fk_booking_seat_booking_id_booking"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_booking_seat_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_booking_seat_resident_id_resident")),
         sa.ForeignKeyConstraint(
             ["venue_id", "seat_no"],
             ["venue_seat.venue_id", "venue_seat.seat_no"],
@@ -270,12 +256,8 @@ def upgrade() -> None:
         sa.Column("resident_id", sa.Integer(), nullable=False),
         sa.Column("booking_id", sa.Integer(), nullable=False),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["booking_id"], ["booking.id"], name=op.f("fk_no_show_strike_booking_id_booking")
-        ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_no_show_strike_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["booking_id"], ["booking.id"], name=op.f("fk_no_show_strike_booking_id_booking")),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_no_show_strike_resident_id_resident")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_no_show_strike")),
         sa.UniqueConstraint("booking_id", name=op.f("uq_no_show_strike_booking_id")),
     )
@@ -295,9 +277,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["lifted_by_staff_id"], ["staff.id"], name=op.f("fk_booking_ban_lifted_by_staff_id_staff")
         ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_booking_ban_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_booking_ban_resident_id_resident")),
         sa.ForeignKeyConstraint(
             ["strike_id"], ["no_show_strike.id"], name=op.f("fk_booking_ban_strike_id_no_show_strike")
         ),

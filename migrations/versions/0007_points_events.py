@@ -122,13 +122,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("cost_points > 0", name=op.f("ck_reward_cost_positive")),
-        sa.CheckConstraint(
-            "per_person_limit IS NULL OR per_person_limit > 0", name=op.f("ck_reward_limit_positive")
-        ),
+        sa.CheckConstraint("per_person_limit IS NULL OR per_person_limit > 0", name=op.f("ck_reward_limit_positive")),
         sa.CheckConstraint("stock >= 0", name=op.f("ck_reward_stock_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["partner_id"], ["partner_unit.id"], name=op.f("fk_reward_partner_id_partner_unit")
-        ),
+        sa.ForeignKeyConstraint(["partner_id"], ["partner_unit.id"], name=op.f("fk_reward_partner_id_partner_unit")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reward")),
     )
     with op.batch_alter_table("reward", schema=None) as batch_op:
@@ -174,12 +170,8 @@ def upgrade() -> None:
         sa.CheckConstraint("points_on_attendance >= 0", name=op.f("ck_event_points_non_negative")),
         sa.CheckConstraint("signup_closes_at > signup_opens_at", name=op.f("ck_event_window_ordered")),
         sa.CheckConstraint("waitlist_capacity >= 0", name=op.f("ck_event_waitlist_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["community_id"], ["community.id"], name=op.f("fk_event_community_id_community")
-        ),
-        sa.ForeignKeyConstraint(
-            ["created_by_staff_id"], ["staff.id"], name=op.f("fk_event_created_by_staff_id_staff")
-        ),
+        sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_event_community_id_community")),
+        sa.ForeignKeyConstraint(["created_by_staff_id"], ["staff.id"], name=op.f("fk_event_created_by_staff_id_staff")),
         sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_event_grid_id_grid")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event")),
     )
@@ -206,20 +198,14 @@ def upgrade() -> None:
             server_default=sa.text("CURRENT_TIMESTAMP"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "resident_id IS NOT NULL OR staff_id IS NOT NULL", name=op.f("ck_partner_member_who")
-        ),
+        sa.CheckConstraint("resident_id IS NOT NULL OR staff_id IS NOT NULL", name=op.f("ck_partner_member_who")),
         sa.ForeignKeyConstraint(
             ["partner_id"], ["partner_unit.id"], name=op.f("fk_partner_member_partner_id_partner_unit")
         ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_partner_member_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_partner_member_resident_id_resident")),
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_partner_member_staff_id_staff")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_partner_member")),
-        sa.UniqueConstraint(
-            "partner_id", "resident_id", name=op.f("uq_partner_member_partner_id_resident_id")
-        ),
+        sa.UniqueConstraint("partner_id", "resident_id", name=op.f("uq_partner_member_partner_id_resident_id")),
         sa.UniqueConstraint("partner_id", "staff_id", name=op.f("uq_partner_member_partner_id_staff_id")),
     )
     with op.batch_alter_table("partner_member", schema=None) as batch_op:
@@ -233,9 +219,7 @@ def upgrade() -> None:
         sa.Column("balance", sa.Integer(), nullable=False),
         sa.Column("updated_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("balance >= 0", name=op.f("ck_points_account_balance_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_points_account_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_points_account_resident_id_resident")),
         sa.PrimaryKeyConstraint("resident_id", name=op.f("pk_points_account")),
     )
     op.create_table(
@@ -253,9 +237,7 @@ def upgrade() -> None:
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("created_by_staff_id", sa.Integer(), nullable=True),
         sa.Column("created_at", models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint(
-            "kind IN ('earn', 'spend', 'refund', 'adjust')", name=op.f("ck_points_ledger_kind_known")
-        ),
+        sa.CheckConstraint("kind IN ('earn', 'spend', 'refund', 'adjust')", name=op.f("ck_points_ledger_kind_known")),
         sa.CheckConstraint("delta <> 0", name=op.f("ck_points_ledger_delta_non_zero")),
         sa.ForeignKeyConstraint(
             ["community_id"], ["community.id"], name=op.f("fk_points_ledger_community_id_community")
@@ -264,17 +246,13 @@ def upgrade() -> None:
             ["created_by_staff_id"], ["staff.id"], name=op.f("fk_points_ledger_created_by_staff_id_staff")
         ),
         sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_points_ledger_grid_id_grid")),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_points_ledger_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_points_ledger_resident_id_resident")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_points_ledger")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_points_ledger_idempotency_key")),
     )
     with op.batch_alter_table("points_ledger", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_points_ledger_resident_id"), ["resident_id"], unique=False)
-        batch_op.create_index(
-            "ix_points_ledger_season", ["period_key", "community_id", "grid_id"], unique=False
-        )
+        batch_op.create_index("ix_points_ledger_season", ["period_key", "community_id", "grid_id"], unique=False)
         batch_op.create_index("ix_points_ledger_source", ["source_type", "source_id"], unique=False)
 
     op.create_table(
@@ -314,9 +292,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["ledger_id"], ["points_ledger.id"], name=op.f("fk_event_signup_ledger_id_points_ledger")
         ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_event_signup_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_event_signup_resident_id_resident")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event_signup")),
         sa.UniqueConstraint("event_id", "resident_id", name=op.f("uq_event_signup_event_id_resident_id")),
     )
@@ -359,9 +335,7 @@ def upgrade() -> None:
             ["partner_member.id"],
             name=op.f("fk_redemption_redeemed_by_member_id_partner_member"),
         ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_redemption_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_redemption_resident_id_resident")),
         sa.ForeignKeyConstraint(["reward_id"], ["reward.id"], name=op.f("fk_redemption_reward_id_reward")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_redemption")),
         sa.UniqueConstraint("resident_id", "request_key", name=op.f("uq_redemption_resident_id_request_key")),
@@ -412,9 +386,7 @@ def upgrade() -> None:
             server_default=sa.text("CURRENT_TIMESTAMP"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "cap_slot IS NULL OR cap_slot >= 1", name=op.f("ck_task_submission_cap_slot_positive")
-        ),
+        sa.CheckConstraint("cap_slot IS NULL OR cap_slot >= 1", name=op.f("ck_task_submission_cap_slot_positive")),
         sa.ForeignKeyConstraint(
             ["category_id"], ["task_category.id"], name=op.f("fk_task_submission_category_id_task_category")
         ),
@@ -428,9 +400,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["ledger_id"], ["points_ledger.id"], name=op.f("fk_task_submission_ledger_id_points_ledger")
         ),
-        sa.ForeignKeyConstraint(
-            ["resident_id"], ["resident.id"], name=op.f("fk_task_submission_resident_id_resident")
-        ),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_task_submission_resident_id_resident")),
         sa.ForeignKeyConstraint(
             ["second_reviewer_id"], ["staff.id"], name=op.f("fk_task_submission_second_reviewer_id_staff")
         ),

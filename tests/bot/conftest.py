@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -11,8 +12,10 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from bot import menu
 from infra import clock
 from wechat.chat import FakeWeChat
+from wechat.sandbox import SandboxServer
 
 OPENID = "oResidentAlice0000000000001"
 
@@ -23,6 +26,8 @@ class WeChatDriver:
 
     client: FlaskClient
     fake: FakeWeChat
+    run_jobs: Callable[..., int]
+    sandbox: SandboxServer
 
     def post(self, fields: dict[str, Any] | str, **kwargs: Any) -> TestResponse:
         """POST one push; kwargs go to FakeWeChat.push (timestamp, nonce)."""
@@ -41,15 +46,31 @@ class WeChatDriver:
         reply = self.fake.read_reply(resp.get_data(as_text=True))
         return None if reply is None else reply.get("Content")
 
+    def answers(self) -> list[str]:
+        """Every customer-service text the sandbox received for this user, oldest first."""
+        sent = self.sandbox.sent(self.fake.openid, "custom")
+        return [s["body"]["text"]["content"] for s in sent if s["body"].get("msgtype") == "text"]
+
+    def tell(self, line: str) -> str:
+        """Send free text the worker handles: the passive reply must be the acknowledgement; then run the
+        queued jobs and return intake's answer, the last customer-service message the resident got (an
+        appeal dispatched at once is also announced by the workflow's own notice, sent just before it)."""
+        before = len(self.answers())
+        assert self.say(line) == menu.ACK_QUEUED
+        self.run_jobs()
+        new = self.answers()[before:]
+        assert 1 <= len(new) <= 2, new
+        return new[-1]
+
     def as_user(self, openid: str, mode: str | None = None) -> WeChatDriver:
         """The same driver for another user (and optionally another mode)."""
         f = self.fake
         other = FakeWeChat(f.token, f.aes_key, f.appid, openid, account_id=f.account_id, mode=mode or f.mode)
-        return WeChatDriver(self.client, other)
+        return WeChatDriver(self.client, other, self.run_jobs, self.sandbox)
 
 
 @pytest.fixture
-def wx(app, client, clock) -> WeChatDriver:
+def wx(app, client, clock, run_jobs, sandbox) -> WeChatDriver:
     """A WeChat user in safe (AES) mode talking to the app; the clock is frozen."""
     cfg = app.config
     fake = FakeWeChat(
@@ -59,4 +80,4 @@ def wx(app, client, clock) -> WeChatDriver:
         OPENID,
         account_id=cfg["WECHAT_ACCOUNT_ID"],
     )
-    return WeChatDriver(client, fake)
+    return WeChatDriver(client, fake, run_jobs, sandbox)

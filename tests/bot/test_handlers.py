@@ -96,7 +96,7 @@ def test_scan_by_a_follower_rebinds_by_scene(wx, org, session):
 
 def test_unsubscribe_erases_personal_data_but_keeps_the_appeal_accountable(wx, org, session):
     wx.say("/subscribe b-e-lz-1")
-    answer = wx.say("楼道里堆满了杂物，消防通道被堵")
+    answer = wx.tell("楼道里堆满了杂物，消防通道被堵")
     session.execute(
         update(Resident)
         .where(Resident.openid == OPENID)
@@ -143,15 +143,30 @@ def test_unsubscribe_of_an_unknown_user_creates_nothing(wx, org, session):
 # ---------------------------------------------------------------------------------- text, voice, media
 
 
-def test_text_becomes_an_appeal_linked_to_its_inbound_message(wx, org, session):
-    reply = wx.say("小区东门的路灯坏了一个星期了")
-    number, channel, inbound_id, resident_id = _one(
-        session, select(Appeal.number, Appeal.channel, Appeal.inbound_message_id, Appeal.resident_id)
+def test_text_is_acknowledged_then_becomes_an_appeal_and_the_resident_is_told_its_number(wx, org, session):
+    assert wx.say("小区东门的路灯坏了一个星期了") == menu.ACK_QUEUED
+    # Stored and queued in the request; intake has not run yet.
+    assert _one(session, select(InboundMessage.status, InboundMessage.attempts)) == ("queued", 0)
+    assert _rows(session, select(func.count()).select_from(Appeal)) == [(0,)]
+    assert wx.answers() == []
+
+    wx.run_jobs()
+    number, channel, inbound_id, resident_id, grid_id = _one(
+        session,
+        select(Appeal.number, Appeal.channel, Appeal.inbound_message_id, Appeal.resident_id, Appeal.grid_id),
     )
-    assert number in reply
+    [answer] = wx.answers()
+    assert f"编号 {number}" in answer
+    assert "受理" in answer
     assert channel == "wechat"
-    assert _one(session, select(InboundMessage.id, InboundMessage.status)) == (inbound_id, "handled")
+    assert _one(session, select(InboundMessage.id, InboundMessage.status, InboundMessage.attempts)) == (
+        inbound_id, "handled", 1,
+    )  # fmt: skip
     assert resident_id == _resident(session).id
+    assert grid_id is None  # an unbound resident: the answer says it is being sorted by hand
+    # The resident wrote when the message arrived: that, not the worker's run, opened the 48 h window.
+    assert _one(session, select(Resident.last_inbound_at)).last_inbound_at is not None
+    assert wx.run_jobs() == 0  # nothing left: one job, one answer
 
 
 def test_typed_commands_answer_without_creating_appeals(wx, org, session):
@@ -162,7 +177,7 @@ def test_typed_commands_answer_without_creating_appeals(wx, org, session):
 
 
 def test_voice_with_recognition_files_an_appeal_and_keeps_the_voice(wx, org, session):
-    reply = wx.say("/voice 三幢门口的垃圾桶满了没人清理。")
+    reply = wx.tell("/voice 三幢门口的垃圾桶满了没人清理。")
     number = _one(session, select(Appeal.number)).number
     assert number in reply
     kind, media_id, note = _one(
@@ -182,7 +197,7 @@ def test_image_is_attached_to_the_current_open_appeal(wx, org, session):
     no_appeal = wx.say("/image")
     assert "文字" in no_appeal  # nothing to attach to yet: asked what it is about
     assert _rows(session, select(func.count()).select_from(AppealAttachment)) == [(0,)]
-    wx.say("人行道上的井盖松动了，踩上去会翻")
+    wx.tell("人行道上的井盖松动了，踩上去会翻")
     number, appeal_id = _one(session, select(Appeal.number, Appeal.id))
     reply = wx.say("/image https://mmbiz.example/photo.jpg")
     assert number in reply
@@ -216,7 +231,7 @@ def test_location_outside_every_grid_binds_nothing(wx, org, session):
 
 def test_location_of_a_bound_resident_places_the_problem_not_the_home(wx, org, session):
     wx.say("/subscribe b-e-lz-1")  # G1
-    wx.say("马路对面的红绿灯不亮了")
+    wx.tell("马路对面的红绿灯不亮了")
     reply = wx.say("/location 31.302 120.712 路口")  # in G3
     assert "绑定" not in reply
     assert _resident(session).grid_id == org.grids["G1"].id
@@ -241,7 +256,7 @@ def test_location_event_binds_silently_and_never_overrides(wx, org, session):
 def test_click_keys(wx, org, session):
     assert wx.say("/click HELP") == menu.HELP_TEXT
     assert "还没有提交过诉求" in wx.say("/click MY_APPEALS")
-    first = wx.say("水管爆了，楼道里全是水")
+    first = wx.tell("水管爆了，楼道里全是水")
     number = _one(session, select(Appeal.number)).number
     assert number in first
     listing = wx.say("/click MY_APPEALS")
@@ -307,3 +322,52 @@ def test_bind_does_not_drop_intakes_pending_question(wx, org, session):
     _set_state(session, "intake:choose:1,2")
     assert "请先回复上面的问题" in wx.say("绑定")
     assert _resident(session).dialog_state == "intake:choose:1,2"
+
+
+# ------------------------------------------------------------------------- what runs inline, what queues
+
+
+def test_greetings_commands_and_the_bind_dialogue_are_answered_inline(wx, org, session):
+    assert "不客气" in wx.say("谢谢")
+    assert wx.say("帮助") == menu.HELP_TEXT
+    assert "请选择您居住的小区" in wx.say("绑定")
+    assert "请选择楼栋" in wx.say("1")  # a dialogue step, not free text for intake
+    statuses = _rows(session, select(InboundMessage.status))
+    assert statuses == [("handled",)] * 4
+    assert wx.answers() == []  # all passive: no customer-service messages needed
+
+
+def test_a_photo_sent_before_the_worker_ran_waits_and_attaches_to_the_new_appeal(wx, org, session):
+    assert wx.say("小区门口的垃圾桶倒了，垃圾撒了一地") == menu.ACK_QUEUED
+    # The description is still queued: the photo must not overtake it ("nothing to attach to").
+    assert wx.say("/image https://mmbiz.example/bin.jpg") == menu.RETRY_LATER
+    assert _rows(session, select(InboundMessage.status).order_by(InboundMessage.id)) == [
+        ("queued",), ("queued",),
+    ]  # fmt: skip
+    wx.run_jobs()
+    number, appeal_id = _one(session, select(Appeal.number, Appeal.id))
+    assert _one(session, select(AppealAttachment.appeal_id, AppealAttachment.url)) == (
+        appeal_id, "https://mmbiz.example/bin.jpg",
+    )  # fmt: skip
+    first, second = wx.answers()
+    assert f"编号 {number}" in first
+    assert f"已将附件补充到诉求 {number}" in second
+
+
+def test_which_appeal_question_and_its_answer_reach_the_resident_from_the_worker(wx, org, session):
+    wx.say("/subscribe b-e-lz-1")
+    first = wx.tell("3幢楼道的灯坏了")
+    number = _one(session, select(Appeal.number)).number
+    assert number in first
+    # Bound, so dispatched at once: the workflow's dispatch notice (unit, deadline), then intake's answer.
+    notice, answer = wx.answers()
+    assert f"编号{number}" in notice
+    assert "前办结" in notice
+    assert answer == first
+    question = wx.tell("上次反映的问题怎么还没人来")
+    assert "这条消息是关于哪件诉求" in question
+    assert number in question
+    assert _resident(session).dialog_state.startswith("intake:choose:")
+    noted = wx.tell("1")
+    assert f"已补充到诉求 {number}" in noted
+    assert _rows(session, select(func.count()).select_from(Appeal)) == [(1,)]

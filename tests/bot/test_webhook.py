@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import handlers
+from bot import handlers, menu
 from bot.xmlsafe import parse_xml
 from jobs.outbox import sweep
 from models import Appeal, InboundMessage, PendingJob, Resident
@@ -96,7 +96,9 @@ def test_reused_nonce_with_a_different_body_is_refused(wx, org, session, clock):
     assert first.status_code == 200
     replayed = wx.post(_text(wx, "换了内容的重放", msg_id=2), timestamp=ts, nonce="424242")
     assert replayed.status_code == 403
-    assert _count(session, Appeal) == 1
+    assert _count(session, InboundMessage) == 1
+    wx.run_jobs()
+    assert _rows(session, select(Appeal.text)) == [("第一条：小区门口积水",)]
 
 
 def test_oversize_body_is_413_plain_text(wx, app):
@@ -198,8 +200,11 @@ def test_compat_mode_uses_the_encrypted_fields_and_encrypts_the_reply(wx, org, s
     envelope = parse_xml(resp.data)
     assert set(envelope) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
     reply = compat.fake.read_reply(resp.get_data(as_text=True))
-    assert _scalar(session, select(Appeal.number)) in reply["Content"]
+    assert reply["Content"] == menu.ACK_QUEUED
     assert _scalar(session, select(InboundMessage.encrypted)) is True
+    # The stored (decrypted) message is what the worker files.
+    compat.run_jobs()
+    assert _scalar(session, select(Appeal.number)) in compat.answers()[-1]
 
 
 def test_safe_mode_reply_is_encrypted_and_signed(wx, org):
@@ -235,18 +240,35 @@ def test_three_identical_deliveries_make_one_appeal_and_the_same_reply(wx, org, 
         resp = wx.client.post(f"/wechat?{urlencode(params)}", data=body, content_type="text/xml")
         assert resp.status_code == 200
         replies.append(wx.fake.read_reply(resp.get_data(as_text=True))["Content"])
+    assert replies == [menu.ACK_QUEUED] * 3
+    row = select(InboundMessage.dedupe_key, InboundMessage.deliveries, InboundMessage.status)
+    assert _rows(session, row) == [("msg:6054768590064713728", 3, "queued")]
+    assert _rows(session, select(PendingJob.func, PendingJob.job_id)) == [
+        ("jobs.inbound.process_inbound", "inbound-1")
+    ]  # one job for three deliveries
+    assert _count(session, Appeal) == 0  # intake runs in the worker, not in the request
+
+    wx.run_jobs()
     assert _count(session, Appeal) == 1
-    assert replies == [replies[0]] * 3
-    assert _scalar(session, select(Appeal.number)) in replies[0]
-    row = _rows(session, select(InboundMessage.dedupe_key, InboundMessage.deliveries, InboundMessage.status))
-    assert row == [("msg:6054768590064713728", 3, "handled")]
+    number = _scalar(session, select(Appeal.number))
+    assert [a for a in wx.answers() if number in a] == wx.answers()
+    assert len([a for a in wx.answers() if "受理" in a]) == 1  # intake's answer, sent once
+    assert _rows(session, row) == [("msg:6054768590064713728", 3, "handled")]
+    # A late fourth delivery after the work is done: same acknowledgement, no new job, appeal or message.
+    done = (_count(session, Appeal), _count(session, PendingJob), len(wx.answers()))
+    resp = wx.client.post(f"/wechat?{urlencode(params)}", data=body, content_type="text/xml")
+    assert wx.fake.read_reply(resp.get_data(as_text=True))["Content"] == menu.ACK_QUEUED
+    assert wx.run_jobs() == 0
+    assert (_count(session, Appeal), _count(session, PendingJob), len(wx.answers())) == done
 
 
 def test_redeliveries_with_fresh_nonces_are_deduped_by_msgid(wx, org, session):
     fields = _text(wx, "垃圾站三天没清运了", msg_id=123456789)
     contents = {wx.fake.read_reply(wx.post(fields).get_data(as_text=True))["Content"] for _ in range(3)}
-    assert len(contents) == 1
+    assert contents == {menu.ACK_QUEUED}
+    wx.run_jobs()
     assert _count(session, Appeal) == 1
+    assert _count(session, InboundMessage) == 1
 
 
 def test_events_are_deduped_by_sender_time_event_and_key(wx, org, session):
@@ -343,21 +365,32 @@ def test_message_while_redis_is_down_is_answered_and_its_work_runs_after(
     try:
         welcome = wx.say("/subscribe b-e-lz-1")
         assert "已为您绑定：金鸡湖社区 第一网格 绿洲花园1幢" in welcome
-        answer = wx.say("楼下的路灯不亮了")
-        assert _scalar(session, select(Appeal.number)) in answer
+        # Stored and acknowledged while Redis is down; its intake job waits in the outbox.
+        assert wx.say("楼下的路灯不亮了") == menu.ACK_QUEUED
         [(enqueued_at, attempts)] = _rows(session, profile_job)
         assert enqueued_at is None
         assert attempts >= 1
+        intake_job = select(PendingJob.enqueued_at).where(PendingJob.func == "jobs.inbound.process_inbound")
+        assert _rows(session, intake_job) == [(None,)]
+        assert _rows(session, select(InboundMessage.status).where(InboundMessage.msg_type == "text")) == [
+            ("queued",)
+        ]
     finally:
         redis_server.start()
+    assert _count(session, Appeal) == 0
     with app.app_context():
-        assert sweep(session) >= 1
+        assert sweep(session) >= 2
     session.rollback()
     assert _rows(session, profile_job)[0][0] is not None
+    assert _rows(session, intake_job)[0][0] is not None
     run_jobs()
     calls = sandbox.calls("/cgi-bin/user/info")
     assert [c["params"]["openid"] for c in calls] == [OPENID]
     assert _count(session, InboundMessage) == 2
+    # Then the appeal exists and the resident was told its number.
+    number = _scalar(session, select(Appeal.number))
+    assert number is not None
+    assert any(f"编号 {number}" in a for a in wx.answers())
 
 
 def test_nonce_cache_keys_are_bound_to_the_body(wx, org, app, clock):

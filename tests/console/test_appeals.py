@@ -89,39 +89,26 @@ def test_return_twice_then_arbitration_over_http(
     leader = token("g1_leader")
     chengguan, police = org.departments["chengguan"].id, org.departments["police"].id
     assert (
-        post(
-            client, leader, appeal, "dispatch", {"handler_type": "department", "department_id": chengguan}
-        ).status_code
+        post(client, leader, appeal, "dispatch", {"handler_type": "department", "department_id": chengguan}).status_code
         == 200
     )
     bad = post(client, token("dept_chengguan"), appeal, "return", {"reason_code": "busy", "text": "没空处理"})
     assert bad.status_code == 422
-    r = post(
-        client, token("dept_chengguan"), appeal, "return", {"reason_code": "wrong_area", "text": "不在辖区"}
-    )
+    r = post(client, token("dept_chengguan"), appeal, "return", {"reason_code": "wrong_area", "text": "不在辖区"})
     assert r.status_code == 200
     assert r.json["status"] == "returned"
     assert r.json["return_count"] == 1
     assert (
-        post(
-            client, leader, appeal, "dispatch", {"handler_type": "department", "department_id": police}
-        ).status_code
+        post(client, leader, appeal, "dispatch", {"handler_type": "department", "department_id": police}).status_code
         == 200
     )
-    r = post(
-        client, token("dept_police"), appeal, "return", {"reason_code": "overlapping_remit", "text": "非治安"}
-    )
+    r = post(client, token("dept_police"), appeal, "return", {"reason_code": "overlapping_remit", "text": "非治安"})
     assert r.json["return_count"] == 2
-    refused = post(
-        client, leader, appeal, "dispatch", {"handler_type": "department", "department_id": chengguan}
-    )
+    refused = post(client, leader, appeal, "dispatch", {"handler_type": "department", "department_id": chengguan})
     assert refused.status_code == 409
     assert refused.json["code"] == "arbitration_required"
     assert (
-        post(
-            client, leader, appeal, "arbitrate", {"decision": "dispatch", "handler_type": "grid"}
-        ).status_code
-        == 403
+        post(client, leader, appeal, "arbitrate", {"decision": "dispatch", "handler_type": "grid"}).status_code == 403
     )
     detail = client.get(f"/console/api/appeals/{appeal.public_id}", headers=token("secretary")).json
     assert "arbitrate" in detail["allowed_actions"]

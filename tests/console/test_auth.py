@@ -36,9 +36,7 @@ def test_missing_wrong_revoked_and_inactive(session: Session, org: Any, client: 
     response = client.get("/console/api/appeals")
     assert response.status_code == 401
     assert response.json["code"] == "unauthorized"
-    assert (
-        client.get("/console/api/me", headers={"Authorization": "Bearer hgs_not-a-token"}).status_code == 401
-    )
+    assert client.get("/console/api/me", headers={"Authorization": "Bearer hgs_not-a-token"}).status_code == 401
     assert client.get("/console/api/me", headers={"Authorization": "Basic abc"}).status_code == 401
 
     raw = issue_staff_token(session, org.staff["g1_worker"].id)

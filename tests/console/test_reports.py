@@ -151,9 +151,7 @@ def test_reports_list_and_download_respect_roles(app, client, session, org, data
 
     assert client.get("/console/api/reports", headers=_auth(data["pc_lh"])).status_code == 403
     assert client.get(f"/console/api/reports/{report.id}", headers=_auth(data["pc_lh"])).status_code == 404
-    assert (
-        client.get(f"/console/api/reports/{report.id}", headers=_auth(data["g1_worker"])).status_code == 404
-    )
+    assert client.get(f"/console/api/reports/{report.id}", headers=_auth(data["g1_worker"])).status_code == 404
     assert client.get("/console/api/reports/999", headers=_auth(data["secretary"])).status_code == 404
 
 
@@ -171,10 +169,7 @@ def test_red_black_list_endpoint(client, session, data):
         ("绿洲物业", None, "样本不足"),  # one rating, below the minimum of five
     ]
     assert "贝叶斯平滑" in body["method"]
-    assert (
-        client.get("/console/api/rankings/property-companies?period=2026-11", headers=headers).status_code
-        == 404
-    )
+    assert client.get("/console/api/rankings/property-companies?period=2026-11", headers=headers).status_code == 404
     bad = client.get("/console/api/rankings/property-companies?period=last", headers=headers)
     assert bad.status_code == 422
 

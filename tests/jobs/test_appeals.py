@@ -152,9 +152,7 @@ def test_whole_ladder_once_per_step(
     assert appeal.escalation_level == 2
     assert sends(sandbox, org, "secretary", "书记督办") == 1
     escalations = session.scalars(
-        select(AppealEvent.payload).where(
-            AppealEvent.appeal_id == appeal.id, AppealEvent.action == "escalate"
-        )
+        select(AppealEvent.payload).where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == "escalate")
     ).all()
     assert [(p["level"], p["to_staff_id"]) for p in escalations] == [
         (1, org.staff["g1_leader"].id),
@@ -164,9 +162,9 @@ def test_whole_ladder_once_per_step(
     assert tick(app) == 0
     # Running every step's job again (as RQ's at-least-once delivery may) changes nothing.
     with app.app_context():
-        assert {
-            appeal_jobs.send_reminder(appeal.id, lvl) for lvl in ("remind_50", "overdue", "secretary")
-        } == {"not due/done"}
+        assert {appeal_jobs.send_reminder(appeal.id, lvl) for lvl in ("remind_50", "overdue", "secretary")} == {
+            "not due/done"
+        }
     assert count(session, appeal, "escalate") == 2
     assert count(session, appeal, "remind") == 2
 
@@ -189,9 +187,7 @@ def test_steps_are_skipped_once_the_appeal_moves_on(
     assert sends(sandbox, org, "g1_worker", "签收超时") == 0
     reasons = dict(
         session.execute(
-            select(Reminder.level, Reminder.cancel_reason).where(
-                Reminder.appeal_id == appeal.id, Reminder.round == 1
-            )
+            select(Reminder.level, Reminder.cancel_reason).where(Reminder.appeal_id == appeal.id, Reminder.round == 1)
         ).all()
     )
     session.commit()
@@ -272,9 +268,7 @@ def test_ladder_on_postgresql(pg_app: Flask, clock: Any) -> None:
             org.grids["G2"].id,
             org.community.id,
         )
-        workflow.dispatch(
-            session, appeal, actor=staff(org, "g2_leader"), department_id=org.departments["municipal"].id
-        )
+        workflow.dispatch(session, appeal, actor=staff(org, "g2_leader"), department_id=org.departments["municipal"].id)
         commit_and_enqueue(session)
         assert appeal.due_at == local(2026, 12, 11, 10)  # complex: 15 working days
         clock.freeze(local(2026, 12, 1, 14))  # 7.5 working days later
@@ -282,10 +276,5 @@ def test_ladder_on_postgresql(pg_app: Flask, clock: Any) -> None:
         assert appeal_jobs.send_reminder(appeal.id, "remind_50") == "sent"
         assert appeal_jobs.send_reminder(appeal.id, "remind_50") == "not due/done"
         session.refresh(appeal)
-        assert (
-            session.scalar(
-                select(func.count()).select_from(AppealEvent).where(AppealEvent.action == "remind")
-            )
-            == 1
-        )
+        assert session.scalar(select(func.count()).select_from(AppealEvent).where(AppealEvent.action == "remind")) == 1
         session.close()

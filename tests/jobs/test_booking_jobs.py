@@ -22,9 +22,7 @@ FRI_15 = datetime(2026, 11, 20, 15, tzinfo=LOCAL_TZ)  # the clock starts Friday 
 def _setup(app, clock) -> tuple[int, int, int]:
     with get_db(app).transaction() as s:
         org = seed_org(s)
-        v = svc.create_venue(
-            s, community_id=org.community.id, name="社区阅览室", capacity=1, opening_hours=HOURS
-        )
+        v = svc.create_venue(s, community_id=org.community.id, name="社区阅览室", capacity=1, opening_hours=HOURS)
         r = Resident(miniapp_openid="omini-jobs-1", community_id=org.community.id)
         w = Resident(miniapp_openid="omini-jobs-2", community_id=org.community.id)
         s.add_all([r, w])
@@ -69,13 +67,9 @@ def test_reminder_goes_out_as_a_subscribe_message_once(app, clock, run_jobs, san
 def test_expire_offers_job_moves_the_waitlist(app, clock, run_jobs):
     venue_id, booking_id, waiter_id = _setup(app, clock)
     with get_db(app).transaction() as s:
-        w = svc.book(
-            s, venue_id=venue_id, resident_id=waiter_id, starts_at=FRI_15, now=clock.now(), waitlist=True
-        )
+        w = svc.book(s, venue_id=venue_id, resident_id=waiter_id, starts_at=FRI_15, now=clock.now(), waitlist=True)
         owner = s.get(Booking, booking_id)
-        svc.cancel(
-            s, owner.public_id, resident_id=owner.resident_id, now=clock.now(), policy=svc.BookingPolicy()
-        )
+        svc.cancel(s, owner.public_id, resident_id=owner.resident_id, now=clock.now(), policy=svc.BookingPolicy())
         waiter_booking = w.id
     clock.advance(timedelta(minutes=31))
     with app.app_context():

@@ -76,13 +76,9 @@ def rkey(resident_id, key):
 
 
 def test_outbox_to_worker_to_sandbox_in_window(app, session, clock, sandbox, run_jobs):
-    r = add_resident(
-        session, last_inbound_at=clock_module.now() - timedelta(hours=2), cs_sends_since_inbound=1
-    )
+    r = add_resident(session, last_inbound_at=clock_module.now() - timedelta(hours=2), cs_sends_since_inbound=1)
     with app.app_context():
-        notify.notify_resident(
-            session, r.id, "您的诉求 A-0001 已受理", key="appeal-1-accepted", related=("appeal", 1)
-        )
+        notify.notify_resident(session, r.id, "您的诉求 A-0001 已受理", key="appeal-1-accepted", related=("appeal", 1))
         commit_and_enqueue(session)
         job_id = notify.job_id_for(rkey(r.id, "appeal-1-accepted"))
         assert get_queue("default").job_ids == [job_id]
@@ -185,8 +181,7 @@ def test_mini_program_subscribe_needs_and_spends_a_grant(app, session, clock, sa
     sandbox.grant_subscribe("oMiniJob01", "tpl-mini-notice")
     with app.app_context():
         assert (
-            deliver_to_resident(r.id, "活动报名成功，周六上午九点在社区活动中心集合", "k-grant")
-            == "sent:mp_subscribe"
+            deliver_to_resident(r.id, "活动报名成功，周六上午九点在社区活动中心集合", "k-grant") == "sent:mp_subscribe"
         )
     (sent,) = sandbox.sent("oMiniJob01", "mp_subscribe")
     assert len(sent["body"]["data"]["thing1"]["value"]) == 20

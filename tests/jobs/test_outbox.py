@@ -33,7 +33,9 @@ def test_redis_outage_leaves_rows_for_the_sweeper(app, session, monkeypatch):
         defer(session, "jobs.probe.record", "b", job_id="probe-2")
         commit_and_enqueue(session)
         row = session.scalar(select(PendingJob).where(PendingJob.job_id == "probe-2"))
-        assert row.enqueued_at is None and row.attempts == 1 and "redis is down" in row.last_error
+        assert row.enqueued_at is None
+        assert row.attempts == 1
+        assert "redis is down" in row.last_error
 
         monkeypatch.undo()
         assert sweep(session) == 1

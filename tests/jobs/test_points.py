@@ -16,9 +16,7 @@ def _funded(session, org, amount: int) -> Resident:
     r = Resident(name="吴居民", community_id=org.community.id, grid_id=org.grids["G1"].id)
     session.add(r)
     session.flush()
-    points.post(
-        session, r.id, amount, kind="earn", source_type="manual", source_id=None, idempotency_key=f"f{r.id}"
-    )
+    points.post(session, r.id, amount, kind="earn", source_type="manual", source_id=None, idempotency_key=f"f{r.id}")
     return r
 
 

@@ -13,9 +13,7 @@ from models import Appeal, AppealEvent, RankingSnapshot, Report
 
 
 def _one_rated_appeal(session, org, at: datetime) -> None:
-    appeal = Appeal(
-        text="垃圾桶满了", community_id=org.community.id, grid_id=org.grids["G1"].id, created_at=at
-    )
+    appeal = Appeal(text="垃圾桶满了", community_id=org.community.id, grid_id=org.grids["G1"].id, created_at=at)
     session.add(appeal)
     session.flush()
     payload = {

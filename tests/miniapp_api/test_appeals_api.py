@@ -9,12 +9,14 @@ def test_submit_list_detail_and_ownership(client, login_as, resident_headers, or
     body = r.get_json()
     assert body["reply"]
     appeal = body["appeal"]
-    assert appeal["id"] and appeal["number"]
+    assert appeal["id"]
+    assert appeal["number"]
     listing = client.get("/api/v1/appeals?status=open", headers=resident_headers).get_json()
     assert [a["id"] for a in listing["items"]] == [appeal["id"]]
     assert listing["total"] == 1
     detail = client.get(f"/api/v1/appeals/{appeal['id']}", headers=resident_headers).get_json()
-    assert detail["timeline"] and all("actor_id" not in e for e in detail["timeline"])
+    assert detail["timeline"]
+    assert all("actor_id" not in e for e in detail["timeline"])
     other = login_as(None)
     assert client.get(f"/api/v1/appeals/{appeal['id']}", headers=other).status_code == 404
     assert client.post(f"/api/v1/appeals/{appeal['id']}/chase", headers=other).status_code == 404
@@ -22,9 +24,7 @@ def test_submit_list_detail_and_ownership(client, login_as, resident_headers, or
 
 
 def test_rate_needs_a_resolved_appeal_and_chase_is_rate_limited(client, resident_headers, org, clock):
-    appeal = client.post(
-        "/api/v1/appeals", headers=resident_headers, json={"text": "楼道里堆满杂物，存在消防隐患"}
-    )
+    appeal = client.post("/api/v1/appeals", headers=resident_headers, json={"text": "楼道里堆满杂物，存在消防隐患"})
     pid = appeal.get_json()["appeal"]["id"]
     r = client.post(f"/api/v1/appeals/{pid}/rate", headers=resident_headers, json={"rating": "satisfied"})
     assert r.status_code == 409
@@ -38,7 +38,5 @@ def test_rate_needs_a_resolved_appeal_and_chase_is_rate_limited(client, resident
 
 
 def test_unknown_building_is_a_422(client, resident_headers, org):
-    r = client.post(
-        "/api/v1/appeals", headers=resident_headers, json={"text": "噪音扰民", "building_id": 999999}
-    )
+    r = client.post("/api/v1/appeals", headers=resident_headers, json={"text": "噪音扰民", "building_id": 999999})
     assert (r.status_code, r.get_json()["code"]) == (422, "invalid_building")

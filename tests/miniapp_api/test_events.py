@@ -76,9 +76,7 @@ def test_signup_waitlist_cancel_promotes_and_check_in_credits_points(client, ses
     assert [i["status"] for i in mine["items"]] == ["cancelled"]
 
 
-def test_events_of_another_grid_are_invisible_and_residents_cannot_publish(
-    client, session, login_as, org, clock
-):
+def test_events_of_another_grid_are_invisible_and_residents_cannot_publish(client, session, login_as, org, clock):
     leader = link_staff(session, login_as, org, "g2_leader")
     ev = new_event(client, leader, clock, grid_id=org.grids["G2"].id)
     g1 = resident_in(login_as, org, "G1")

@@ -78,10 +78,7 @@ def test_require_roles_refuses_with_403(client, login_as, org):
 def test_pagination_bounds_and_shape(client, session, login_as, org, clock):
     staff = link_staff(session, login_as, org)
     for i in range(25):
-        assert (
-            client.post("/api/v1/notices", headers=staff, json={"title": f"n{i}", "body": "x"}).status_code
-            == 201
-        )
+        assert client.post("/api/v1/notices", headers=staff, json={"title": f"n{i}", "body": "x"}).status_code == 201
     reader = login_as(None, community_id=org.community.id)
     page = client.get("/api/v1/notices?page=2&page_size=10", headers=reader).get_json()
     assert (page["page"], page["page_size"], page["total"], len(page["items"])) == (2, 10, 25, 10)
@@ -103,9 +100,7 @@ def test_validation_errors_name_the_field(client, session, login_as, org):
     assert {"title", "category"} <= fields
 
 
-def test_idempotent_replay_returns_the_first_answer_without_a_second_effect(
-    client, session, login_as, org, count
-):
+def test_idempotent_replay_returns_the_first_answer_without_a_second_effect(client, session, login_as, org, count):
     staff = link_staff(session, login_as, org)
     headers = {**staff, "Idempotency-Key": "k-1"}
     first = client.post("/api/v1/notices", headers=headers, json={"title": "停水通知", "body": "明天停水"})
@@ -120,10 +115,7 @@ def test_idempotent_replay_returns_the_first_answer_without_a_second_effect(
     assert r.get_json()["code"] == "idempotency_key_reused"
     other = {**staff, "Idempotency-Key": "k-2"}
     assert (
-        client.post(
-            "/api/v1/notices", headers=other, json={"title": "停水通知", "body": "明天停水"}
-        ).status_code
-        == 201
+        client.post("/api/v1/notices", headers=other, json={"title": "停水通知", "body": "明天停水"}).status_code == 201
     )
     assert count(Notice) == 2
 
@@ -136,9 +128,7 @@ def test_keys_are_per_resident_and_refusals_are_not_stored(client, session, logi
         "/api/v1/notices", headers={**resident, "Idempotency-Key": "same"}, json={"title": "a", "body": "b"}
     )
     assert r.status_code == 403
-    r = client.post(
-        "/api/v1/notices", headers={**staff, "Idempotency-Key": "same"}, json={"title": "a", "body": "b"}
-    )
+    r = client.post("/api/v1/notices", headers={**staff, "Idempotency-Key": "same"}, json={"title": "a", "body": "b"})
     assert r.status_code == 201
     assert count(IdempotencyRecord) == 1
     r = client.post(

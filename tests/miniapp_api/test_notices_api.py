@@ -20,9 +20,7 @@ def _staff(app, login_as, org, key):
 
 def test_grid_notice_reaches_its_grid_only_and_receipts_count_once(app, client, login_as, org, clock):
     leader = _staff(app, login_as, org, "g1_leader")
-    r = client.post(
-        "/api/v1/notices", headers=leader, json={"title": "G1 停水", "body": "周六停水", "pinned": True}
-    )
+    r = client.post("/api/v1/notices", headers=leader, json={"title": "G1 停水", "body": "周六停水", "pinned": True})
     assert r.status_code == 201
     nid = r.get_json()["id"]
     g1 = login_as(None, community_id=org.community.id, grid_id=org.grids["G1"].id)

@@ -16,9 +16,7 @@ def link_staff(session: Any, login_as: Any, org: Any, key: str, **fields: Any) -
     unionid = f"ounion-staff-{key}"
     staff = session.get(Staff, org.staff[key].id)
     staff.unionid = unionid
-    resident = Resident(
-        miniapp_openid=f"omini-staff-{key}", unionid=unionid, community_id=org.community.id, **fields
-    )
+    resident = Resident(miniapp_openid=f"omini-staff-{key}", unionid=unionid, community_id=org.community.id, **fields)
     session.add(resident)
     session.commit()
     return login_as(resident.id)
@@ -32,9 +30,7 @@ def cats(session, org, clock):
 
 
 def volunteer(login_as: Any, org: Any, grid: str = "G1", **fields: Any) -> dict[str, str]:
-    return login_as(
-        None, community_id=org.community.id, grid_id=org.grids[grid].id, is_volunteer=True, **fields
-    )
+    return login_as(None, community_id=org.community.id, grid_id=org.grids[grid].id, is_volunteer=True, **fields)
 
 
 def work(category_id: int, **extra: Any) -> dict[str, Any]:
@@ -63,28 +59,20 @@ def test_submit_review_and_see_points_rank_and_ledger(client, session, login_as,
     bal = client.get("/api/v1/points/balance", headers=vol).get_json()
     assert bal == {"balance": 20, "season": "2026-11", "season_points": 20, "season_rank": 1}
     ledger = client.get("/api/v1/points/ledger", headers=vol).get_json()
-    assert [(i["delta"], i["source_type"], i["source_id"]) for i in ledger["items"]] == [
-        (20, "task_submission", sid)
-    ]
+    assert [(i["delta"], i["source_type"], i["source_id"]) for i in ledger["items"]] == [(20, "task_submission", sid)]
     board = client.get("/api/v1/points/rankings?season=2026-11", headers=vol).get_json()
-    assert board["items"] == [
-        {"rank": 1, "name": "周**", "points": 20, "grid_id": org.grids["G1"].id, "me": True}
-    ]
+    assert board["items"] == [{"rank": 1, "name": "周**", "points": 20, "grid_id": org.grids["G1"].id, "me": True}]
     assert client.get("/api/v1/points/rankings?season=2026-13", headers=vol).status_code == 422
 
 
-def test_only_volunteers_submit_and_only_authors_or_reviewers_see(
-    client, session, login_as, org, clock, cats
-):
+def test_only_volunteers_submit_and_only_authors_or_reviewers_see(client, session, login_as, org, clock, cats):
     plain = login_as(None, community_id=org.community.id, grid_id=org.grids["G1"].id)
     r = client.post("/api/v1/points/submissions", json=work(cats["help_in_need"].id), headers=plain)
     assert r.status_code == 403
     vol = volunteer(login_as, org)
     r = client.post("/api/v1/points/submissions", json=work(cats["help_in_need"].id, photos=[]), headers=vol)
     assert r.status_code == 422  # the schema refuses a submission without evidence
-    sid = client.post(
-        "/api/v1/points/submissions", json=work(cats["help_in_need"].id), headers=vol
-    ).get_json()["id"]
+    sid = client.post("/api/v1/points/submissions", json=work(cats["help_in_need"].id), headers=vol).get_json()["id"]
     other = volunteer(login_as, org)
     assert client.get(f"/api/v1/points/submissions/{sid}", headers=other).status_code == 404
     g2_leader = link_staff(session, login_as, org, "g2_leader")
@@ -93,10 +81,7 @@ def test_only_volunteers_submit_and_only_authors_or_reviewers_see(
     assert r.status_code == 403
     assert r.get_json()["message"] == "只能审核本网格志愿者的任务"
     assert (
-        client.post(
-            f"/api/v1/points/submissions/{sid}/review", json={"approve": True}, headers=vol
-        ).status_code
-        == 403
+        client.post(f"/api/v1/points/submissions/{sid}/review", json={"approve": True}, headers=vol).status_code == 403
     )
     mine = client.get("/api/v1/points/submissions", headers=vol).get_json()
     assert [i["id"] for i in mine["items"]] == [sid]
@@ -104,9 +89,7 @@ def test_only_volunteers_submit_and_only_authors_or_reviewers_see(
 
 def test_a_grid_leader_cannot_approve_their_own_work(client, session, login_as, org, clock, cats):
     leader = link_staff(session, login_as, org, "g1_leader", grid_id=org.grids["G1"].id, is_volunteer=True)
-    sid = client.post(
-        "/api/v1/points/submissions", json=work(cats["help_in_need"].id), headers=leader
-    ).get_json()["id"]
+    sid = client.post("/api/v1/points/submissions", json=work(cats["help_in_need"].id), headers=leader).get_json()["id"]
     r = client.post(f"/api/v1/points/submissions/{sid}/review", json={"approve": True}, headers=leader)
     assert r.status_code == 403
     assert r.get_json() == {

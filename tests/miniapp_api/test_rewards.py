@@ -83,10 +83,7 @@ def test_refusals_carry_their_message(client, session, login_as, org, clock):
     assert r.get_json()["code"] == "insufficient_points"
     assert r.get_json()["message"] == "积分不足：兑换「茶饮券」需要 10 分，当前余额 5 分"
     assert (
-        client.post(
-            "/api/v1/rewards/9999/redeem", headers={**shop["buyer"], "Idempotency-Key": "d"}
-        ).status_code
-        == 404
+        client.post("/api/v1/rewards/9999/redeem", headers={**shop["buyer"], "Idempotency-Key": "d"}).status_code == 404
     )
     # Another community's resident cannot see or redeem this partner's rewards.
     outsider = login_as(None)
@@ -96,9 +93,7 @@ def test_refusals_carry_their_message(client, session, login_as, org, clock):
 
 def test_cancel_refunds_and_only_the_owner_may_cancel(client, session, login_as, org, clock):
     shop = setup_shop(session, org, login_as)
-    r = client.post(
-        f"/api/v1/rewards/{shop['reward'].id}/redeem", headers={**shop["buyer"], "Idempotency-Key": "k"}
-    )
+    r = client.post(f"/api/v1/rewards/{shop['reward'].id}/redeem", headers={**shop["buyer"], "Idempotency-Key": "k"})
     rid = r.get_json()["id"]
     stranger = login_as(None, community_id=org.community.id)
     assert client.post(f"/api/v1/rewards/redemptions/{rid}/cancel", headers=stranger).status_code == 404
@@ -117,16 +112,12 @@ def test_partners_add_rewards_to_their_own_catalogue(client, session, login_as, 
     assert r.status_code == 201
     assert r.get_json()["partner_id"] == shop["partner"].id
     assert client.post("/api/v1/rewards", json=body, headers=shop["buyer"]).status_code == 403
-    assert (
-        client.post("/api/v1/rewards", json={**body, "stock": -1}, headers=shop["clerk"]).status_code == 422
-    )
+    assert client.post("/api/v1/rewards", json={**body, "stock": -1}, headers=shop["clerk"]).status_code == 422
 
 
 def test_expired_codes_are_refunded_by_the_job(client, session, login_as, org, clock, run_jobs, app):
     shop = setup_shop(session, org, login_as)
-    r = client.post(
-        f"/api/v1/rewards/{shop['reward'].id}/redeem", headers={**shop["buyer"], "Idempotency-Key": "k"}
-    )
+    r = client.post(f"/api/v1/rewards/{shop['reward'].id}/redeem", headers={**shop["buyer"], "Idempotency-Key": "k"})
     qr = r.get_json()["qr"]
     clerk_id = resident_id_of(session, shop["clerk"])
     clock.advance(timedelta(days=8))

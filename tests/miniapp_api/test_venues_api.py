@@ -43,9 +43,7 @@ def staff_headers(app: Flask, login_as: Any, key: str = "community_staff") -> di
 
 
 def post_booking(client: Any, headers: dict[str, str], venue_id: int, **body: Any) -> Any:
-    return client.post(
-        "/api/v1/bookings", headers=headers, json={"venue_id": venue_id, "starts_at": SAT_14, **body}
-    )
+    return client.post("/api/v1/bookings", headers=headers, json={"venue_id": venue_id, "starts_at": SAT_14, **body})
 
 
 def test_slots_show_free_seats_not_names(app, client, login_as, clock):
@@ -58,7 +56,8 @@ def test_slots_show_free_seats_not_names(app, client, login_as, clock):
     assert (slot["capacity"], slot["available"], slot["bookable"]) == (2, 1, True)
     assert "resident" not in str(body)
     venues = client.get("/api/v1/venues", headers=me).get_json()
-    assert venues["total"] == 1 and venues["items"][0]["capacity"] == 2
+    assert venues["total"] == 1
+    assert venues["items"][0]["capacity"] == 2
     assert client.get("/api/v1/venues/999999", headers=me).status_code == 404
 
 
@@ -72,7 +71,8 @@ def test_book_list_cancel_and_ownership(app, client, login_as, clock):
     r = post_booking(client, bob, vid)
     assert (r.status_code, r.get_json()["code"]) == (409, "slot_full")
     r = post_booking(client, bob, vid, waitlist=True)
-    assert r.status_code == 201 and r.get_json()["status"] == "waitlisted"
+    assert r.status_code == 201
+    assert r.get_json()["status"] == "waitlisted"
     assert r.get_json()["waitlist_position"] == 1
     bob_booking = r.get_json()["id"]
     # Bob cannot see or cancel Alice's booking.
@@ -83,7 +83,8 @@ def test_book_list_cancel_and_ownership(app, client, login_as, clock):
     r = client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=alice)
     assert r.get_json()["status"] == "cancelled"
     offered = client.get(f"/api/v1/bookings/{bob_booking}", headers=bob).get_json()
-    assert offered["status"] == "offered" and offered["offer_expires_at"]
+    assert offered["status"] == "offered"
+    assert offered["offer_expires_at"]
     r = client.post(f"/api/v1/bookings/{bob_booking}/confirm", headers=bob)
     assert r.get_json()["status"] == "confirmed"
 
@@ -91,13 +92,9 @@ def test_book_list_cancel_and_ownership(app, client, login_as, clock):
 def test_refusals_are_clear_4xx(app, client, login_as, clock):
     vid = make_venue(app)
     me = login_as(None)
-    r = client.post(
-        "/api/v1/bookings", headers=me, json={"venue_id": vid, "starts_at": "2026-11-21T14:00:00"}
-    )
+    r = client.post("/api/v1/bookings", headers=me, json={"venue_id": vid, "starts_at": "2026-11-21T14:00:00"})
     assert r.status_code == 422  # no offset: ambiguous time
-    r = client.post(
-        "/api/v1/bookings", headers=me, json={"venue_id": vid, "starts_at": "2026-11-21T12:00:00+08:00"}
-    )
+    r = client.post("/api/v1/bookings", headers=me, json={"venue_id": vid, "starts_at": "2026-11-21T12:00:00+08:00"})
     assert (r.status_code, r.get_json()["code"]) == (422, "outside_opening_hours")
     r = client.post("/api/v1/bookings", headers=me, json={"venue_id": 10**12, "starts_at": SAT_14})
     assert r.status_code == 422
@@ -122,15 +119,14 @@ def test_check_in_by_qr_scanned_by_staff(app, client, login_as, clock):
     me = login_as(None)
     booking = post_booking(client, me, vid).get_json()
     code = client.get(f"/api/v1/bookings/{booking['id']}/checkin-code", headers=me).get_json()["code"]
-    assert (
-        client.post("/api/v1/checkin", headers=me, json={"code": code}).status_code == 403
-    )  # residents can't
+    assert client.post("/api/v1/checkin", headers=me, json={"code": code}).status_code == 403  # residents can't
     staff = staff_headers(app, login_as)
     r = client.post("/api/v1/checkin", headers=staff, json={"code": code})
     assert (r.status_code, r.get_json()["code"]) == (409, "too_early")
     clock.advance(datetime(2026, 11, 21, 13, 50, tzinfo=LOCAL_TZ) - clock.now())
     r = client.post("/api/v1/checkin", headers=staff, json={"code": code})
-    assert r.status_code == 200 and r.get_json()["status"] == "checked_in"
+    assert r.status_code == 200
+    assert r.get_json()["status"] == "checked_in"
     r = client.post("/api/v1/checkin", headers=staff, json={"code": code})
     assert (r.status_code, r.get_json()["code"]) == (409, "code_used")
 
@@ -219,6 +215,8 @@ def test_idempotent_replay_on_postgres_under_concurrency(pg_app, pg_login_as, cl
     for t in threads:
         t.join()
     assert _held(pg_app, vid) == (1, 1)
-    assert 201 in statuses and set(statuses) <= {201, 409}
+    assert 201 in statuses
+    assert set(statuses) <= {201, 409}
     replay = post_booking(pg_app.test_client(), headers, vid)
-    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"

@@ -35,17 +35,11 @@ def test_policy_lookup_order(session: Session) -> None:
     assert deadlines.seed_sla_policies(session) == len(deadlines.DEFAULT_POLICIES)
     assert deadlines.seed_sla_policies(session) == 0
     # Data, not code: a category row overrides the default row, and editing a row changes the deadline.
-    session.add(
-        SlaPolicy(category="noise", urgent=False, tier="general", accept_minutes=60, resolve_minutes=480)
-    )
+    session.add(SlaPolicy(category="noise", urgent=False, tier="general", accept_minutes=60, resolve_minutes=480))
     session.flush()
     assert deadlines.policy_for(session, "noise", False) == deadlines.SlaTerms("general", 60, 480)
-    assert (
-        deadlines.policy_for(session, "noise", True).tier == "urgent"
-    )  # no urgent noise row → default urgent
-    default = session.scalar(
-        select(SlaPolicy).where(SlaPolicy.category.is_(None), SlaPolicy.urgent.is_(False))
-    )
+    assert deadlines.policy_for(session, "noise", True).tier == "urgent"  # no urgent noise row → default urgent
+    default = session.scalar(select(SlaPolicy).where(SlaPolicy.category.is_(None), SlaPolicy.urgent.is_(False)))
     default.resolve_minutes = 5 * 480
     session.flush()
     assert deadlines.policy_for(session, "sanitation", False).resolve_minutes == 5 * 480
@@ -65,9 +59,7 @@ def test_ladder_times_from_dispatch(session: Session, org: Any) -> None:
 def test_complex_deadline_crosses_national_day(session: Session, org: Any) -> None:
     seed_calendar(session)
     appeal = make_appeal(session, category="municipal")
-    due = deadlines.compute_deadlines(
-        session, appeal, local(2026, 9, 18, 10)
-    )  # Friday before 调休 Sunday 9-20
+    due = deadlines.compute_deadlines(session, appeal, local(2026, 9, 18, 10))  # Friday before 调休 Sunday 9-20
     # 15 working days: Sep 18 (7 h), Sep 20 (a Sunday 调休) to 24, Sep 28–30 (25–27 中秋),
     # Oct 8–10 (1–7 国庆; Saturday the 10th is worked), 12–14, then 1 h on the 15th.
     assert due.terms.tier == "complex"
@@ -95,9 +87,7 @@ def test_schedule_rounds_claim_and_cancel(session: Session, org: Any) -> None:
     # A second dispatch starts round 2 and cancels round 1's pending steps.
     assert deadlines.schedule_ladder(session, appeal, due) == 2
     pending_r1 = session.scalars(
-        select(Reminder).where(
-            Reminder.appeal_id == appeal.id, Reminder.round == 1, Reminder.sent_at.is_(None)
-        )
+        select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.round == 1, Reminder.sent_at.is_(None))
     ).all()
     assert pending_r1
     assert all(r.cancel_reason == "redispatched" for r in pending_r1)

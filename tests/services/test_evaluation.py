@@ -108,9 +108,7 @@ def test_rating_closes_once(session: Session, org: Any, alice: Resident) -> None
     )
     assert rate_event.payload == {"rating": "basically_satisfied"}
     assert rate_event.actor_type == "resident"
-    auto = session.scalar(
-        select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.level == "auto_close")
-    )
+    auto = session.scalar(select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.level == "auto_close"))
     assert auto.cancelled_at is not None  # the auto-close step will not fire
     with pytest.raises(Conflict):
         workflow.rate(session, appeal, resident_id=alice.id, rating="1")
@@ -178,9 +176,7 @@ def test_chase_once_per_period(
         workflow.chase(session, appeal, resident_id=alice.id)
 
 
-def test_reopen_within_window_starts_a_new_round(
-    session: Session, org: Any, alice: Resident, clock: Any
-) -> None:
+def test_reopen_within_window_starts_a_new_round(session: Session, org: Any, alice: Resident, clock: Any) -> None:
     appeal = resolved(session, org, alice)
     workflow.rate(session, appeal, resident_id=alice.id, rating="unsatisfied")
     clock.advance(timedelta(days=3))
@@ -224,9 +220,7 @@ def test_reopen_window_and_closure_code(session: Session, org: Any, alice: Resid
         workflow.reopen(session, other, resident_id=alice.id, reason="又坏了")
 
 
-def test_withdraw_tells_the_unit(
-    session: Session, org: Any, alice: Resident, run_jobs: Any, sandbox: Any
-) -> None:
+def test_withdraw_tells_the_unit(session: Session, org: Any, alice: Resident, run_jobs: Any, sandbox: Any) -> None:
     appeal = in_progress(session, org, alice)
     with pytest.raises(Forbidden):
         workflow.withdraw(session, appeal, resident_id=alice.id + 1000)
@@ -236,8 +230,6 @@ def test_withdraw_tells_the_unit(
     run_jobs()
     assert staff_sends(sandbox, org, "g1_worker", "撤回") == 1
     assert (
-        session.scalars(
-            select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.cancelled_at.is_(None))
-        ).all()
+        session.scalars(select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.cancelled_at.is_(None))).all()
         == []
     )

@@ -18,9 +18,7 @@ from services.errors import Conflict, DomainError, Forbidden, InvalidTransition,
 SECRET = "test-secret"
 
 
-def resident(
-    session: Any, org: Any, name: str = "陈居民", grid: str = "G1", volunteer: bool = True
-) -> Resident:
+def resident(session: Any, org: Any, name: str = "陈居民", grid: str = "G1", volunteer: bool = True) -> Resident:
     r = Resident(name=name, community_id=org.community.id, grid_id=org.grids[grid].id, is_volunteer=volunteer)
     session.add(r)
     session.flush()
@@ -125,9 +123,7 @@ def test_window_eligibility_and_full_waitlist_refusals(session, org, clock):
 def test_only_organisers_in_scope_create_and_the_times_must_make_sense(session, org, clock):
     start = clock.now() + timedelta(days=2)
     with pytest.raises(Forbidden, match="无权组织"):
-        events.create_event(
-            session, org.staff["pc_lh"].id, title="x", starts_at=start, ends_at=start, capacity=1
-        )
+        events.create_event(session, org.staff["pc_lh"].id, title="x", starts_at=start, ends_at=start, capacity=1)
     with pytest.raises(Forbidden, match="网格员只能管理本网格"):
         events.create_event(
             session, org.staff["g1_leader"].id, title="x", starts_at=start,
@@ -195,12 +191,8 @@ def test_listing_shows_community_wide_and_own_grid_events(session, org, clock):
         session, org.staff["g2_leader"].id, title="二网格", starts_at=start,
         ends_at=start + timedelta(hours=1), capacity=3, grid_id=org.grids["G2"].id,
     )  # fmt: skip
-    g1_ids = [
-        e.id for e in events.list_events(session, community_id=org.community.id, grid_id=org.grids["G1"].id)
-    ]
-    g2_ids = [
-        e.id for e in events.list_events(session, community_id=org.community.id, grid_id=org.grids["G2"].id)
-    ]
+    g1_ids = [e.id for e in events.list_events(session, community_id=org.community.id, grid_id=org.grids["G1"].id)]
+    g2_ids = [e.id for e in events.list_events(session, community_id=org.community.id, grid_id=org.grids["G2"].id)]
     assert g1_ids == [everyone.id]
     assert set(g2_ids) == {everyone.id, g2_only.id}
 

@@ -59,9 +59,7 @@ class Script:
         return appeal
 
     def event(self, appeal: Appeal, action: str, at: datetime, **fields: Any) -> None:
-        self.session.add(
-            AppealEvent(appeal_id=appeal.id, action=action, actor_type="system", created_at=at, **fields)
-        )
+        self.session.add(AppealEvent(appeal_id=appeal.id, action=action, actor_type="system", created_at=at, **fields))
         self.session.flush()  # one at a time: ids follow the script's order
 
     def dispatch(
@@ -224,9 +222,7 @@ def test_grid_kpis_match_hand_computed(scripted):
         appeals=2, dispatched=3, accepted_on_time=2, closed=1, closed_resolved=1, resolved=2,
         resolved_on_time=2, rated=2, satisfied=2, resolve_samples=2, returns=1, reopens=2,
     )  # fmt: skip
-    assert rows[g2].avg_hours_to_resolve == pytest.approx(
-        (23 + 19) / 2
-    )  # A3's clock ran from the first dispatch
+    assert rows[g2].avg_hours_to_resolve == pytest.approx((23 + 19) / 2)  # A3's clock ran from the first dispatch
     assert rows[g2].completion_rate == 0.5
 
     # G3: A8, accepted late and still open.

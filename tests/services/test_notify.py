@@ -38,9 +38,7 @@ def resident(session, **kw):
 def test_notify_resident_defers_one_job_per_key(session, clock):
     r = resident(session)
     for _ in range(2):
-        notify.notify_resident(
-            session, r.id, "您的诉求已派单", key="appeal-7-dispatched", related=("appeal", 7)
-        )
+        notify.notify_resident(session, r.id, "您的诉求已派单", key="appeal-7-dispatched", related=("appeal", 7))
     session.commit()
     (job,) = session.scalars(select(PendingJob)).all()
     assert job.func == "jobs.notify.deliver_to_resident"
@@ -67,9 +65,7 @@ def test_notify_resident_refuses_bad_input(session):
 def test_notify_staff_uses_the_urgent_queue_and_per_recipient_keys(session, org):
     leader, worker = org.staff["g1_leader"], org.staff["g1_worker"]
     fields = {"number": "A-0001", "deadline": "2026-11-20 18:00"}
-    notify.notify_staff(
-        session, leader.id, key="appeal-1-dispatched", title="新诉求", fields=fields, urgent=True
-    )
+    notify.notify_staff(session, leader.id, key="appeal-1-dispatched", title="新诉求", fields=fields, urgent=True)
     notify.notify_staff(session, worker.id, key="appeal-1-dispatched", title="新诉求", fields=fields)
     session.commit()
     jobs = {j.args[0]: j for j in session.scalars(select(PendingJob))}
@@ -121,9 +117,7 @@ def test_window_expired_or_budget_spent_skips_customer_service(session, clock):
 
 def test_unfollowed_or_erased_residents_get_no_official_account_messages(session, clock):
     now = clock_module.now()
-    gone = resident(
-        session, subscribed=False, unsubscribed_at=now, miniapp_openid="oMini0002", last_inbound_at=now
-    )
+    gone = resident(session, subscribed=False, unsubscribed_at=now, miniapp_openid="oMini0002", last_inbound_at=now)
     assert [a.channel for a in notify.plan_resident(gone, "x", None, SETTINGS, now=now)] == ["mp_subscribe"]
     erased = resident(session, openid="oResident0004", erased_at=now, miniapp_openid="oMini0003")
     assert notify.plan_resident(erased, "x", None, SETTINGS, now=now) == []

@@ -15,9 +15,7 @@ from services.org_import import OrgImportError, import_csv
 BOX = json.dumps(
     {
         "type": "Polygon",
-        "coordinates": [
-            [[120.80, 31.40], [120.81, 31.40], [120.81, 31.41], [120.80, 31.41], [120.80, 31.40]]
-        ],
+        "coordinates": [[[120.80, 31.40], [120.81, 31.40], [120.81, 31.41], [120.80, 31.41], [120.80, 31.40]]],
     }
 )
 
@@ -49,8 +47,7 @@ def structure(tmp_path, session):
         "staff": "name,role,community_code,grid_code,department_code,property_company_code,openid,phone\n"
         "陈网格,grid_worker,,XH1,,,o-staff-xh1,13800000001\n"
         "水务值班,department_staff,xinghai,,water,,,\n",
-        "qr_scenes": "scene,community_code,grid_code,estate_code,building,label\n"
-        "b-hx-2,xinghai,,E-HX,2幢,海星苑2幢\n",
+        "qr_scenes": "scene,community_code,grid_code,estate_code,building,label\nb-hx-2,xinghai,,E-HX,2幢,海星苑2幢\n",
     }
     reports = {}
     for kind, text in files.items():
@@ -139,9 +136,7 @@ def test_file_level_errors(session, tmp_path):
     with pytest.raises(OrgImportError, match="unknown kind"):
         import_csv(session, "planets", _csv(tmp_path, "p.csv", "code\n"), progress=False)
     with pytest.raises(OrgImportError, match="not UTF-8"):
-        import_csv(
-            session, "communities", _csv(tmp_path, "gbk.csv", "code,name\nc,社区\n", "gbk"), progress=False
-        )
+        import_csv(session, "communities", _csv(tmp_path, "gbk.csv", "code,name\nc,社区\n", "gbk"), progress=False)
     with pytest.raises(OrgImportError, match="empty file"):
         import_csv(session, "communities", _csv(tmp_path, "empty.csv", ""), progress=False)
 

@@ -51,14 +51,10 @@ def cats(session, org, clock):
 
 def test_credit_and_debit_move_the_cached_balance_and_append_rows(session, org, clock):
     r = volunteer(session, org)
-    first = points.post(
-        session, r.id, 30, kind="earn", source_type="manual", source_id=None, idempotency_key="k1"
-    )
+    first = points.post(session, r.id, 30, kind="earn", source_type="manual", source_id=None, idempotency_key="k1")
     assert first.created
     assert first.balance == 30
-    spent = points.post(
-        session, r.id, -12, kind="spend", source_type="manual", source_id=None, idempotency_key="k2"
-    )
+    spent = points.post(session, r.id, -12, kind="spend", source_type="manual", source_id=None, idempotency_key="k2")
     assert spent.balance == 18
     session.commit()
     assert points.balance_of(session, r.id) == 18
@@ -73,32 +69,24 @@ def test_credit_and_debit_move_the_cached_balance_and_append_rows(session, org, 
 def test_replaying_an_idempotency_key_changes_nothing(session, org, clock):
     r = volunteer(session, org)
     points.post(session, r.id, 10, kind="earn", source_type="manual", source_id=None, idempotency_key="same")
-    again = points.post(
-        session, r.id, 10, kind="earn", source_type="manual", source_id=None, idempotency_key="same"
-    )
+    again = points.post(session, r.id, 10, kind="earn", source_type="manual", source_id=None, idempotency_key="same")
     assert not again.created
     assert again.balance == 10
     assert session.scalar(select(func.count()).select_from(PointsLedger)) == 1
     with pytest.raises(Conflict, match="幂等键已用于另一笔"):
-        points.post(
-            session, r.id, 99, kind="earn", source_type="manual", source_id=None, idempotency_key="same"
-        )
+        points.post(session, r.id, 99, kind="earn", source_type="manual", source_id=None, idempotency_key="same")
 
 
 def test_a_debit_beyond_the_balance_is_refused_and_leaves_no_trace(session, org, clock):
     r = volunteer(session, org)
     points.post(session, r.id, 5, kind="earn", source_type="manual", source_id=None, idempotency_key="in")
     with pytest.raises(points.InsufficientPoints, match="积分不足：需要 6 分，当前余额 5 分"):
-        points.post(
-            session, r.id, -6, kind="spend", source_type="manual", source_id=None, idempotency_key="out"
-        )
+        points.post(session, r.id, -6, kind="spend", source_type="manual", source_id=None, idempotency_key="out")
     session.commit()  # the savepoint rolled the refused debit back; the rest of the transaction stands
     assert points.balance_of(session, r.id) == 5
     assert session.scalar(select(PointsLedger).where(PointsLedger.idempotency_key == "out")) is None
     with pytest.raises(DomainError, match="不能为 0"):
-        points.post(
-            session, r.id, 0, kind="adjust", source_type="manual", source_id=None, idempotency_key="z"
-        )
+        points.post(session, r.id, 0, kind="adjust", source_type="manual", source_id=None, idempotency_key="z")
 
 
 def test_the_ledger_is_append_only_in_the_database(session, org, clock):

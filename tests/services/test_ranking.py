@@ -70,9 +70,7 @@ class Ratings:
         self.session, self.org = session, org
 
     def event(self, appeal: Appeal, action: str, at: datetime, **fields: Any) -> None:
-        self.session.add(
-            AppealEvent(appeal_id=appeal.id, action=action, actor_type="system", created_at=at, **fields)
-        )
+        self.session.add(AppealEvent(appeal_id=appeal.id, action=action, actor_type="system", created_at=at, **fields))
         self.session.flush()
 
     def dispatch(self, appeal: Appeal, at: datetime, company: str | None) -> None:

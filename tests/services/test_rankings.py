@@ -35,9 +35,7 @@ def test_board_orders_by_points_then_earliest_and_ignores_spending(session, org,
     clock.advance(timedelta(minutes=5))
     earn(session, zhang, 10, "zh-2")  # 20 too, but reached later than 李四
     earn(session, wang, 15, "wang-1")
-    points.post(
-        session, li.id, -20, kind="spend", source_type="manual", source_id=None, idempotency_key="li-spend"
-    )
+    points.post(session, li.id, -20, kind="spend", source_type="manual", source_id=None, idempotency_key="li-spend")
     session.commit()
     board = rankings.board(session, "2026-11", community_id=org.community.id)
     assert [(r.rank, r.resident_id, r.points) for r in board] == [

@@ -91,10 +91,7 @@ def _cells(path: Path) -> dict[str, list[list[Any]]]:
 
 
 def _staff_jobs(session: Session) -> int:
-    return (
-        session.scalar(select(func.count()).select_from(PendingJob).where(PendingJob.func.like("%staff%")))
-        or 0
-    )
+    return session.scalar(select(func.count()).select_from(PendingJob).where(PendingJob.func.like("%staff%"))) or 0
 
 
 @pytest.mark.parametrize(
@@ -160,13 +157,9 @@ def test_weekly_report_content_is_masked_and_counts_the_week(app, session, org, 
 
 def test_weekly_report_is_made_once_per_week_and_notifies_staff_once(app, session, org, week, tmp_path):
     recipients = notify_recipients(session, org.community.id)
-    expected = {
-        org.staff[k].id for k in ("secretary", "community_staff", "g1_leader", "g2_leader", "g3_leader")
-    }
+    expected = {org.staff[k].id for k in ("secretary", "community_staff", "g1_leader", "g2_leader", "g3_leader")}
     assert set(recipients) == expected
-    first, created = generate_weekly_report(
-        session, community_id=org.community.id, reports_dir=tmp_path, now=REPORT_AT
-    )
+    first, created = generate_weekly_report(session, community_id=org.community.id, reports_dir=tmp_path, now=REPORT_AT)
     session.commit()
     assert created
     assert first.notified_staff == 5

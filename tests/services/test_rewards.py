@@ -123,9 +123,7 @@ def test_a_cancelled_redemption_frees_its_per_person_slot(session, org, clock, s
     assert first.limit_slot is None
     assert points.balance_of(session, r.id) == 100
     assert rewards.stock_of(session, limited.id) == 9
-    assert (
-        rewards.redeem(session, r.id, limited.id, request_key="x2", secret=SECRET).redemption.limit_slot == 1
-    )
+    assert rewards.redeem(session, r.id, limited.id, request_key="x2", secret=SECRET).redemption.limit_slot == 1
     with pytest.raises(Conflict, match="已取消，不能取消"):
         rewards.cancel(session, first.id, r.id)
     stranger = resident(session, org, "路人")
@@ -173,9 +171,7 @@ def test_expiry_refunds_points_and_stock_once(session, org, clock, shop):
     assert points.balance_of(session, r.id) == 30
     assert rewards.stock_of(session, shop["reward"].id) == 100
     refund = session.scalar(
-        select(PointsLedger).where(
-            PointsLedger.idempotency_key == f"refund:redemption:{result.redemption.id}"
-        )
+        select(PointsLedger).where(PointsLedger.idempotency_key == f"refund:redemption:{result.redemption.id}")
     )
     assert (refund.delta, refund.kind) == (10, "refund")
     with pytest.raises(Conflict, match="已过期或已取消"):
@@ -235,9 +231,7 @@ def _setup(db: Any, *, residents: int, funds: int, stock: int) -> tuple[list[int
 def _fifty_redemptions_against_a_balance_for_ten(app: Any) -> None:
     db = get_db(app)
     (rid,), reward_id, _ = _setup(db, residents=1, funds=100, stock=500)
-    results = _race(
-        db, 50, lambda s, i: rewards.redeem(s, rid, reward_id, request_key=f"k{i}", secret=SECRET)
-    )
+    results = _race(db, 50, lambda s, i: rewards.redeem(s, rid, reward_id, request_key=f"k{i}", secret=SECRET))
     ok = [r for r in results if isinstance(r, rewards.RedeemResult)]
     refused = [r for r in results if isinstance(r, points.InsufficientPoints)]
     crashes = [r for r in results if not isinstance(r, rewards.RedeemResult | points.InsufficientPoints)]

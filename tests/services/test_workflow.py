@@ -67,9 +67,7 @@ def resident(session: Session, org: Any, name: str = "alice", building: str = "E
 
 
 def new_appeal(session: Session, org: Any, who: Resident, category: str = "sanitation", **kw: Any) -> Appeal:
-    appeal = create_appeal(
-        session, resident=who, text=kw.pop("text", "3幢楼道堆满杂物，影响通行"), channel="wechat"
-    )
+    appeal = create_appeal(session, resident=who, text=kw.pop("text", "3幢楼道堆满杂物，影响通行"), channel="wechat")
     appeal.category = category
     for k, v in kw.items():
         setattr(appeal, k, v)
@@ -79,9 +77,7 @@ def new_appeal(session: Session, org: Any, who: Resident, category: str = "sanit
 
 def actions(session: Session, appeal: Appeal) -> list[str]:
     return list(
-        session.scalars(
-            select(AppealEvent.action).where(AppealEvent.appeal_id == appeal.id).order_by(AppealEvent.id)
-        )
+        session.scalars(select(AppealEvent.action).where(AppealEvent.appeal_id == appeal.id).order_by(AppealEvent.id))
     )
 
 
@@ -128,9 +124,7 @@ def test_whole_loop_grid_appeal(session: Session, org: Any, world: dict, run_job
 
     workflow.accept(session, appeal, actor=staff(org, "g1_worker"))
     workflow.start(session, appeal, actor=staff(org, "g1_worker"))
-    workflow.add_note(
-        session, appeal, actor=staff(org, "g1_worker"), text="联系物业一起清理，住户电话13812345678"
-    )
+    workflow.add_note(session, appeal, actor=staff(org, "g1_worker"), text="联系物业一起清理，住户电话13812345678")
     workflow.resolve(session, appeal, actor=staff(org, "g1_worker"), reply="杂物已清理完毕")
     commit_and_enqueue(session)
     assert appeal.status == "resolved"
@@ -171,20 +165,14 @@ def test_whole_loop_grid_appeal(session: Session, org: Any, world: dict, run_job
     assert any(i["action"] == "note" for i in internal)
 
 
-def test_deadline_over_national_day_and_makeup_saturday(
-    session: Session, org: Any, world: dict, clock: Any
-) -> None:
+def test_deadline_over_national_day_and_makeup_saturday(session: Session, org: Any, world: dict, clock: Any) -> None:
     clock.freeze(local(2026, 9, 30, 15))  # Wednesday before the 国庆 week
     appeal = new_appeal(session, org, world["alice"])
     workflow.dispatch(session, appeal, actor=workflow.SYSTEM, handler_type="grid")
     assert appeal.due_at == local(2026, 10, 10, 15)  # Oct 1–7 off; Saturday Oct 10 is a 调休 working day
     assert appeal.accept_due_at == local(2026, 9, 30, 17)
-    ladder = dict(
-        session.execute(select(Reminder.level, Reminder.due_at).where(Reminder.appeal_id == appeal.id)).all()
-    )
-    assert ladder["remind_50"] == local(
-        2026, 10, 9, 11
-    )  # 12 working hours: Sep 30 (2 h), Oct 8 (8 h), Oct 9 (2 h)
+    ladder = dict(session.execute(select(Reminder.level, Reminder.due_at).where(Reminder.appeal_id == appeal.id)).all())
+    assert ladder["remind_50"] == local(2026, 10, 9, 11)  # 12 working hours: Sep 30 (2 h), Oct 8 (8 h), Oct 9 (2 h)
 
 
 def test_no_skipping_and_wrong_roles_refused(session: Session, org: Any, world: dict) -> None:
@@ -193,18 +181,14 @@ def test_no_skipping_and_wrong_roles_refused(session: Session, org: Any, world: 
     with pytest.raises(InvalidTransition):
         workflow.accept(session, appeal, actor=staff(org, "g1_worker"))  # not dispatched yet
     with pytest.raises(Forbidden):
-        workflow.dispatch(
-            session, appeal, actor=staff(org, "g1_worker"), handler_type="grid"
-        )  # workers don't
+        workflow.dispatch(session, appeal, actor=staff(org, "g1_worker"), handler_type="grid")  # workers don't
     with pytest.raises(Forbidden):
         workflow.dispatch(session, appeal, actor=staff(org, "g2_leader"), handler_type="grid")  # another grid
     with pytest.raises(Forbidden):
         workflow.dispatch(session, appeal, actor=Actor("resident", alice.id), handler_type="grid")
     with pytest.raises(DomainError, match="handler_type"):
         workflow.dispatch(session, appeal, actor=staff(org, "g1_leader"))
-    workflow.dispatch(
-        session, appeal, actor=staff(org, "g1_leader"), property_company_id=org.companies["PC-LH"].id
-    )
+    workflow.dispatch(session, appeal, actor=staff(org, "g1_leader"), property_company_id=org.companies["PC-LH"].id)
     assert appeal.handler_type == "property_company"
     with pytest.raises(Forbidden):
         workflow.accept(session, appeal, actor=staff(org, "pc_xy"))  # the other property company
@@ -214,9 +198,7 @@ def test_no_skipping_and_wrong_roles_refused(session: Session, org: Any, world: 
         workflow.start(session, appeal, actor=staff(org, "pc_lh"))  # dispatched → in_progress skips 签收
     workflow.accept(session, appeal, actor=staff(org, "pc_lh"))
     with pytest.raises(InvalidTransition):
-        workflow.resolve(
-            session, appeal, actor=staff(org, "pc_lh"), reply="好了"
-        )  # accepted → resolved skips
+        workflow.resolve(session, appeal, actor=staff(org, "pc_lh"), reply="好了")  # accepted → resolved skips
     with pytest.raises(InvalidTransition):
         workflow.dispatch(session, appeal, actor=staff(org, "g1_leader"), handler_type="grid")
     workflow.start(session, appeal, actor=staff(org, "pc_lh"))
@@ -232,24 +214,16 @@ def test_no_skipping_and_wrong_roles_refused(session: Session, org: Any, world: 
     assert actions(session, appeal) == ["create", "dispatch", "accept", "start"]
 
 
-def test_return_twice_goes_to_arbitration(
-    session: Session, org: Any, world: dict, run_jobs: Any, sandbox: Any
-) -> None:
+def test_return_twice_goes_to_arbitration(session: Session, org: Any, world: dict, run_jobs: Any, sandbox: Any) -> None:
     appeal = new_appeal(session, org, world["alice"], category="city_order")
     leader = staff(org, "g1_leader")
     workflow.dispatch(session, appeal, actor=leader, department_id=org.departments["chengguan"].id)
     with pytest.raises(DomainError, match="unknown return reason"):
-        workflow.return_appeal(
-            session, appeal, actor=staff(org, "dept_chengguan"), reason_code="lazy", text="x"
-        )
+        workflow.return_appeal(session, appeal, actor=staff(org, "dept_chengguan"), reason_code="lazy", text="x")
     with pytest.raises(DomainError, match="explanation"):
-        workflow.return_appeal(
-            session, appeal, actor=staff(org, "dept_chengguan"), reason_code="wrong_area", text=""
-        )
+        workflow.return_appeal(session, appeal, actor=staff(org, "dept_chengguan"), reason_code="wrong_area", text="")
     with pytest.raises(Forbidden):
-        workflow.return_appeal(
-            session, appeal, actor=staff(org, "dept_police"), reason_code="wrong_area", text="x"
-        )
+        workflow.return_appeal(session, appeal, actor=staff(org, "dept_police"), reason_code="wrong_area", text="x")
     workflow.return_appeal(
         session, appeal, actor=staff(org, "dept_chengguan"), reason_code="wrong_area", text="该地块属市政管辖"
     )
@@ -308,14 +282,10 @@ def test_arbitration_can_close(session: Session, org: Any, world: dict) -> None:
     appeal = new_appeal(session, org, world["alice"], category="city_order")
     for dept in ("chengguan", "police"):
         if appeal.status == "returned":
-            workflow.dispatch(
-                session, appeal, actor=staff(org, "g1_leader"), department_id=org.departments[dept].id
-            )
+            workflow.dispatch(session, appeal, actor=staff(org, "g1_leader"), department_id=org.departments[dept].id)
         else:
             workflow.dispatch(session, appeal, actor=workflow.SYSTEM, department_id=org.departments[dept].id)
-        workflow.return_appeal(
-            session, appeal, actor=staff(org, f"dept_{dept}"), reason_code="incomplete", text="?"
-        )
+        workflow.return_appeal(session, appeal, actor=staff(org, f"dept_{dept}"), reason_code="incomplete", text="?")
     workflow.arbitrate(
         session,
         appeal,
@@ -347,9 +317,7 @@ def test_closure_codes(session: Session, org: Any, world: dict) -> None:
         "涉及规划调整，暂无法解决",
     )
     assert (
-        session.scalars(
-            select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.cancelled_at.is_(None))
-        ).all()
+        session.scalars(select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.cancelled_at.is_(None))).all()
         == []
     )
     with pytest.raises(InvalidTransition):
@@ -376,9 +344,7 @@ def test_visible_to_staff_scoping(session: Session, org: Any, world: dict) -> No
     session.flush()
 
     def seen(key: str) -> set[int]:
-        return set(
-            session.scalars(workflow.visible_to_staff(session, org.staff[key]).with_only_columns(Appeal.id))
-        )
+        return set(session.scalars(workflow.visible_to_staff(session, org.staff[key]).with_only_columns(Appeal.id)))
 
     assert seen("pc_lh") == {lh.id}
     assert seen("pc_xy") == {xy.id}  # a company never sees another company's appeals
@@ -411,9 +377,7 @@ def test_list_for_resident_and_withdraw(session: Session, org: Any, world: dict,
         workflow.withdraw(session, first, resident_id=alice.id)
 
 
-def test_supporters_receive_updates(
-    session: Session, org: Any, world: dict, run_jobs: Any, sandbox: Any
-) -> None:
+def test_supporters_receive_updates(session: Session, org: Any, world: dict, run_jobs: Any, sandbox: Any) -> None:
     alice = world["alice"]
     bob = resident(session, org, "bob")
     appeal = new_appeal(session, org, alice)

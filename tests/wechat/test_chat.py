@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from bot import menu
 from models import Appeal
 from wechat.chat import ChatError, FakeWeChat, run_chat
 
@@ -43,10 +45,13 @@ def _send_custom(sandbox, openid: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["aes", "compat", "plain"])
-def test_chat_session_prints_replies_and_customer_service_messages(app, session, server, sandbox, mode):
+def test_chat_session_prints_replies_and_customer_service_messages(
+    app, session, server, sandbox, run_jobs, mode
+):
     def lines() -> Iterator[str]:
         yield "/subscribe b-e-lz-1\n"
         yield "小区北门的路灯坏了\n"
+        run_jobs()  # the worker files the appeal and sends its number as a customer-service message
         _send_custom(sandbox, OPENID, "网格员已到现场查看")  # arrives between two typed lines
         yield "/click MY_APPEALS\n"
         yield "/location 31.3025 120.7125 星湖街\n"
@@ -66,7 +71,11 @@ def test_chat_session_prints_replies_and_customer_service_messages(app, session,
     session.commit()
     assert f"({mode} mode)" in text
     assert "已为您绑定：金鸡湖社区 第一网格 绿洲花园1幢" in text
-    assert text.count(number) == 3  # the reply to the text, the MY_APPEALS listing, the location reply
+    assert f"< {menu.ACK_QUEUED}" in text  # the passive reply to the text: an acknowledgement
+    # The worker's answer, printed as it reached the sandbox; then the MY_APPEALS listing and the location.
+    assert re.search(rf"\[客服消息\] [^\n]*编号 {number}", text), text
+    assert f"{number}｜" in text
+    assert f"已将位置补充到诉求 {number}" in text
     assert "[客服消息] 网格员已到现场查看" in text
     assert "! unknown command /nonsense" in text
     assert "never sent" not in text

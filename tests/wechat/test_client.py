@@ -30,12 +30,8 @@ def redis(app):
 
 
 def make(sandbox, redis, *, mini=False, timeout=5.0):
-    appid, secret = (
-        (sandbox.miniapp_appid, sandbox.miniapp_secret) if mini else (sandbox.appid, sandbox.secret)
-    )
-    return WeChatClient(
-        appid, secret, redis, api_base=sandbox.url, timeout=timeout, name="mp" if mini else "oa"
-    )
+    appid, secret = (sandbox.miniapp_appid, sandbox.miniapp_secret) if mini else (sandbox.appid, sandbox.secret)
+    return WeChatClient(appid, secret, redis, api_base=sandbox.url, timeout=timeout, name="mp" if mini else "oa")
 
 
 def test_token_is_shared_between_clients_through_redis(sandbox, redis):
@@ -259,9 +255,7 @@ def test_subscribe_without_grant_is_43101(sandbox, redis):
 
 def test_template_send_returns_msgid_and_client_msg_id_dedupes(sandbox, redis):
     oa = make(sandbox, redis)
-    first = oa.send_template(
-        "oT", "tplT", {"thing1": "诉求已派单"}, url="https://example.com/a/1", client_msg_id="c1"
-    )
+    first = oa.send_template("oT", "tplT", {"thing1": "诉求已派单"}, url="https://example.com/a/1", client_msg_id="c1")
     again = oa.send_template("oT", "tplT", {"thing1": "诉求已派单"}, client_msg_id="c1")
     assert first["msgid"] == again["msgid"]
     (sent,) = sandbox.sent("oT", "template")
@@ -276,9 +270,7 @@ def test_user_info(sandbox, redis):
 
 
 def test_limit_values_shapes_data():
-    data = limit_values(
-        {"thing3": "x" * 30, "phrase1": "已经受理完毕", "number2": "1" * 40, "amount4": {"value": 5}}
-    )
+    data = limit_values({"thing3": "x" * 30, "phrase1": "已经受理完毕", "number2": "1" * 40, "amount4": {"value": 5}})
     assert data["thing3"]["value"] == "x" * 19 + "…"
     assert data["phrase1"]["value"] == "已经受理…"
     assert data["number2"]["value"] == "1" * 40  # numbers are never cut (that would change them)

@@ -88,27 +88,21 @@ def test_v0_url_signatures(token, timestamp, nonce, signature):
 def test_v1_official_python_sample_decrypts():
     crypto = MessageCrypto("spamtest", KEY, "wx2c2769f8efd9abc2")
     assert crypto.key.hex() == "69b71d79f8218a39259a7a29aabb2dbafc31cb3d35db7e39ebbf3d0010831051"
-    plain = crypto.decrypt_message(
-        "5d197aaffba7e9b25a30732f161a50dee96bd5fa", "1409735669", "1320562132", V1_ENCRYPT
-    )
+    plain = crypto.decrypt_message("5d197aaffba7e9b25a30732f161a50dee96bd5fa", "1409735669", "1320562132", V1_ENCRYPT)
     assert plain == V1_PLAIN
 
 
 def test_v2_official_java_sample_encrypts_deterministically():
     crypto = MessageCrypto("pamtest", KEY, "wxb11529c136998cb6")
     encrypt = crypto.encrypt("我是中文abcd123", RANDOM)
-    assert encrypt == (
-        "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg=="
-    )
+    assert encrypt == ("jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg==")
     assert crypto.signature("1409304348", "xxxxxx", encrypt) == "82c962d39941aa48552f90ef55aa323dc620cc10"
     assert crypto.decrypt(encrypt) == "我是中文abcd123"
 
 
 def test_v3_wechatpy_vectors_decrypt_and_encrypt():
     crypto = MessageCrypto("123456", V3_KEY, "wx49f0ab532d5d035a")
-    plain = crypto.decrypt_message(
-        "74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", V3_ENCRYPT
-    )
+    plain = crypto.decrypt_message("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", V3_ENCRYPT)
     assert "<Content><![CDATA[test]]></Content>" in plain
     assert "<FromUserName><![CDATA[messense]]></FromUserName>" in plain
     assert "4363689963896700987" in plain
@@ -121,9 +115,7 @@ def test_v3_wechatpy_vectors_decrypt_and_encrypt():
 def test_v3_changed_nonce_digit_is_a_signature_error():
     crypto = MessageCrypto("123456", V3_KEY, "wx49f0ab532d5d035a")
     with pytest.raises(CryptoError) as info:
-        crypto.decrypt_message(
-            "74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056295", V3_ENCRYPT
-        )
+        crypto.decrypt_message("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056295", V3_ENCRYPT)
     assert info.value.code == VALIDATE_SIGNATURE_ERROR
 
 

@@ -45,9 +45,7 @@ def test_stable_token_is_stable_until_forced_and_per_app(sandbox):
 def test_token_endpoints_refuse_wrong_credentials_and_never_record_secrets(sandbox):
     assert _stable(sandbox, sandbox.appid, "wrong")["errcode"] == 40125
     assert _stable(sandbox, "wx-unknown", "x")["errcode"] == 40013
-    legacy = _get(
-        sandbox, "/cgi-bin/token", grant_type="client_credential", appid=sandbox.appid, secret="nope"
-    )
+    legacy = _get(sandbox, "/cgi-bin/token", grant_type="client_credential", appid=sandbox.appid, secret="nope")
     assert legacy["errcode"] == 40125
     good = _get(
         sandbox, "/cgi-bin/token", grant_type="client_credential", appid=sandbox.miniapp_appid,
@@ -91,9 +89,7 @@ def test_template_send_returns_msgid_and_honours_client_msg_id(sandbox):
     repeat = _post(sandbox, "/cgi-bin/message/template/send", body, access_token=token)
     assert first["errcode"] == 0
     assert repeat["msgid"] == first["msgid"]
-    other = _post(
-        sandbox, "/cgi-bin/message/template/send", {**body, "client_msg_id": "k2"}, access_token=token
-    )
+    other = _post(sandbox, "/cgi-bin/message/template/send", {**body, "client_msg_id": "k2"}, access_token=token)
     assert other["msgid"] != first["msgid"]
     assert len(sandbox.sent("oU", "template")) == 2
     sandbox.unsubscribe("oU")
@@ -111,9 +107,7 @@ def test_subscribe_messages_check_grants_lengths_and_app(sandbox):
     assert _post(sandbox, "/cgi-bin/message/subscribe/send", body, access_token=mini)["errcode"] == 0
     assert sandbox.grants("oMini", "tplM") == 0
     assert _post(sandbox, "/cgi-bin/message/subscribe/send", body, access_token=mini)["errcode"] == 43101
-    requests.post(
-        sandbox.url + "/sandbox/grant", json={"openid": "oMini", "template_id": "tplM"}, timeout=TIMEOUT
-    )
+    requests.post(sandbox.url + "/sandbox/grant", json={"openid": "oMini", "template_id": "tplM"}, timeout=TIMEOUT)
     assert _post(sandbox, "/cgi-bin/message/subscribe/send", body, access_token=mini)["errcode"] == 0
     biz = {"touser": "oOA", "template_id": "tplB", "data": {"thing1": {"value": "x"}}}
     sandbox.grant_subscribe("oOA", "tplB")
