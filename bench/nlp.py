@@ -83,9 +83,7 @@ def cold_start(code: str, runs: int = 5) -> float:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
-        )
+        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
         times.append(time.perf_counter() - t0)
         assert out.stdout.strip(), out.stderr
     return statistics.median(times)
@@ -124,9 +122,7 @@ def main() -> None:
     if args.model:
         model = KeywordModel.load(args.model)
     else:
-        model = train.fit(
-            examples, version="tipdm-bench", sources=["train_raw.csv", "train_segmented.csv (deduped)"]
-        )
+        model = train.fit(examples, version="tipdm-bench", sources=["train_raw.csv", "train_segmented.csv (deduped)"])
     if args.save_model:
         model.save(args.save_model)
     train_s = time.perf_counter() - t0
@@ -145,8 +141,7 @@ def main() -> None:
     n_ngrams = sum(tokenize.is_ngram(k) for c in model.categories.values() for k in c.keywords)
     size_kib = len(json.dumps(model.to_json(), ensure_ascii=False, indent=1).encode()) / 1024
     print(
-        f"# NLP benchmark (issue 3): {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
+        f"# NLP benchmark (issue 3): {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(
         f"training: {model.meta['examples']} examples, C={model.meta['C']}, prune={model.meta['prune']}, "
@@ -189,10 +184,7 @@ def main() -> None:
         cold_jieba = cold_start(f"import jieba; print(jieba.lcut({probe})[0])")
 
     print()
-    print(
-        f"| speed (eval_short, median of {len(ratios)} runs of 15 interleaved rounds) | wall clock | "
-        "CPU time |"
-    )
+    print(f"| speed (eval_short, median of {len(ratios)} runs of 15 interleaved rounds) | wall clock | CPU time |")
     print("|---|---:|---:|")
     print(
         f"| `jieba.lcut` throughput | {seg_rate:,.0f} msgs/s ({1e6 / seg_rate:.0f} µs) | "
@@ -214,9 +206,7 @@ def main() -> None:
         + " |"
     )
     print(f"| cold start to first `jieba.lcut` | {cold_jieba:.2f} s |")
-    print(
-        f"| cold start to first `classify()`, shipped community model | {cold_default:.2f} s (target < 2 s) |"
-    )
+    print(f"| cold start to first `classify()`, shipped community model | {cold_default:.2f} s (target < 2 s) |")
     print(f"| cold start to first `classify()`, this tipdm model from JSON | {cold_tipdm:.2f} s |")
 
 

@@ -180,17 +180,13 @@ def make_webhook_requests(n: int, command: str | None = None) -> list[tuple[str,
 
     out = []
     for i in range(n):
-        fake = FakeWeChat(
-            TOKEN, AES_KEY, "wx-sandbox-appid", f"oBench{secrets.token_hex(10)}", account_id=ACCOUNT
-        )
+        fake = FakeWeChat(TOKEN, AES_KEY, "wx-sandbox-appid", f"oBench{secrets.token_hex(10)}", account_id=ACCOUNT)
         params, body = fake.push(fake.command(command or TEXTS[i % len(TEXTS)]))
         out.append(("/wechat?" + urlencode(params), body))
     return out
 
 
-def run_load(
-    name: str, port: int, requests: list[tuple[str, bytes]], duration: float, connections: int
-) -> Result:
+def run_load(name: str, port: int, requests: list[tuple[str, bytes]], duration: float, connections: int) -> Result:
     """Keep `connections` requests in flight for `duration` seconds; one request per TCP connection."""
     result = Result(name)
     lock = threading.Lock()
@@ -306,12 +302,8 @@ def main() -> None:
     }
     ports = {"bare": _free_port(), "webhook": _free_port()}
     servers = {
-        "bare": start_gunicorn(
-            "bench.webhook:bare_app()", ports["bare"], env, args.workers, tmp / "bare.log"
-        ),
-        "webhook": start_gunicorn(
-            "wsgi:create_app()", ports["webhook"], env, args.workers, tmp / "webhook.log"
-        ),
+        "bare": start_gunicorn("bench.webhook:bare_app()", ports["bare"], env, args.workers, tmp / "bare.log"),
+        "webhook": start_gunicorn("wsgi:create_app()", ports["webhook"], env, args.workers, tmp / "webhook.log"),
     }
     # Three servers-under-test, timed in alternation: the bare endpoint, the webhook filing appeals (the
     # benchmark the issue asks for), and the webhook answering a menu command (its own cost, without intake).
@@ -346,14 +338,10 @@ def main() -> None:
         appeals = conn.execute(select(func.count()).select_from(models.Appeal)).scalar_one()
         inbound = conn.execute(select(func.count()).select_from(models.InboundMessage)).scalar_one()
         handled = conn.execute(
-            select(func.count())
-            .select_from(models.InboundMessage)
-            .where(models.InboundMessage.status == "handled")
+            select(func.count()).select_from(models.InboundMessage).where(models.InboundMessage.status == "handled")
         ).scalar_one()
         queued = conn.execute(
-            select(func.count())
-            .select_from(models.InboundMessage)
-            .where(models.InboundMessage.status == "queued")
+            select(func.count()).select_from(models.InboundMessage).where(models.InboundMessage.status == "queued")
         ).scalar_one()
     engine.dispose()
     redis.stop()
@@ -405,16 +393,8 @@ def main() -> None:
     )
 
 
-# `hongguan worker`, with the job modules imported and jieba + the classifier loaded in the parent before it
-# forks a work horse per job. The stock command does not warm them, so every horse that classifies loads the
-# dictionary again (~1 s per message: 0.8 messages/s measured); warming belongs in `worker_command`.
-WORKER_MAIN = (
-    "import jobs.inbound, jobs.notify\n"
-    "from nlp.classifier import warm\n"
-    "warm()\n"
-    "from cli import main\n"
-    "main(['worker'])\n"
-)
+# The stock `hongguan worker`: create_app() warms jieba and the classifier before the worker forks.
+WORKER_MAIN = "from cli import main\nmain(['worker'])\n"
 
 
 def drain_queue(env: dict[str, str], log: Path, seconds: float, db_url: str) -> tuple[int, float]:

@@ -171,9 +171,7 @@ def _text_flow(ctx: Context, text: str) -> intake.IntakeResult:
         return intake.IntakeResult(reply=_menu_action(ctx, command) or menu.HELP_TEXT, appeal=None)
     if not text.strip():
         return intake.IntakeResult(reply=menu.UNSUPPORTED, appeal=None)
-    return intake.handle_text(
-        ctx.session, resident, text, channel="wechat", inbound_message_id=ctx.inbound.id
-    )
+    return intake.handle_text(ctx.session, resident, text, channel="wechat", inbound_message_id=ctx.inbound.id)
 
 
 @handles("text")
@@ -205,9 +203,7 @@ def on_voice(ctx: Context) -> str | None:
 def on_image(ctx: Context) -> str | None:
     """Image: attached to the resident's current open appeal (intake asks what it is about when none)."""
     media_id = ctx.fields.get("MediaId", "")
-    return intake.attach_media(
-        ctx.session, ctx.resident, "image", media_id, url=ctx.fields.get("PicUrl")
-    ).reply
+    return intake.attach_media(ctx.session, ctx.resident, "image", media_id, url=ctx.fields.get("PicUrl")).reply
 
 
 @handles("video")
@@ -254,9 +250,7 @@ def _welcome(ctx: Context, scene: str | None) -> str:
         else:
             log.info("unknown QR scene %r from %s", scene[:64], ctx.who)
     # Fetching the profile (unionid joins the mini-program account) calls WeChat: outbox, after commit.
-    defer(
-        ctx.session, "jobs.inbound.sync_profile", resident.id, job_id=f"profile-{ctx.inbound.id}", queue="low"
-    )
+    defer(ctx.session, "jobs.inbound.sync_profile", resident.id, job_id=f"profile-{ctx.inbound.id}", queue="low")
     return text
 
 
@@ -341,9 +335,7 @@ def unknown_event(ctx: Context) -> str | None:
 def my_appeals_text(session: Session, resident: Resident, limit: int = 5) -> str:
     """The resident's latest appeals with their numbers and status."""
     appeals = list(
-        session.scalars(
-            select(Appeal).where(Appeal.resident_id == resident.id).order_by(Appeal.id.desc()).limit(limit)
-        )
+        session.scalars(select(Appeal).where(Appeal.resident_id == resident.id).order_by(Appeal.id.desc()).limit(limit))
     )
     if not appeals:
         return "您还没有提交过诉求。直接发文字或语音描述问题即可登记。"

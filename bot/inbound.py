@@ -202,9 +202,7 @@ _INBOUND = InboundMessage.__table__
 _RESIDENT = Resident.__table__
 _STATE_BY_OPENID = select(_RESIDENT.c.dialog_state).where(_RESIDENT.c.openid == bindparam("openid")).limit(1)
 _QUEUED_OF_SENDER = (
-    select(_INBOUND.c.id)
-    .where(_INBOUND.c.openid == bindparam("openid"), _INBOUND.c.status == QUEUED)
-    .limit(1)
+    select(_INBOUND.c.id).where(_INBOUND.c.openid == bindparam("openid"), _INBOUND.c.status == QUEUED).limit(1)
 )
 # Duplicate delivery: count it and read the first delivery's outcome in one statement.
 _COUNT_DELIVERY = (
@@ -239,9 +237,7 @@ def runs_in_worker(session: Session, fields: dict[str, str], msg_type: str, open
     return False
 
 
-def receive(
-    session: Session, fields: dict[str, str], raw_xml: str, *, encrypted: bool, account_id: str
-) -> Received:
+def receive(session: Session, fields: dict[str, str], raw_xml: str, *, encrypted: bool, account_id: str) -> Received:
     """Store the push, then (first delivery only) handle it or queue it, and store its reply; caller commits.
 
     Free text is stored as `queued` with a short acknowledgement as its passive reply, and
@@ -294,9 +290,7 @@ def receive(
         with session.begin_nested():
             text = handlers.dispatch(ctx)
     except Exception as e:
-        log.exception(
-            "handling inbound %d (%s) from %s failed", row.id, msg_type, privacy.pseudonym(ctx.openid)
-        )
+        log.exception("handling inbound %d (%s) from %s failed", row.id, msg_type, privacy.pseudonym(ctx.openid))
         row.status = "failed"
         row.last_error = f"{type(e).__name__}: {e}"[:2000]
         defer(session, JOB, row.id, job_id=job_id_for(row.id))

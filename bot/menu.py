@@ -53,9 +53,7 @@ RETRY_LATER = "收到，正在处理中，稍后给您回复。"
 ACK_QUEUED = "收到，正在为您登记转办，稍后告知编号和承办单位。"
 
 
-def menu_definition(
-    miniapp_appid: str | None = None, miniapp_page: str = "pages/index/index"
-) -> dict[str, Any]:
+def menu_definition(miniapp_appid: str | None = None, miniapp_page: str = "pages/index/index") -> dict[str, Any]:
     """The menu for /cgi-bin/menu/create: 我的诉求 / 我的积分 / 服务 (帮助, 绑定住址, mini-program)."""
     service: list[dict[str, Any]] = [
         {"type": "click", "name": "使用帮助", "key": HELP},

@@ -113,9 +113,7 @@ def _reply(reply_xml: str | None, crypto: MessageCrypto | None) -> Response:
 def _decrypt(encrypt: str) -> tuple[str, MessageCrypto]:
     """Decrypt with the current EncodingAESKey, then the previous one (rotation); CryptoError if neither."""
     cfg = current_app.config
-    keys = [cfg["WECHAT_AES_KEY"]] + (
-        [cfg["WECHAT_PREVIOUS_AES_KEY"]] if cfg.get("WECHAT_PREVIOUS_AES_KEY") else []
-    )
+    keys = [cfg["WECHAT_AES_KEY"]] + ([cfg["WECHAT_PREVIOUS_AES_KEY"]] if cfg.get("WECHAT_PREVIOUS_AES_KEY") else [])
     error: CryptoError | None = None
     for key in keys:
         try:

@@ -21,12 +21,8 @@ def nlp_group() -> None:
 
 
 @nlp_group.command("train")
-@click.argument(
-    "csv_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
-@click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="model JSON"
-)
+@click.argument("csv_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="model JSON")
 @click.option(
     "--curated/--no-curated",
     default=True,
@@ -66,9 +62,7 @@ def train_command(
     try:
         lengths = tuple(sorted({int(n) for n in ngrams.replace(" ", "").split(",") if n and n != "0"}))
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{ngrams!r} is not a comma-separated list of lengths", param_hint="--ngrams"
-        ) from exc
+        raise click.BadParameter(f"{ngrams!r} is not a comma-separated list of lengths", param_hint="--ngrams") from exc
     if any(n < 1 for n in lengths):
         raise click.BadParameter("n-gram lengths must be positive", param_hint="--ngrams")
 

@@ -140,7 +140,7 @@ class ReportList(BaseModel):
 class ReportPath(BaseModel):
     """A report by id."""
 
-    report_id: int = Field(ge=1)
+    report_id: int = Field(ge=1, le=2_147_483_647)  # a database id; larger values cannot exist
 
 
 class RankingQuery(BaseModel):

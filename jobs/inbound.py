@@ -118,8 +118,6 @@ def sync_profile(resident_id: int) -> str:
             resident.unionid = unionid
         else:
             # The mini-program created this person first; merging profiles is an explicit, audited operation.
-            log.warning(
-                "unionid of resident %d already belongs to resident %d; not merged", resident.id, owner
-            )
+            log.warning("unionid of resident %d already belongs to resident %d; not merged", resident.id, owner)
     session.commit()
     return "ok"

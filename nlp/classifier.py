@@ -207,7 +207,10 @@ class Classifier:
             keywords = [(k, w) for k, w in combined.items() if w]
         keywords.sort(key=_weight_magnitude)
         reasons = urgency_reasons(norm)
-        if self._urgent_default[best]:
+        needs_triage = confidence < self.model.threshold or self.labels[best] == OTHER
+        if self._urgent_default[best] and not needs_triage:
+            # Only a confident category is urgent by default; a guess (e.g. a lone 楼道) goes to triage instead.
+            # Explicit danger (fire, gas, someone trapped …) is urgent through the rules above whatever the score.
             reasons = (*reasons, f"{self._names[best]}类默认紧急")
         code = self.labels[best]
         return Decision(
@@ -218,7 +221,7 @@ class Classifier:
             scores=dict(zip(self.labels, scores, strict=True)),
             urgent=bool(reasons),
             urgency_reasons=reasons,
-            needs_triage=confidence < self.model.threshold or code == OTHER,
+            needs_triage=needs_triage,
             is_consultation=code == CONSULT,
             model_version=self.model.version,
         )
@@ -227,9 +230,7 @@ class Classifier:
 _CURATED = "curated"
 # A token's learned keywords {feature: weights}, their weights added up, and the phrases it starts
 # {next token: (phrase, weights)}.
-_TokenEntry = tuple[
-    dict[str, tuple[float, ...]], tuple[float, ...], dict[str, tuple[str, tuple[float, ...]]] | None
-]
+_TokenEntry = tuple[dict[str, tuple[float, ...]], tuple[float, ...], dict[str, tuple[str, tuple[float, ...]]] | None]
 
 
 def _dense(pairs: Sequence[tuple[int, float]], n: int) -> tuple[float, ...]:

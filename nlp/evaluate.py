@@ -111,9 +111,7 @@ def format_report(report: Report) -> str:
     lines = [f"n={report.n}  accuracy={report.accuracy:.4f}  macro-F1={report.macro_f1:.4f}"]
     if report.urgency:
         u = report.urgency
-        lines.append(
-            f"urgency: precision={u['precision']:.4f} recall={u['recall']:.4f} (urgent={u['support']})"
-        )
+        lines.append(f"urgency: precision={u['precision']:.4f} recall={u['recall']:.4f} (urgent={u['support']})")
     width = max(len(lab) for lab in report.labels) if report.labels else 5
     lines.append("")
     lines.append(f"{'class':<{width}}  precision  recall     f1  support")

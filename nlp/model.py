@@ -18,8 +18,7 @@ DEFAULT_SHARPNESS = 1.0
 
 # Written at the top of every model file so that staff editing it know the rules.
 HOW_IT_WORKS = [
-    "score(category) = bias + sum of the weights of the keywords the message contains; "
-    "each keyword counts once.",
+    "score(category) = bias + sum of the weights of the keywords the message contains; each keyword counts once.",
     "The answer is the best-scoring category; confidence = softmax(sharpness * scores / sqrt(n))[best], "
     "n = the "
     "number of keywords found (at least 1): the weights were learned on length-normalised features, and "

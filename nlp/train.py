@@ -73,9 +73,7 @@ def example_tokens(example: Example) -> list[str]:
     return list(example.tokens) if example.tokens is not None else tokenize.tokens(example.text)
 
 
-def _with_heads(
-    docs: Sequence[list[str]], labels: Sequence[str], head: int
-) -> tuple[list[list[str]], list[str]]:
+def _with_heads(docs: Sequence[list[str]], labels: Sequence[str], head: int) -> tuple[list[list[str]], list[str]]:
     """Add the head of every longer document as an extra, short example."""
     if head <= 0:
         return list(docs), list(labels)
@@ -97,9 +95,7 @@ class _Table:
         """A copy without the weights smaller than prune."""
         w = self.weights.copy()
         w[abs(w) < prune] = 0.0
-        return _Table(
-            classes=self.classes, names=self.names, weights=w, vocabulary=self.vocabulary, ngrams=self.ngrams
-        )
+        return _Table(classes=self.classes, names=self.names, weights=w, vocabulary=self.vocabulary, ngrams=self.ngrams)
 
     def scores(self, docs: Sequence[list[str]]) -> tuple[Any, Any]:
         """Runtime scores and matched-keyword counts of documents, exactly as the classifier computes them."""
@@ -109,9 +105,7 @@ class _Table:
         rows, cols = [], []
         live = np.abs(self.weights).sum(axis=0) > 0
         for r, doc in enumerate(docs):
-            for c in {
-                self.vocabulary[f] for f in tokenize.features(doc, self.ngrams) if f in self.vocabulary
-            }:
+            for c in {self.vocabulary[f] for f in tokenize.features(doc, self.ngrams) if f in self.vocabulary}:
                 if live[c]:
                     rows.append(r)
                     cols.append(c)
@@ -303,11 +297,7 @@ def load_curated() -> dict[str, dict[str, float]]:
 
     text = resources.files("nlp").joinpath("data/curated_keywords.json").read_text(encoding="utf-8")
     data = json.loads(text)
-    return {
-        code: {kw: float(w) for kw, w in kws.items()}
-        for code, kws in data.items()
-        if not code.startswith("_")
-    }
+    return {code: {kw: float(w) for kw, w in kws.items()} for code, kws in data.items() if not code.startswith("_")}
 
 
 def default_version(prefix: str = "model") -> str:

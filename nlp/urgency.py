@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 
 _HOME = r"(?:家里|家中|屋里|屋内|房间|室内|客厅|卧室|厨房|卫生间|一楼|地下室|车库|我家|他家|楼里)"
-_PERSON = (
-    r"(?:老人|老太|老太太|老奶奶|老爷爷|老伯|阿婆|阿公|大爷|大妈|爷爷|奶奶|孤老|有人|一个人|邻居|小孩|孩子)"
-)
+_PERSON = r"(?:老人|老太|老太太|老奶奶|老爷爷|老伯|阿婆|阿公|大爷|大妈|爷爷|奶奶|孤老|有人|一个人|邻居|小孩|孩子)"
 
 # reason -> trigger patterns. A trigger describes a situation that is happening to someone right now.
 RULES: dict[str, tuple[str, ...]] = {

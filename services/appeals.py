@@ -144,8 +144,6 @@ def open_appeals_of(session: Session, resident_id: int, *, limit: int = 5) -> li
 def supporters_of(session: Session, appeal: Appeal) -> list[int]:
     """Resident ids of everyone who said "me too" to this appeal (they receive its updates), oldest first."""
     stmt = (
-        select(AppealSupporter.resident_id)
-        .where(AppealSupporter.appeal_id == appeal.id)
-        .order_by(AppealSupporter.id)
+        select(AppealSupporter.resident_id).where(AppealSupporter.appeal_id == appeal.id).order_by(AppealSupporter.id)
     )
     return list(session.scalars(stmt))

@@ -179,9 +179,7 @@ def link_supporter(
         if text:
             record_event(session, appeal, "note", actor_type="resident", actor_id=resident.id, note=text)
         return existing
-    supporter = AppealSupporter(
-        appeal_id=appeal.id, resident_id=resident.id, text=text, created_at=clock.now()
-    )
+    supporter = AppealSupporter(appeal_id=appeal.id, resident_id=resident.id, text=text, created_at=clock.now())
     try:
         with session.begin_nested():  # a concurrent "me too" by the same resident hits the unique key
             session.add(supporter)
@@ -190,7 +188,5 @@ def link_supporter(
     payload: dict[str, object] = {"resident_id": resident.id}
     if similarity is not None:
         payload["similarity"] = similarity
-    record_event(
-        session, appeal, "support", actor_type="resident", actor_id=resident.id, note=text, payload=payload
-    )
+    record_event(session, appeal, "support", actor_type="resident", actor_id=resident.id, note=text, payload=payload)
     return supporter

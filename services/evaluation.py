@@ -7,6 +7,7 @@ because they are about the resident's patience, not the unit's office hours.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
@@ -253,3 +254,60 @@ def auto_close(session: Session, appeal: Appeal, *, window_hours: float | None =
         return False
     wf.close_appeal(session, appeal, actor=wf.SYSTEM, code="resolved", note="居民未在评价期限内评价，自动结案")
     return True
+
+
+# ---------------------------------------------------------------- the same actions, answered in chat
+
+_CHAT_ACTION = re.compile(r"^\s*(重办|催办|撤回)\s*(HG\d{6,})?\s*[。.!！]?\s*$", re.IGNORECASE)
+
+
+def _latest(session: Session, resident_id: int, statuses: tuple[str, ...], number: str | None) -> Appeal | None:
+    which = Appeal.number == number.upper() if number else Appeal.status.in_(statuses)
+    stmt = select(Appeal).where(Appeal.resident_id == resident_id, Appeal.kind == "appeal", which)
+    return session.scalar(stmt.order_by(Appeal.id.desc()).limit(1))
+
+
+def answer_in_chat(
+    session: Session,
+    resident_id: int,
+    text: str,
+    *,
+    chase_hours: float = CHASE_PERIOD_HOURS,
+    reopen_days: float = REOPEN_DAYS,
+) -> str | None:
+    """Handle a chat reply that rates, chases (催办), reopens (重办) or withdraws (撤回) an appeal.
+
+    Returns the passive reply, or None when `text` is not such an answer (then it is an ordinary message).
+    "1/2/3" only counts as a rating while an appeal is waiting for one, so digits stay ordinary text otherwise.
+    Refusals (too soon, wrong state) come back as a reply the resident can act on, not as an error.
+    """
+    rating = parse_rating(text)
+    if rating is not None:
+        appeal = _latest(session, resident_id, ("resolved",), None)
+        if appeal is None:
+            return None
+        rate(session, appeal, resident_id=resident_id, rating=rating, reopen_days=reopen_days)
+        return f"已记录您对诉求（编号{appeal.number}）的评价：{RATING_LABELS[rating]}。"
+    match = _CHAT_ACTION.match(text or "")
+    if match is None:
+        return None
+    verb, number = match.group(1), match.group(2)
+    if verb == "重办":
+        appeal = _latest(session, resident_id, ("resolved", "closed"), number)
+    else:
+        appeal = _latest(session, resident_id, CHASEABLE, number)
+    if appeal is None:
+        return f"没有找到可以{verb}的诉求。回复“我的诉求”查看您的诉求和编号。"
+    try:
+        if verb == "催办":
+            chase(session, appeal, resident_id=resident_id, period_hours=chase_hours)
+            return f"已为您催办诉求（编号{appeal.number}），承办单位会尽快处理。"
+        if verb == "重办":
+            reopen(session, appeal, resident_id=resident_id, reason=text.strip(), reopen_days=reopen_days)
+            return f"诉求（编号{appeal.number}）已重新办理，我们会继续跟进。"
+        withdraw(session, appeal, resident_id=resident_id, reason=text.strip())
+        return f"诉求（编号{appeal.number}）已撤回。"
+    except RateLimited:
+        return f"诉求（编号{appeal.number}）刚催办过，承办单位正在处理，请稍后再试。"
+    except DomainError as e:
+        return f"诉求（编号{appeal.number}）暂时无法{verb}：{e.message}"

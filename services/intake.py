@@ -23,7 +23,7 @@ from models.appeal import Appeal, AppealAttachment
 from models.org import Department, Grid, PropertyCompany
 from models.resident import Resident
 from models.routing import PendingFollowUp
-from services import routing
+from services import evaluation, routing
 from services.appeals import create_appeal, get_by_number, open_appeals_of, record_event
 from services.duplicates import find_duplicate, link_supporter
 
@@ -33,9 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_CHOOSE = "intake:choose:"  # + comma-separated appeal ids offered as 1, 2, …
-STATE_LOCATION = (
-    "intake:loc:"  # + "lat,lng,epoch": a location sent before the text that describes the problem
-)
+STATE_LOCATION = "intake:loc:"  # + "lat,lng,epoch": a location sent before the text that describes the problem
 LOCATION_TTL = timedelta(minutes=30)
 MAX_OPTIONS = 5
 MEDIA_KINDS = ("image", "voice", "video", "file")
@@ -103,9 +101,7 @@ def _classifier(classifier: Classifier | None) -> Classifier:
 def is_courtesy(text: str) -> bool:
     """True for a greeting or a thank-you with nothing else in it."""
     core = re.sub(r"[\s，。！？,.!?~～…]+", "", _normalise(text)).lower()
-    return core in COURTESIES or (
-        len(core) <= 6 and any(core == c * 2 or core == c + "啊" for c in COURTESIES)
-    )
+    return core in COURTESIES or (len(core) <= 6 and any(core == c * 2 or core == c + "啊" for c in COURTESIES))
 
 
 def looks_like_follow_up(text: str) -> bool:
@@ -151,6 +147,11 @@ def handle_text(
         remembered = _parse_location_state(state)
         if remembered is not None and latitude is None and building_id is None:
             latitude, longitude = remembered
+    if channel == "wechat":
+        # "1/2/3" after a resolved notice, 催办 / 重办 / 撤回 [编号]: the loop's resident steps, in chat.
+        answered = evaluation.answer_in_chat(session, resident.id, text)
+        if answered is not None:
+            return IntakeResult(answered, None)
     quoted = _quoted_appeal(session, resident, text)
     if quoted is not None:
         return _add_notes(session, resident, quoted, [text])
@@ -342,7 +343,9 @@ def _accepted_reply(session: Session, appeal: Appeal, route: routing.RouteDecisi
         )
     if appeal.status == "triaged" or route.needs_triage:
         return f"您的诉求已受理，编号 {appeal.number}。{unit}将尽快核实并分派处理，进展会及时告知您。"
-    return f"您的诉求已受理，编号 {appeal.number}，已转交{unit}处理，进展会及时告知您。"
+    due = appeal.due_at.astimezone(clock.LOCAL_TZ).strftime("%m月%d日 %H:%M") if appeal.due_at else None
+    by = f"，预计{due}前办结" if due else ""
+    return f"您的诉求已受理，编号 {appeal.number}，已转交{unit}处理{by}。进展会及时告知您，回复“我的诉求”可随时查看。"
 
 
 _STATUS_LABELS = {
@@ -375,9 +378,7 @@ def _quoted_appeal(session: Session, resident: Resident, text: str) -> Appeal | 
     return appeal
 
 
-def _hold(
-    session: Session, resident: Resident, text: str, channel: str, inbound_message_id: int | None
-) -> None:
+def _hold(session: Session, resident: Resident, text: str, channel: str, inbound_message_id: int | None) -> None:
     session.add(
         PendingFollowUp(
             resident_id=resident.id,
@@ -392,9 +393,7 @@ def _hold(
 
 def pending_texts(session: Session, resident_id: int) -> list[PendingFollowUp]:
     """Messages held for the resident's answer, oldest first."""
-    stmt = (
-        select(PendingFollowUp).where(PendingFollowUp.resident_id == resident_id).order_by(PendingFollowUp.id)
-    )
+    stmt = select(PendingFollowUp).where(PendingFollowUp.resident_id == resident_id).order_by(PendingFollowUp.id)
     return list(session.scalars(stmt))
 
 
@@ -443,15 +442,9 @@ def _answer_choice(
         choice = int(answer) if quoted is None else None
         if choice == 0:
             return _file_held_as_new(session, resident, held, channel, classifier)
-        target = (
-            quoted
-            if quoted is not None
-            else (options[choice - 1] if choice and choice <= len(options) else None)
-        )
+        target = quoted if quoted is not None else (options[choice - 1] if choice and choice <= len(options) else None)
         if target is None:
-            return IntakeResult(
-                f"请回复 0 到 {len(options)} 之间的数字。\n" + _question(session, options), None
-            )
+            return IntakeResult(f"请回复 0 到 {len(options)} 之间的数字。\n" + _question(session, options), None)
         _clear(session, resident)
         return _add_notes(session, resident, target, [p.text for p in held])
     if is_courtesy(text):
@@ -459,9 +452,7 @@ def _answer_choice(
     # Not an answer: another message while the question is open. Hold it too, unless it is an emergency.
     decision = _classifier(classifier).classify(text)
     if decision.urgent:
-        result = new_appeal(
-            session, resident, text, decision, channel=channel, inbound_message_id=inbound_message_id
-        )
+        result = new_appeal(session, resident, text, decision, channel=channel, inbound_message_id=inbound_message_id)
         return IntakeResult(
             result.reply + "\n\n另：您之前的消息仍在等待确认。\n" + _question(session, options), result.appeal
         )
@@ -499,9 +490,7 @@ def _file_held_as_new(
 def _add_notes(session: Session, resident: Resident, appeal: Appeal, texts: list[str]) -> IntakeResult:
     for note in texts:
         record_event(session, appeal, "note", actor_type="resident", actor_id=resident.id, note=note)
-    return IntakeResult(
-        f"已补充到诉求 {appeal.number}（{_status_label(appeal)}），办理人员会看到您的留言。", appeal
-    )
+    return IntakeResult(f"已补充到诉求 {appeal.number}（{_status_label(appeal)}），办理人员会看到您的留言。", appeal)
 
 
 def _parse_location_state(state: str) -> tuple[float, float] | None:

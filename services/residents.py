@@ -109,9 +109,7 @@ def erase_on_unsubscribe(session: Session, openid: str) -> Resident | None:
     now = clock.now()
     pseudo = privacy.pseudonym(openid)
     session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.openid == openid)
-        .values(openid=pseudo, body="", reply=None)
+        update(InboundMessage).where(InboundMessage.openid == openid).values(openid=pseudo, body="", reply=None)
     )
     if resident is None:
         return None
@@ -206,9 +204,7 @@ def find_grid(session: Session, latitude: float, longitude: float) -> Grid | Non
     return best[1] if best else None
 
 
-def bind_by_location(
-    session: Session, resident: Resident, latitude: float, longitude: float
-) -> Binding | None:
+def bind_by_location(session: Session, resident: Resident, latitude: float, longitude: float) -> Binding | None:
     """Bind to the grid that contains the location; None (binding unchanged) when no grid does."""
     grid = find_grid(session, latitude, longitude)
     if grid is None:
@@ -235,9 +231,7 @@ def list_estates(session: Session, community_id: int | None = None) -> list[Esta
 
 def list_buildings(session: Session, estate_id: int) -> list[Building]:
     """Buildings of an estate, in a stable order."""
-    return list(
-        session.scalars(select(Building).where(Building.estate_id == estate_id).order_by(Building.id))
-    )
+    return list(session.scalars(select(Building).where(Building.estate_id == estate_id).order_by(Building.id)))
 
 
 def public_view(resident: Resident) -> dict[str, Any]:

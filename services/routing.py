@@ -8,7 +8,6 @@ version, the deciding keywords and an explanation, plus a `classify` event, so a
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from models.appeal import Appeal
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, Staff
 from models.routing import ConsultAnswer, RoutingRule
+from services import workflow
 from services.appeals import record_event
 
 if TYPE_CHECKING:
@@ -204,9 +204,7 @@ def decide(
 ) -> RouteDecision:
     """Resolve the handling unit for `category` at the appeal's place (no writes)."""
     community_id, estate_id, grid_id = locate(session, appeal)
-    decision = RouteDecision(
-        handler_type="grid", community_id=community_id, grid_id=grid_id, estate_id=estate_id
-    )
+    decision = RouteDecision(handler_type="grid", community_id=community_id, grid_id=grid_id, estate_id=estate_id)
     if why:
         decision.reasons.append(why)
     if needs_triage or category == OTHER:
@@ -284,26 +282,11 @@ def apply_classification(session: Session, appeal: Appeal, result: Decision, rou
     )
 
 
-def _workflow() -> Any | None:
-    """The workflow module (another area), or None while it does not exist yet."""
-    try:
-        return importlib.import_module("services.workflow")
-    except ModuleNotFoundError:
-        return None
-
-
 def dispatch_route(
-    session: Session, appeal: Appeal, route: RouteDecision, *, actor: Any | None = None
+    session: Session, appeal: Appeal, route: RouteDecision, *, actor: Any | None = None, notify_resident: bool = True
 ) -> bool:
     """Dispatch the appeal to the decided unit through the workflow state machine; False if it must wait."""
     if route.needs_triage or route.handler_type is None:
-        return False
-    workflow = _workflow()
-    if workflow is None:
-        # The state machine is not there yet: keep the decision on the appeal so a person can dispatch it.
-        appeal.handler_type = route.handler_type
-        appeal.department_id = route.department_id
-        appeal.property_company_id = route.property_company_id
         return False
     if actor is None:
         actor = workflow.Actor("system", None, "system")
@@ -316,6 +299,7 @@ def dispatch_route(
         department_id=route.department_id,
         property_company_id=route.property_company_id,
         note=route.note,
+        notify_resident=notify_resident,
     )
     return True
 
@@ -401,9 +385,7 @@ def seed_routing(session: Session) -> int:
         if handler_type == "department" and dept_id is None:
             continue  # the department is not set up in this deployment: such appeals go to triage
         session.add(
-            RoutingRule(
-                category=category, handler_type=handler_type, department_id=dept_id, note=note, priority=0
-            )
+            RoutingRule(category=category, handler_type=handler_type, department_id=dept_id, note=note, priority=0)
         )
         added += 1
     if session.scalar(select(ConsultAnswer.id).limit(1)) is None:
@@ -445,9 +427,7 @@ def consult_answer(session: Session, text: str, *, community_id: int | None = No
 # ------------------------------------------------------------------ the whole routing step
 
 
-def route_appeal(
-    session: Session, appeal: Appeal, result: Decision, *, actor: Any | None = None
-) -> RouteDecision:
+def route_appeal(session: Session, appeal: Appeal, result: Decision, *, actor: Any | None = None) -> RouteDecision:
     """Store the classification, decide the unit, dispatch it (or leave it for triage); push urgent ones."""
     category = result.category
     route = decide(session, appeal, category, needs_triage=result.needs_triage and not result.is_consultation)
@@ -459,7 +439,8 @@ def route_appeal(
     apply_classification(session, appeal, result, route)
     if appeal.kind != "appeal":
         return route  # consultations are answered, never dispatched
-    dispatched = dispatch_route(session, appeal, route, actor=actor)
+    # At intake the resident's answer (services.intake) already says where it went and by when.
+    dispatched = dispatch_route(session, appeal, route, actor=actor, notify_resident=False)
     if appeal.urgent and (dispatched or appeal.handler_type):
         push_urgent(session, appeal, include_handler=not dispatched)
     return route
@@ -493,9 +474,7 @@ def recategorise(
     from services.errors import Conflict, DomainError, Forbidden
 
     if new_category not in CODES:
-        raise DomainError(
-            f"unknown category {new_category!r}", code="bad_category", details={"allowed": list(CODES)}
-        )
+        raise DomainError(f"unknown category {new_category!r}", code="bad_category", details={"allowed": list(CODES)})
     staff = session.get(Staff, staff_id)
     if staff is None or not can_recategorise(staff, appeal):
         raise Forbidden("this staff member may not re-categorise this appeal")
@@ -540,9 +519,7 @@ def recategorise(
         appeal.status = "triaged"
     if route.needs_triage:
         return appeal
-    workflow = _workflow()
-    actor = workflow.Actor("staff", staff.id, staff.role) if workflow is not None else None
-    dispatch_route(session, appeal, route, actor=actor)
+    dispatch_route(session, appeal, route, actor=workflow.Actor("staff", staff.id, staff.role))
     return appeal
 
 

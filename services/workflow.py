@@ -341,9 +341,13 @@ def dispatch(
     department_id: int | None = None,
     property_company_id: int | None = None,
     note: str | None = None,
+    notify_resident: bool = True,
     _arbitrated: bool = False,
 ) -> Appeal:
-    """Send the appeal to a handling unit: start the deadline clock, store the reminder ladder, notify."""
+    """Send the appeal to a handling unit: start the deadline clock, store the reminder ladder, notify.
+
+    `notify_resident=False` when the caller tells the resident itself (intake answers with the same facts).
+    """
     from_status = _transition(appeal, "dispatched", ("received", "triaged", "returned"), "dispatch")
     if from_status == "returned" and appeal.return_count >= ARBITRATION_AFTER_RETURNS and not _arbitrated:
         raise InvalidTransition(
@@ -432,13 +436,14 @@ def dispatch(
         title="新派单：请及时签收" if not appeal.urgent else "紧急派单：请立即签收",
         extra={"签收时限": _local(due.accept_due_at)},
     )
-    notify_residents(
-        session,
-        appeal,
-        f"您的诉求（编号{appeal.number}）已转交{name}办理，预计{_local(due.due_at)}前办结。"
-        "我们会及时告知进展，回复“我的诉求”可随时查看。",
-        event=event,
-    )
+    if notify_resident:
+        notify_residents(
+            session,
+            appeal,
+            f"您的诉求（编号{appeal.number}）已转交{name}办理，预计{_local(due.due_at)}前办结。"
+            "我们会及时告知进展，回复“我的诉求”可随时查看。",
+            event=event,
+        )
     return appeal
 
 

@@ -132,9 +132,7 @@ class FakeWeChat:
         if name == "/voice":
             return self.fields("voice", MediaId=media_id, Format="amr", Recognition=rest)
         if name == "/image":
-            return self.fields(
-                "image", PicUrl=rest or f"https://mmbiz.example/{media_id}.jpg", MediaId=media_id
-            )
+            return self.fields("image", PicUrl=rest or f"https://mmbiz.example/{media_id}.jpg", MediaId=media_id)
         if name == "/location":
             if len(args) < 2:
                 raise ChatError("usage: /location LAT LNG [label]")
@@ -149,9 +147,7 @@ class FakeWeChat:
         if name == "/view":
             return self.fields("event", Event="VIEW", EventKey=rest or "https://example.com")
         if name == "/subscribe":
-            extra = (
-                {"EventKey": f"qrscene_{rest}", "Ticket": secrets.token_hex(8)} if rest else {"EventKey": ""}
-            )
+            extra = {"EventKey": f"qrscene_{rest}", "Ticket": secrets.token_hex(8)} if rest else {"EventKey": ""}
             return self.fields("event", Event="subscribe", **extra)
         if name == "/scan":
             if not rest:

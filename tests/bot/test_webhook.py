@@ -112,9 +112,7 @@ def test_oversize_body_is_413_plain_text(wx, app):
 
 BILLION_LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(2, 11)).replace(
-        "&lol1;", "&lol;"
-    )
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(2, 11)).replace("&lol1;", "&lol;")
     + "]><xml><MsgType>text</MsgType><Content>&lol10;</Content></xml>"
 )
 XXE = (
@@ -131,9 +129,7 @@ QUADRATIC = (
 )
 
 
-@pytest.mark.parametrize(
-    "payload", [BILLION_LAUGHS, XXE, QUADRATIC], ids=["billion-laughs", "xxe", "quadratic"]
-)
+@pytest.mark.parametrize("payload", [BILLION_LAUGHS, XXE, QUADRATIC], ids=["billion-laughs", "xxe", "quadratic"])
 @pytest.mark.parametrize("mode", ["plain", "aes"])
 def test_hostile_xml_is_refused_stored_and_answered_success(wx, session, payload, mode):
     driver = wx.as_user(OPENID, mode=mode)
@@ -279,9 +275,7 @@ def test_events_are_deduped_by_sender_time_event_and_key(wx, org, session):
     assert wx.post(click).status_code == 200
     rows = _rows(
         session,
-        select(InboundMessage.event, InboundMessage.deliveries, InboundMessage.dedupe_key).order_by(
-            InboundMessage.id
-        ),
+        select(InboundMessage.event, InboundMessage.deliveries, InboundMessage.dedupe_key).order_by(InboundMessage.id),
     )
     assert [(r.event, r.deliveries) for r in rows] == [("subscribe", 3), ("CLICK", 1)]
     assert all(r.dedupe_key.startswith("ev:") and OPENID not in r.dedupe_key for r in rows)
@@ -292,9 +286,7 @@ def test_events_are_deduped_by_sender_time_event_and_key(wx, org, session):
 
 
 def test_every_resident_message_restarts_the_customer_service_window(wx, org, session, clock):
-    window = select(Resident.last_inbound_at, Resident.cs_sends_since_inbound).where(
-        Resident.openid == OPENID
-    )
+    window = select(Resident.last_inbound_at, Resident.cs_sends_since_inbound).where(Resident.openid == OPENID)
     assert wx.say("帮助")
     [(first, _)] = _rows(session, window)
     assert first == clock.now()
@@ -329,15 +321,13 @@ def flaky_handler():
     handlers.HANDLERS.pop(("hongguan_test_flaky", None))
 
 
-def test_handler_failure_is_stored_answered_and_retried_by_a_job(
-    wx, org, session, run_jobs, sandbox, flaky_handler
-):
+def test_handler_failure_is_stored_answered_and_retried_by_a_job(wx, org, session, run_jobs, sandbox, flaky_handler):
     fields = wx.fake.fields("hongguan_test_flaky", Content="需要重试的消息")
     resp = wx.post(fields)
     assert wx.fake.read_reply(resp.get_data(as_text=True))["Content"] == "收到，正在处理中，稍后给您回复。"
-    row = select(
-        InboundMessage.id, InboundMessage.status, InboundMessage.attempts, InboundMessage.last_error
-    ).where(InboundMessage.msg_type == "hongguan_test_flaky")
+    row = select(InboundMessage.id, InboundMessage.status, InboundMessage.attempts, InboundMessage.last_error).where(
+        InboundMessage.msg_type == "hongguan_test_flaky"
+    )
     [(inbound_id, status, attempts, error)] = _rows(session, row)
     assert (status, attempts) == ("failed", 1)
     assert "downstream hiccup" in error
@@ -372,9 +362,7 @@ def test_message_while_redis_is_down_is_answered_and_its_work_runs_after(
         assert attempts >= 1
         intake_job = select(PendingJob.enqueued_at).where(PendingJob.func == "jobs.inbound.process_inbound")
         assert _rows(session, intake_job) == [(None,)]
-        assert _rows(session, select(InboundMessage.status).where(InboundMessage.msg_type == "text")) == [
-            ("queued",)
-        ]
+        assert _rows(session, select(InboundMessage.status).where(InboundMessage.msg_type == "text")) == [("queued",)]
     finally:
         redis_server.start()
     assert _count(session, Appeal) == 0
@@ -404,3 +392,46 @@ def test_nonce_cache_keys_are_bound_to_the_body(wx, org, app, clock):
         ttl = get_redis().ttl(f"wx:nonce:{ts}:777")
     assert stored.decode() == hashlib.sha256(body).hexdigest()[:32]
     assert 0 < ttl <= 2 * app.config["TIMESTAMP_WINDOW"] + 60
+
+
+@pytest.fixture
+def flaky_text():
+    """The real text handler, failing on its first call (a worker crash mid-intake), then itself again."""
+    real = handlers.HANDLERS[("text", None)]
+    calls = {"n": 0}
+
+    def flaky(ctx: handlers.Context) -> str | None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            ctx.resident.name = "临时写入"  # must be rolled back with the failed attempt
+            raise RuntimeError("worker hiccup")
+        return real(ctx)
+
+    handlers.HANDLERS[("text", None)] = flaky
+    yield calls
+    handlers.HANDLERS[("text", None)] = real
+
+
+def test_queued_text_whose_job_fails_is_kept_and_the_retry_files_it_once(wx, org, session, app, run_jobs, flaky_text):
+    from jobs.inbound import process_inbound
+
+    assert wx.say("小区门口的消防栓漏水了") == menu.ACK_QUEUED
+    run_jobs()  # the first attempt fails; RQ schedules a retry (Retry interval) instead of losing it
+    status = select(InboundMessage.id, InboundMessage.status, InboundMessage.attempts, InboundMessage.last_error)
+    [(inbound_id, state, attempts, error)] = _rows(session, status)
+    assert (state, attempts) == ("failed", 1)
+    assert "worker hiccup" in error
+    assert _count(session, Appeal) == 0
+    assert _scalar(session, select(Resident.name).where(Resident.openid == OPENID)) is None
+    assert wx.answers() == []
+
+    with app.app_context():  # what the worker runs when RQ's retry comes due
+        assert process_inbound(inbound_id) == "handled"
+    with app.app_context():  # a second run (e.g. the sweeper re-enqueued it) changes nothing
+        assert process_inbound(inbound_id) == "already handled"
+    run_jobs()
+    assert _rows(session, status)[0][1:3] == ("handled", 2)
+    number = _scalar(session, select(Appeal.number))
+    assert _count(session, Appeal) == 1
+    [accepted] = [a for a in wx.answers() if "受理" in a]  # intake's answer, sent once
+    assert f"编号 {number}" in accepted

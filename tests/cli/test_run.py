@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def test_run_starts_everything_answers_a_chat_and_stops_on_ctrl_c(tmp_path: Path
         # resident as a customer-service message that the worker sent through the sandbox.
         assert "< 红管家使用说明" in chat.stdout, chat.stdout
         cs_lines = [line for line in chat.stdout.splitlines() if line.startswith("[客服消息]")]
-        assert any("编号HG" in line and "消防" in line for line in cs_lines), chat.stdout
+        assert any(re.search(r"编号\s*HG\d+", line) and "消防" in line for line in cs_lines), chat.stdout
         sent = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/stats", timeout=5).json()
         assert sent["calls"] >= 1  # the worker talked to the (sandboxed) WeChat API
     finally:

@@ -85,7 +85,7 @@ def test_decision_fields(clf: classifier.Classifier) -> None:
     weights = [abs(w) for _, w in d.keywords]
     assert weights == sorted(weights, reverse=True)
     assert d.explain().startswith("消防安全 because 飞线充电 (+")
-    assert d.model_version == clf.version == "community-2026.11.1"
+    assert d.model_version == clf.version == "community-2026.11.2"
     assert not d.is_consultation
     assert json.loads(json.dumps(d.as_dict(), ensure_ascii=False))["category"] == "fire_safety"
 
@@ -145,3 +145,11 @@ def test_import_nlp_pulls_in_no_web_or_database_package() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_guessed_fire_safety_category_is_not_urgent_by_default(clf):
+    broken_light = clf.classify("3幢楼道的灯坏了")
+    assert broken_light.category == "property"
+    assert not broken_light.urgent
+    fire = clf.classify("楼道里着火了，好多烟")
+    assert fire.urgent  # explicit danger is urgent through the rules, whatever the category's confidence

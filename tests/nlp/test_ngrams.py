@@ -121,8 +121,6 @@ def test_cli_train_ngrams_option(tmp_path: Path) -> None:
         result = CliRunner().invoke(nlp_group, args)
         assert result.exit_code == 0, result.output
         keywords = [
-            k
-            for c in json.loads(out.read_text(encoding="utf-8"))["categories"].values()
-            for k in c["keywords"]
+            k for c in json.loads(out.read_text(encoding="utf-8"))["categories"].values() for k in c["keywords"]
         ]
         assert any(tokenize.is_ngram(k) for k in keywords) is has_ngrams

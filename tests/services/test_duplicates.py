@@ -119,24 +119,16 @@ def test_old_or_closed_appeals_are_not_joined(session: Session, seeded: Any, clo
     assert first is not None
     clock.advance(timedelta(days=15))  # past the default 14-day window
     assert (
-        duplicates.find_duplicate(
-            session, category="property", text="电梯坏了", building_id=first.building_id
-        )
-        is None
+        duplicates.find_duplicate(session, category="property", text="电梯坏了", building_id=first.building_id) is None
     )
     clock.advance(timedelta(days=-14))
-    found = duplicates.find_duplicate(
-        session, category="property", text="电梯坏了", building_id=first.building_id
-    )
+    found = duplicates.find_duplicate(session, category="property", text="电梯坏了", building_id=first.building_id)
     assert found is not None
     assert found.appeal is first
     assert found.reason == "building"
     first.status = "resolved"  # the handler says it is fixed: a new report means it is not
     assert (
-        duplicates.find_duplicate(
-            session, category="property", text="电梯坏了", building_id=first.building_id
-        )
-        is None
+        duplicates.find_duplicate(session, category="property", text="电梯坏了", building_id=first.building_id) is None
     )
 
 
@@ -144,17 +136,11 @@ def test_nearby_location_joins_far_one_does_not(session: Session, seeded: Any) -
     alice = person(session, seeded, None, "o-alice")
     bob = person(session, seeded, None, "o-bob")
     carol = person(session, seeded, None, "o-carol")
-    first = handle_text(
-        session, alice, "这里的路灯不亮", latitude=31.3020, longitude=120.7020, classifier=CLF
-    ).appeal
+    first = handle_text(session, alice, "这里的路灯不亮", latitude=31.3020, longitude=120.7020, classifier=CLF).appeal
     assert first is not None
     assert first.grid_id == seeded.grids["G1"].id
-    near = handle_text(
-        session, bob, "路灯不亮了", latitude=31.3024, longitude=120.7022, classifier=CLF
-    )  # ~50 m
-    far = handle_text(
-        session, carol, "路灯不亮了", latitude=31.3040, longitude=120.7040, classifier=CLF
-    )  # ~290 m
+    near = handle_text(session, bob, "路灯不亮了", latitude=31.3024, longitude=120.7022, classifier=CLF)  # ~50 m
+    far = handle_text(session, carol, "路灯不亮了", latitude=31.3040, longitude=120.7040, classifier=CLF)  # ~290 m
     assert near.appeal is first
     assert far.appeal is not None
     assert far.appeal is not first
@@ -198,12 +184,8 @@ def test_duplicates_on_postgresql(pg_app: Any, clock: Any) -> None:
         routing.seed_routing(session)
         alice = person(session, org, None, "o-alice")
         bob = person(session, org, None, "o-bob")
-        first = handle_text(
-            session, alice, "路灯不亮", latitude=31.3020, longitude=120.7020, classifier=CLF
-        ).appeal
-        second = handle_text(
-            session, bob, "路灯不亮了", latitude=31.3022, longitude=120.7021, classifier=CLF
-        ).appeal
+        first = handle_text(session, alice, "路灯不亮", latitude=31.3020, longitude=120.7020, classifier=CLF).appeal
+        second = handle_text(session, bob, "路灯不亮了", latitude=31.3022, longitude=120.7021, classifier=CLF).appeal
         assert first is not None
         assert second is first
         assert supporters_of(session, first) == [bob.id]

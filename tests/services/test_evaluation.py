@@ -233,3 +233,39 @@ def test_withdraw_tells_the_unit(session: Session, org: Any, alice: Resident, ru
         session.scalars(select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.cancelled_at.is_(None))).all()
         == []
     )
+
+
+# ---------------------------------------------------------------- the same actions answered in chat
+
+
+def test_chat_rating_applies_only_while_an_appeal_awaits_one(session: Session, org: Any, alice: Resident) -> None:
+    assert evaluation.answer_in_chat(session, alice.id, "1") is None  # nothing to rate: "1" is ordinary text
+    appeal = resolved(session, org, alice)
+    reply = evaluation.answer_in_chat(session, alice.id, "2")
+    assert reply is not None
+    assert appeal.number in reply
+    assert "基本满意" in reply
+    assert (appeal.status, appeal.rating) == ("closed", "basically_satisfied")
+    assert evaluation.answer_in_chat(session, alice.id, "3") is None  # already rated: no second rating
+
+
+def test_chat_chase_reopen_and_withdraw(session: Session, org: Any, alice: Resident, clock: Any) -> None:
+    appeal = in_progress(session, org, alice)
+    assert "已为您催办" in evaluation.answer_in_chat(session, alice.id, "催办")
+    assert "刚催办过" in evaluation.answer_in_chat(
+        session, alice.id, f"催办{appeal.number}"
+    )  # rate-limited, not an error
+    assert appeal.last_chased_at is not None
+
+    workflow.resolve(session, appeal, actor=staff(org, "g1_worker"), reply="已更换灯泡")
+    evaluation.answer_in_chat(session, alice.id, "3")
+    assert appeal.status == "closed"
+    reply = evaluation.answer_in_chat(session, alice.id, f"重办{appeal.number}")
+    assert "重新办理" in reply
+    assert (appeal.status, appeal.reopen_count) == ("dispatched", 1)
+
+    reply = evaluation.answer_in_chat(session, alice.id, "撤回")
+    assert "已撤回" in reply
+    assert (appeal.status, appeal.closure_code) == ("closed", "withdrawn")
+    assert "没有找到" in evaluation.answer_in_chat(session, alice.id, "催办")
+    assert evaluation.answer_in_chat(session, alice.id, "楼道灯又坏了") is None  # an ordinary message

@@ -229,3 +229,34 @@ def test_a_consultation_is_answered_even_with_open_appeals(session: Session, ali
     assert result.appeal.kind == "consultation"
     assert "居住证" in result.reply
     assert alice.dialog_state is None
+
+
+def test_chat_rating_after_resolution_closes_the_appeal_instead_of_filing_a_new_one(session, org, clock):
+    from services import workflow
+    from services.workflow import Actor
+
+    resident = Resident(openid="o-rater", community_id=org.community.id, grid_id=org.grids["G1"].id,
+                        building_id=org.buildings["E-LZ-1"].id)  # fmt: skip
+    session.add(resident)
+    session.flush()
+    filed = handle_text(session, resident, "1幢楼道灯坏了好几天了，晚上很黑")
+    appeal = filed.appeal
+    assert appeal is not None
+    worker = org.staff["g1_worker"]
+    if appeal.status == "triaged":
+        workflow.dispatch(session, appeal, actor=Actor("staff", org.staff["g1_leader"].id, "grid_leader"),
+                          handler_type="grid")  # fmt: skip
+    actor = Actor("staff", worker.id, worker.role) if appeal.handler_type == "grid" else None
+    if actor is None:  # routed to the estate's property company
+        pc = org.staff["pc_lh"]
+        actor = Actor("staff", pc.id, pc.role)
+    workflow.accept(session, appeal, actor=actor)
+    workflow.start(session, appeal, actor=actor)
+    workflow.resolve(session, appeal, actor=actor, reply="已修好")
+    before = session.scalar(select(func.count()).select_from(Appeal))
+
+    answer = handle_text(session, resident, "1")
+    assert "满意" in answer.reply
+    assert appeal.number in answer.reply
+    assert (appeal.status, appeal.rating) == ("closed", "satisfied")
+    assert session.scalar(select(func.count()).select_from(Appeal)) == before  # no new appeal for "1"

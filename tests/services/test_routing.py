@@ -70,11 +70,7 @@ def resident_in(session: Session, org: Any, building_key: str | None, openid: st
 
 
 def events(session: Session, appeal: Appeal) -> list[AppealEvent]:
-    return list(
-        session.scalars(
-            select(AppealEvent).where(AppealEvent.appeal_id == appeal.id).order_by(AppealEvent.id)
-        )
-    )
+    return list(session.scalars(select(AppealEvent).where(AppealEvent.appeal_id == appeal.id).order_by(AppealEvent.id)))
 
 
 # ------------------------------------------------------------------ the rule table
@@ -103,9 +99,7 @@ DEPARTMENT_OF = {
 
 
 @pytest.mark.parametrize("category", sorted(DEPARTMENT_OF))
-def test_department_categories_route_to_their_department(
-    session: Session, seeded: Any, category: str
-) -> None:
+def test_department_categories_route_to_their_department(session: Session, seeded: Any, category: str) -> None:
     r = resident_in(session, seeded, "E-LZ-1", "o-d")
     appeal = Appeal(text="x", resident_id=r.id, building_id=r.building_id, grid_id=r.grid_id)
     session.add(appeal)
@@ -128,12 +122,8 @@ def test_grid_categories_stay_with_the_residents_grid(session: Session, seeded: 
     assert (route.handler_type, route.grid_id, route.needs_triage) == ("grid", seeded.grids["G2"].id, False)
 
 
-@pytest.mark.parametrize(
-    ("building", "company"), [("E-LZ-2", "PC-LH"), ("E-LZ-6", "PC-LH"), ("E-XY-3", "PC-XY")]
-)
-def test_property_goes_to_the_estates_own_company(
-    session: Session, seeded: Any, building: str, company: str
-) -> None:
+@pytest.mark.parametrize(("building", "company"), [("E-LZ-2", "PC-LH"), ("E-LZ-6", "PC-LH"), ("E-XY-3", "PC-XY")])
+def test_property_goes_to_the_estates_own_company(session: Session, seeded: Any, building: str, company: str) -> None:
     r = resident_in(session, seeded, building, f"o-{building}")
     appeal = Appeal(text="电梯坏了", resident_id=r.id, building_id=r.building_id)
     session.add(appeal)
@@ -193,9 +183,7 @@ def test_most_specific_rule_wins(session: Session, seeded: Any) -> None:
 
 
 def test_no_rule_means_triage(session: Session, seeded: Any) -> None:
-    session.execute(
-        RoutingRule.__table__.update().where(RoutingRule.category == "health").values(active=False)
-    )
+    session.execute(RoutingRule.__table__.update().where(RoutingRule.category == "health").values(active=False))
     appeal = Appeal(text="x", grid_id=seeded.grids["G3"].id)
     session.add(appeal)
     session.flush()
@@ -263,9 +251,7 @@ def test_routing_decision_is_stored_for_audit(session: Session, seeded: Any, clo
 
 
 @pytest.mark.parametrize("text", ["你们能不能来看看", "电梯坏了，垃圾也没人收"])
-def test_other_and_low_confidence_go_to_grid_triage(
-    session: Session, seeded: Any, clock: Any, text: str
-) -> None:
+def test_other_and_low_confidence_go_to_grid_triage(session: Session, seeded: Any, clock: Any, text: str) -> None:
     r = resident_in(session, seeded, "E-LZ-4", f"o-{len(text)}")
     result = handle_text(session, r, text, classifier=CLF)
     appeal = result.appeal
@@ -303,9 +289,7 @@ def test_consult_answer_falls_back_to_the_general_answer(session: Session, seede
 
 
 def _staff_pushes(session: Session) -> list[PendingJob]:
-    return [
-        j for j in session.scalars(select(PendingJob).order_by(PendingJob.id)) if j.func.endswith("_to_staff")
-    ]
+    return [j for j in session.scalars(select(PendingJob).order_by(PendingJob.id)) if j.func.endswith("_to_staff")]
 
 
 def test_urgent_appeal_is_dispatched_and_pushed_at_once(session: Session, seeded: Any, clock: Any) -> None:
@@ -356,9 +340,7 @@ def _triaged(session: Session, org: Any, text: str = "你们能不能来看看�
     return appeal
 
 
-def test_recategorise_reroutes_and_records_a_labelled_example(
-    session: Session, seeded: Any, clock: Any
-) -> None:
+def test_recategorise_reroutes_and_records_a_labelled_example(session: Session, seeded: Any, clock: Any) -> None:
     appeal = _triaged(session, seeded)
     leader = seeded.staff["g1_leader"]
     routing.recategorise(session, appeal, "municipal", staff_id=leader.id, note="路面坑洞归市政")
@@ -378,9 +360,7 @@ def test_recategorise_reroutes_and_records_a_labelled_example(
     assert routing.export_labelled_examples(session) == [(appeal.text, "municipal")]
 
 
-def test_recategorise_a_dispatched_appeal_sends_it_to_the_new_unit(
-    session: Session, seeded: Any, clock: Any
-) -> None:
+def test_recategorise_a_dispatched_appeal_sends_it_to_the_new_unit(session: Session, seeded: Any, clock: Any) -> None:
     r = resident_in(session, seeded, "E-LZ-1", "o-wrong")
     appeal = handle_text(session, r, "门口有人摆摊", classifier=CLF).appeal
     assert appeal is not None

@@ -45,9 +45,7 @@ def _send_custom(sandbox, openid: str, text: str) -> None:
 
 
 @pytest.mark.parametrize("mode", ["aes", "compat", "plain"])
-def test_chat_session_prints_replies_and_customer_service_messages(
-    app, session, server, sandbox, run_jobs, mode
-):
+def test_chat_session_prints_replies_and_customer_service_messages(app, session, server, sandbox, run_jobs, mode):
     def lines() -> Iterator[str]:
         yield "/subscribe b-e-lz-1\n"
         yield "小区北门的路灯坏了\n"
