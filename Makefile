@@ -44,6 +44,7 @@ bench: venv postgres
 	$(BIN)/python bench/nlp.py
 	$(BIN)/python bench/appeals.py
 	$(BIN)/python bench/miniapp.py
+	$(BIN)/python bench/wechat_client.py
 
 clean:
 	rm -rf $(VENV) instance *.egg-info

@@ -41,3 +41,8 @@ def unfreeze() -> None:
     """Return to real time."""
     global _frozen
     _frozen = None
+
+
+def local_text(value: datetime | None) -> str:
+    """A time as residents read it in messages: "11月25日 10:00" in the community's time zone."""
+    return value.astimezone(LOCAL_TZ).strftime("%m月%d日 %H:%M") if value is not None else ""

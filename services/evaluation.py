@@ -209,13 +209,13 @@ def reopen(
         wf.handler_staff(session, appeal),
         key=f"appeal:{appeal.id}:ev{event.id}",
         title="居民反映问题未解决，诉求已重办",
-        extra={"重办原因": reason.strip()[:60], "签收时限": wf._local(due.accept_due_at)},
+        extra={"重办原因": reason.strip()[:60], "签收时限": clock.local_text(due.accept_due_at)},
     )
     wf.notify_residents(
         session,
         appeal,
         f"您的诉求（编号{appeal.number}）已重新交{wf.unit_name(session, appeal)}办理，"
-        f"预计{wf._local(due.due_at)}前办结。",
+        f"预计{clock.local_text(due.due_at)}前办结。",
         event=event,
     )
     return appeal

@@ -343,8 +343,7 @@ def _accepted_reply(session: Session, appeal: Appeal, route: routing.RouteDecisi
         )
     if appeal.status == "triaged" or route.needs_triage:
         return f"您的诉求已受理，编号 {appeal.number}。{unit}将尽快核实并分派处理，进展会及时告知您。"
-    due = appeal.due_at.astimezone(clock.LOCAL_TZ).strftime("%m月%d日 %H:%M") if appeal.due_at else None
-    by = f"，预计{due}前办结" if due else ""
+    by = f"，预计{clock.local_text(appeal.due_at)}前办结" if appeal.due_at else ""
     return f"您的诉求已受理，编号 {appeal.number}，已转交{unit}处理{by}。进展会及时告知您，回复“我的诉求”可随时查看。"
 
 

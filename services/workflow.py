@@ -121,10 +121,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-def _local(value: datetime | None) -> str:
-    return value.astimezone(clock.LOCAL_TZ).strftime("%m月%d日 %H:%M") if value is not None else ""
-
-
 def _transition(appeal: Appeal, to_status: str, allowed_from: tuple[str, ...], what: str) -> str:
     """Check that `appeal` may move to `to_status`; returns the from-status."""
     if appeal.status not in allowed_from:
@@ -307,7 +303,7 @@ def notify_staff_members(
     fields = {
         "number": appeal.number or str(appeal.id),
         "summary": f"{label_of(appeal.category) if appeal.category else '诉求'}：{redact_text(appeal.text)}"[:20],
-        "deadline": _local(appeal.due_at),
+        "deadline": clock.local_text(appeal.due_at),
         "note": STATUS_LABELS.get(appeal.status, appeal.status),
         **(extra or {}),
     }
@@ -434,13 +430,13 @@ def dispatch(
         handler_staff(session, appeal),
         key=f"appeal:{appeal.id}:ev{event.id}",
         title="新派单：请及时签收" if not appeal.urgent else "紧急派单：请立即签收",
-        extra={"签收时限": _local(due.accept_due_at)},
+        extra={"签收时限": clock.local_text(due.accept_due_at)},
     )
     if notify_resident:
         notify_residents(
             session,
             appeal,
-            f"您的诉求（编号{appeal.number}）已转交{name}办理，预计{_local(due.due_at)}前办结。"
+            f"您的诉求（编号{appeal.number}）已转交{name}办理，预计{clock.local_text(due.due_at)}前办结。"
             "我们会及时告知进展，回复“我的诉求”可随时查看。",
             event=event,
         )
