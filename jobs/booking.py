@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from infra import clock
 from infra.web import db_session, get_redis
@@ -30,7 +31,7 @@ def _policy() -> booking.BookingPolicy:
 def _mark(name: str) -> None:
     try:
         get_redis().set(_LAST_RUN_KEY + name, clock.now().isoformat())
-    except Exception:
+    except RedisError:  # a heartbeat is best effort; the job's real work is already committed
         log.warning("could not record the %s heartbeat", name)
 
 

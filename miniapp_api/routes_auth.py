@@ -17,6 +17,7 @@ from miniapp_api.blueprint import api_blueprint
 from miniapp_api.schemas import AUTH_ERRORS, ErrorBody, Ok, responses
 from models.resident import Resident
 from services import auth as auth_service
+from wechat.client import WeChatAPIError, WeChatUnavailable, miniapp_client
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,10 @@ def session_ttl() -> timedelta:
 )
 def login(body: LoginBody) -> Any:
     """code2Session through the WeChat client; session_key stays server-side."""
-    from wechat.client import WeChatAPIError, miniapp_client  # the WeChat engineer's wrapper
-
     try:
         result = miniapp_client().code_to_session(body.code)
     except WeChatAPIError as e:
-        errcode = getattr(e, "errcode", None)
+        errcode = e.errcode
         if errcode in _RATE_LIMITED:
             raise ApiError(429, "rate_limited", "too many logins; wait a minute and try again") from None
         if errcode in _INVALID_CODE:
@@ -84,10 +83,8 @@ def login(body: LoginBody) -> Any:
             ) from None
         log.warning("code2Session failed errcode=%s", errcode)
         raise ApiError(503, "wechat_unavailable", "WeChat login is unavailable; try again shortly") from None
-    except Exception as e:  # WeChatUnavailable, timeouts: the client's own errors
-        if type(e).__name__ in ("WeChatUnavailable", "Timeout", "ConnectionError"):
-            raise ApiError(503, "wechat_unavailable", "WeChat login is unavailable; try again shortly") from None
-        raise
+    except WeChatUnavailable:  # timeouts, connection errors, 5xx: the client already logged the call
+        raise ApiError(503, "wechat_unavailable", "WeChat login is unavailable; try again shortly") from None
     openid = result.get("openid")
     session_key = result.get("session_key")
     if not openid or not session_key:

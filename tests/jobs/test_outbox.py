@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from jobs.outbox import commit_and_enqueue, sweep
@@ -12,8 +11,8 @@ from services.outbox import defer
 
 def test_deferred_job_is_enqueued_after_commit_once(app, session):
     with app.app_context():
-        defer(session, "jobs.probe.record", "a", job_id="probe-1")
-        defer(session, "jobs.probe.record", "a", job_id="probe-1")  # same id: ignored
+        defer(session, "jobs.outbox.sweep_outbox", job_id="probe-1")
+        defer(session, "jobs.outbox.sweep_outbox", job_id="probe-1")  # same id: ignored
         commit_and_enqueue(session)
         from jobs.queue import get_queue
 
@@ -22,22 +21,19 @@ def test_deferred_job_is_enqueued_after_commit_once(app, session):
         assert row.enqueued_at is not None
 
 
-def test_redis_outage_leaves_rows_for_the_sweeper(app, session, monkeypatch):
-    import jobs.outbox as outbox_jobs
-
-    def refuse(*args, **kwargs):
-        raise RedisConnectionError("redis is down")
-
+def test_redis_outage_leaves_rows_for_the_sweeper(app, session, redis_server):
     with app.app_context():
-        monkeypatch.setattr(outbox_jobs, "enqueue", refuse)
-        defer(session, "jobs.probe.record", "b", job_id="probe-2")
-        commit_and_enqueue(session)
-        row = session.scalar(select(PendingJob).where(PendingJob.job_id == "probe-2"))
-        assert row.enqueued_at is None
-        assert row.attempts == 1
-        assert "redis is down" in row.last_error
-
-        monkeypatch.undo()
+        redis_server.stop()  # a real outage: connections are refused
+        try:
+            defer(session, "jobs.outbox.sweep_outbox", job_id="probe-2")
+            commit_and_enqueue(session)  # commits; the enqueue fails and is absorbed
+            row = session.scalar(select(PendingJob).where(PendingJob.job_id == "probe-2"))
+            assert row.enqueued_at is None
+            assert row.attempts == 1
+            assert "Error" in row.last_error
+            assert sweep(session) == 0  # still down: nothing lost, nothing enqueued
+        finally:
+            redis_server.start()
         assert sweep(session) == 1
         assert sweep(session) == 0
         from jobs.queue import get_queue

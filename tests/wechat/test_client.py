@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import pytest
 
@@ -155,11 +154,10 @@ def test_slow_wechat_times_out_instead_of_hanging(sandbox, redis):
     client = make(sandbox, redis, timeout=0.3)
     client.get_access_token()
     sandbox.fail(CUSTOM, delay=3.0)
-    started = time.monotonic()
+    # Without a read timeout the call would succeed once the sandbox's 3 s delay ended; "timed out" proves the
+    # client gave up on its own (no wall-clock assertion: the machine's load must not decide the outcome).
     with pytest.raises(WeChatUnavailable, match="timed out"):
         client.send_text("oSlow", "x")
-    # The read timeout fired: the call gave up well before the sandbox's 3 s delay ended.
-    assert time.monotonic() - started < 2.5
 
 
 def test_unreachable_wechat_is_unavailable(redis):
