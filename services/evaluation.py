@@ -258,6 +258,12 @@ def auto_close(session: Session, appeal: Appeal, *, window_hours: float | None =
 
 # ---------------------------------------------------------------- the same actions, answered in chat
 
+_CHAT_REFUSALS = {
+    "reopen_window_passed": f"已超过{REOPEN_DAYS}天的重办期限，请直接发送新的诉求",
+    "invalid_transition": "它当前的办理状态不允许这样做",
+    "forbidden": "只有反映人本人可以这样做",
+    "reason_required": "请说明仍未解决的情况",
+}
 _CHAT_ACTION = re.compile(r"^\s*(重办|催办|撤回)\s*(HG\d{6,})?\s*[。.!！]?\s*$", re.IGNORECASE)
 
 
@@ -310,4 +316,6 @@ def answer_in_chat(
     except RateLimited:
         return f"诉求（编号{appeal.number}）刚催办过，承办单位正在处理，请稍后再试。"
     except DomainError as e:
-        return f"诉求（编号{appeal.number}）暂时无法{verb}：{e.message}"
+        # Residents read Chinese; the error's own message is written for API clients and staff.
+        why = _CHAT_REFUSALS.get(e.code, f"当前状态（{appeal.status}）不支持此操作")
+        return f"诉求（编号{appeal.number}）暂时无法{verb}：{why}。回复“我的诉求”查看办理进度。"

@@ -269,3 +269,13 @@ def test_chat_chase_reopen_and_withdraw(session: Session, org: Any, alice: Resid
     assert (appeal.status, appeal.closure_code) == ("closed", "withdrawn")
     assert "没有找到" in evaluation.answer_in_chat(session, alice.id, "催办")
     assert evaluation.answer_in_chat(session, alice.id, "楼道灯又坏了") is None  # an ordinary message
+
+
+def test_chat_refusals_are_explained_in_chinese(session: Session, org: Any, alice: Resident, clock: Any) -> None:
+    appeal = resolved(session, org, alice)
+    evaluation.answer_in_chat(session, alice.id, "1")
+    clock.advance(timedelta(days=evaluation.REOPEN_DAYS + 1))
+    reply = evaluation.answer_in_chat(session, alice.id, f"重办{appeal.number}")
+    assert reply is not None
+    assert "重办期限" in reply
+    assert not any("a" <= ch.lower() <= "z" for ch in reply.replace(appeal.number, ""))

@@ -1,0 +1,91 @@
+"""A real worker process is SIGKILLed while it works through an appeal's reminder ladder; after a restart every
+step has happened exactly once (SQL rows are the truth, job ids are stable, each step claims its row).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from rq.registry import FinishedJobRegistry, StartedJobRegistry
+from sqlalchemy import select
+
+from infra import clock
+from jobs.appeals import tick
+from jobs.queue import QUEUES, get_queue
+from models import AppealEvent, Reminder
+from services import workflow
+from services.appeals import create_appeal
+from services.calendar import seed_calendar
+from services.deadlines import seed_sla_policies
+
+
+def _worker_env(app_config: dict[str, Any]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HONGGUAN_")}
+    for key in ("DATABASE_URL", "REDIS_URL", "INSTANCE_PATH", "WECHAT_API_BASE", "WECHAT_APPID", "WECHAT_SECRET",
+                "MINIAPP_APPID", "MINIAPP_SECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY", "WECHAT_ACCOUNT_ID"):  # fmt: skip
+        env[f"HONGGUAN_{key}"] = str(app_config[key])
+    return env
+
+
+@pytest.mark.slow
+def test_reminder_ladder_survives_a_killed_worker(app, app_config, session, org, run_jobs):
+    seed_calendar(session)
+    seed_sla_policies(session)
+    # Dispatch an urgent appeal two weeks ago (2 working hours to resolve), so by the real clock — which the
+    # worker process uses — every step of its ladder is due.
+    clock.freeze(datetime.now(UTC) - timedelta(days=14))
+    try:
+        appeal = create_appeal(session, resident=None, text="楼道里有人持续飞线充电", channel="staff")
+        appeal.category, appeal.urgent = "fire_safety", True
+        workflow.dispatch(session, appeal, actor=workflow.SYSTEM, handler_type="grid", grid_id=org.grids["G1"].id)
+        session.commit()
+    finally:
+        clock.unfreeze()
+    levels = {r.level for r in session.scalars(select(Reminder).where(Reminder.appeal_id == appeal.id))}
+    assert {"remind_50", "remind_80", "overdue", "accept_overdue"} <= levels
+
+    with app.app_context():
+        assert tick() == len(levels - {"auto_close"})  # the steps are scheduled in RQ
+        queues = [get_queue(q) for q in QUEUES]
+
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker"], env=_worker_env(app_config), start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # kill it as soon as it has started on the ladder
+            if any(StartedJobRegistry(queue=q).count or FinishedJobRegistry(queue=q).count for q in queues):
+                break
+            time.sleep(0.02)
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-flight
+        worker.wait(10)
+
+        # What RQ's maintenance does once the dead worker's heartbeat has expired: abandoned jobs are retried.
+        for q in queues:
+            StartedJobRegistry(queue=q).cleanup(timestamp=time.time() + 3600)
+        tick()  # the next cron tick re-enqueues any step that is still unsent
+        run_jobs()  # the restarted worker finishes the rest
+
+    session.expire_all()
+    rows = list(session.scalars(select(Reminder).where(Reminder.appeal_id == appeal.id)))
+    assert all(r.sent_at is not None for r in rows if r.level != "auto_close"), [(r.level, r.sent_at) for r in rows]
+    events = session.scalars(select(AppealEvent).where(AppealEvent.appeal_id == appeal.id))
+    steps = Counter(
+        f"{e.action}:{e.payload.get('step') or e.payload.get('kind') or e.payload.get('level')}"
+        for e in events
+        if e.action in ("remind", "overdue", "escalate")
+    )
+    # remind at 50 % and 80 %, the acceptance and the resolution deadlines missed, escalation to the grid
+    # leader (level 1) and to the community secretary (level 2): each exactly once, kill or no kill.
+    assert steps == Counter(
+        {"remind:remind_50": 1, "remind:remind_80": 1, "overdue:accept": 1, "overdue:resolve": 1,
+         "escalate:1": 1, "escalate:2": 1}
+    )  # fmt: skip
