@@ -9,6 +9,7 @@ the next tick re-enqueues whatever is still unsent, and `send_reminder` claims t
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from infra import clock
 from infra.web import db_session
@@ -19,6 +20,8 @@ from services import deadlines, workflow
 log = logging.getLogger(__name__)
 
 SEND_REMINDER = "jobs.appeals.send_reminder"
+# Longer than any step takes, including RQ's retries of a failed attempt (10 s + 60 s backoff).
+STUCK_AFTER = timedelta(minutes=10)
 
 
 def tick(limit: int = 500) -> int:
@@ -27,13 +30,15 @@ def tick(limit: int = 500) -> int:
     now = clock.now()
     rows = deadlines.due_reminders(session, now, limit=limit)
     for row in rows:
-        # Redis errors propagate: the rows stay unsent and the next tick tries again.
+        # Redis errors propagate: the rows stay unsent and the next tick tries again. A step handed to RQ long
+        # ago and still unsent lost its job (a worker killed at the wrong instant): its job id is replaced.
         enqueue(
             SEND_REMINDER,
             row.appeal_id,
             row.level,
             job_id=deadlines.job_id(row.appeal_id, row.round, row.level),
             queue="urgent" if row.level in ("overdue", "secretary", "accept_overdue") else "default",
+            replace_idle=row.enqueued_at is not None and now - row.enqueued_at > STUCK_AFTER,
         )
         if row.enqueued_at is None:
             row.enqueued_at = now

@@ -11,7 +11,7 @@ from flask import current_app
 from redis import Redis
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from infra.web import get_redis
 
@@ -37,13 +37,16 @@ def enqueue(
     retry: Retry | None = DEFAULT_RETRY,
     timeout: int = DEFAULT_TIMEOUT,
     connection: Redis | None = None,
+    replace_idle: bool = False,
     **kwargs: Any,
 ) -> Job | None:
     """Enqueue `func(*args, **kwargs)` under a stable `job_id`; a second enqueue of a live id is a no-op.
 
     Returns the job, or None when a job with that id already exists (queued, scheduled, running or kept as
-    a result), which is what makes webhook retries and re-scheduling idempotent. Redis errors propagate:
-    callers that must not fail (the webhook) catch them and rely on the sweeper.
+    a result), which is what makes webhook retries and re-scheduling idempotent. With `replace_idle=True` an
+    existing job that is not running is replaced instead: for callers whose own records say the work is still
+    undone long after it was first enqueued. Redis errors propagate: callers that must not fail (the webhook)
+    catch them and rely on the sweeper.
     """
     q = get_queue(queue, connection)
     options: dict[str, Any] = {
@@ -58,5 +61,14 @@ def enqueue(
             return q.enqueue_at(at, func, *args, **options, **kwargs)
         return q.enqueue(func, *args, **options, **kwargs)
     except DuplicateJobError:
-        log.debug("job %s already exists; not enqueued again", job_id)
+        if not replace_idle:
+            log.debug("job %s already exists; not enqueued again", job_id)
+            return None
+    # The caller knows the work is still undone (its SQL row says so) and has waited long enough: a job with
+    # this id that is not running now is stuck (a worker died around it) or spent; replace it.
+    existing = Job.fetch(job_id, connection=q.connection)
+    if existing.get_status() == JobStatus.STARTED:
         return None
+    log.warning("job %s was %s but its work is still undone; enqueuing it again", job_id, existing.get_status())
+    existing.delete()
+    return q.enqueue(func, *args, **options, **kwargs)

@@ -37,3 +37,15 @@ def test_commit_and_enqueue_hands_deferred_jobs_to_rq(app, session, run_jobs):
         commit_and_enqueue(session)
         assert get_queue().job_ids == ["after-commit"]
         assert run_jobs() == 1
+
+
+def test_replace_idle_reenqueues_a_spent_job_but_never_a_running_one(app, run_jobs):
+    with app.app_context():
+        enqueue(sweep_outbox, job_id="stuck")
+        assert run_jobs() == 1  # finished: the id is still taken while its result is kept
+        assert enqueue(sweep_outbox, job_id="stuck") is None
+        assert enqueue(sweep_outbox, job_id="stuck", replace_idle=True) is not None
+        assert get_queue().job_ids == ["stuck"]
+        job = get_queue().fetch_job("stuck")
+        job.set_status("started")  # as if a worker were running it right now
+        assert enqueue(sweep_outbox, job_id="stuck", replace_idle=True) is None

@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from rq.registry import FinishedJobRegistry, StartedJobRegistry
+from rq.intermediate_queue import IntermediateQueue
+from rq.registry import FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import select
 
 from infra import clock
-from jobs.appeals import tick
+from jobs.appeals import STUCK_AFTER, tick
 from jobs.queue import QUEUES, get_queue
+from jobs.worker import HongguanSimpleWorker
 from models import AppealEvent, Reminder
 from services import workflow
 from services.appeals import create_appeal
@@ -33,6 +35,27 @@ def _worker_env(app_config: dict[str, Any]) -> dict[str, str]:
                 "MINIAPP_APPID", "MINIAPP_SECRET", "WECHAT_TOKEN", "WECHAT_AES_KEY", "WECHAT_ACCOUNT_ID"):  # fmt: skip
         env[f"HONGGUAN_{key}"] = str(app_config[key])
     return env
+
+
+def _recover_as_rq_maintenance_would(app: Any, queues: list[Any]) -> None:
+    """What RQ's own maintenance does minutes after a worker died, without waiting those minutes.
+
+    A job the dead horse was running sits in StartedJobRegistry until the worker's heartbeat expires; a job the
+    dead worker had dequeued but not started sits in the intermediate queue until it has been seen there for a
+    minute. Both are then failed and, having retries left, scheduled again after their backoff.
+    """
+    worker = HongguanSimpleWorker(queues, connection=queues[0].connection, app=app)
+    for q in queues:
+        StartedJobRegistry(queue=q).cleanup(timestamp=time.time() + 3600)  # the heartbeat has expired
+        intermediate = IntermediateQueue(q.key, connection=q.connection)
+        for job_id in intermediate.get_job_ids():
+            q.connection.set(intermediate.get_first_seen_key(job_id), time.time() - 120)  # seen a while ago
+        intermediate.cleanup(worker, q)
+        scheduled = ScheduledJobRegistry(queue=q)
+        for job_id in scheduled.get_job_ids():  # the retries' backoff has passed
+            job = q.fetch_job(job_id)
+            scheduled.remove(job)
+            q.enqueue_job(job)
 
 
 @pytest.mark.slow
@@ -68,10 +91,14 @@ def test_reminder_ladder_survives_a_killed_worker(app, app_config, session, org,
         os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-flight
         worker.wait(10)
 
-        # What RQ's maintenance does once the dead worker's heartbeat has expired: abandoned jobs are retried.
-        for q in queues:
-            StartedJobRegistry(queue=q).cleanup(timestamp=time.time() + 3600)
-        tick()  # the next cron tick re-enqueues any step that is still unsent
+        # Minutes later: RQ's maintenance has retried what the dead worker abandoned (a job killed at just the
+        # wrong instant is dropped by RQ instead), and the cron tick re-enqueues every step still unsent.
+        _recover_as_rq_maintenance_would(app, queues)
+        clock.freeze(datetime.now(UTC) + STUCK_AFTER + timedelta(minutes=1))
+        try:
+            tick()
+        finally:
+            clock.unfreeze()
         run_jobs()  # the restarted worker finishes the rest
 
     session.expire_all()
