@@ -7,17 +7,19 @@ retries and failed-job registry work (docs/architecture.md, Jobs).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import handlers
-from bot.inbound import QUEUED
+from bot.inbound import JOB, QUEUED, job_id_for
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
+from jobs.queue import enqueue
 from models.messages import InboundMessage
 from models.resident import Resident
 from services.notify import notify_resident
@@ -121,3 +123,34 @@ def sync_profile(resident_id: int) -> str:
             log.warning("unionid of resident %d already belongs to resident %d; not merged", resident.id, owner)
     session.commit()
     return "ok"
+
+
+# A queued message normally leaves the queue within seconds; ten minutes covers RQ's retry backoff too.
+STUCK_AFTER = timedelta(minutes=10)
+MAX_RESUMES = 5  # attempts after which a failing message is left to a person (it stays visible as failed)
+
+
+def resume_stuck(limit: int = 200) -> int:
+    """Cron job: hand RQ again every stored message still unhandled long after it arrived; returns how many.
+
+    The webhook stores first and enqueues second. If the job is lost afterwards (a worker killed at the wrong
+    instant, a Redis that lost its data), the row still says `queued` or `failed`: this sweep re-enqueues it
+    under the same job id, replacing a job that is not running, and `process_inbound` skips handled rows.
+    """
+    session = db_session()
+    cutoff = clock.now() - STUCK_AFTER
+    ids = list(
+        session.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.status.in_((QUEUED, "failed")))
+            .where(InboundMessage.received_at < cutoff, InboundMessage.attempts < MAX_RESUMES)
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+    )
+    session.commit()
+    for inbound_id in ids:
+        enqueue(JOB, inbound_id, job_id=job_id_for(inbound_id), replace_idle=True)
+    if ids:
+        log.warning("re-enqueued %d stored message(s) that were still unhandled", len(ids))
+    return len(ids)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import appeals, booking, outbox, points, reports, tokens
+from jobs import appeals, booking, inbound, outbox, points, reports, tokens
 
 
 def build_scheduler(connection: Redis) -> CronScheduler:
@@ -17,6 +17,8 @@ def build_scheduler(connection: Redis) -> CronScheduler:
     s = CronScheduler(connection=connection, name="hongguan-cron")
     # Outbox rows that Redis refused (an outage) reach RQ within 30 s of Redis returning.
     s.register(outbox.sweep_outbox, "default", interval=30, job_timeout=120)
+    # A stored resident message whose job was lost after it reached RQ is handed to RQ again.
+    s.register(inbound.resume_stuck, "default", interval=300, job_timeout=120)
     # One central refresher keeps the shared access tokens fresh (wechat-protocol.md §3.1).
     s.register(tokens.refresh_access_tokens, "default", interval=600, job_timeout=60)
     # Reminders, escalation and auto-close are rows in SQL; the tick turns due rows into stable-id jobs.

@@ -18,6 +18,7 @@ def test_every_periodic_job_is_registered_and_importable(redis_url):
     names = {job.func_name for job in jobs}
     assert {
         "jobs.outbox.sweep_outbox",
+        "jobs.inbound.resume_stuck",
         "jobs.tokens.refresh_access_tokens",
         "jobs.appeals.tick",
         "jobs.booking.release_no_shows",
