@@ -7,14 +7,16 @@ empty body) means "no passive reply" and WeChat does not retry. Never an XML env
 
 from __future__ import annotations
 
+from wechatpy.replies import TextReply
+
 SUCCESS = "success"
 # WeChat truncates or refuses long passive texts; ~2048 bytes was measured (wechat-protocol.md §1.4).
 MAX_TEXT_BYTES = 2000
 
 
-def _cdata(value: str) -> str:
-    """Wrap in CDATA; a literal "]]>" is split across two sections so it cannot close ours."""
-    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+def _cdata_safe(value: str) -> str:
+    """Split a literal "]]>" across two CDATA sections: wechatpy wraps values in CDATA without escaping."""
+    return value.replace("]]>", "]]]]><![CDATA[>")
 
 
 def truncate_utf8(text: str, limit: int = MAX_TEXT_BYTES) -> str:
@@ -26,11 +28,11 @@ def truncate_utf8(text: str, limit: int = MAX_TEXT_BYTES) -> str:
 
 
 def text_reply(to_openid: str, from_account: str, content: str, create_time: int) -> str:
-    """A passive text reply."""
-    return (
-        f"<xml><ToUserName>{_cdata(to_openid)}</ToUserName>"
-        f"<FromUserName>{_cdata(from_account)}</FromUserName>"
-        f"<CreateTime>{int(create_time)}</CreateTime>"
-        f"<MsgType><![CDATA[text]]></MsgType>"
-        f"<Content>{_cdata(truncate_utf8(content))}</Content></xml>"
+    """A passive text reply, rendered by wechatpy (ToUserName = the resident, FromUserName = the account)."""
+    reply = TextReply(
+        target=_cdata_safe(to_openid),
+        source=_cdata_safe(from_account),
+        time=int(create_time),
+        content=_cdata_safe(truncate_utf8(content)),
     )
+    return reply.render()
