@@ -38,6 +38,14 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
         click.echo(f"embedded Redis (AOF under {instance / 'redis'}): {redis.url}")
 
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def _stop(signum: int, _frame: object) -> None:
+        # Ctrl-C, `kill` and process managers all stop everything; also covers a start from a non-interactive
+        # shell's background job, which begins with SIGINT ignored.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     try:
         subprocess.run([*hongguan, "db", "upgrade"], env=env, check=True)
         subprocess.run([*hongguan, "seed-demo"], env=env, check=True)

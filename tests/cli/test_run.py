@@ -1,4 +1,4 @@
-"""`hongguan run` (what `make run` calls) starts every process on embedded defaults and stops them on Ctrl-C."""
+"""`hongguan run` (what `make run` calls) starts every process on embedded defaults and stops them all on a signal."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) 
 
 
 @pytest.mark.slow
-def test_run_starts_everything_answers_a_chat_and_stops_on_ctrl_c(tmp_path: Path):
+def test_run_starts_everything_answers_a_chat_and_stops_on_a_signal(tmp_path: Path):
     port, sandbox_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HONGGUAN_")}
     env["HONGGUAN_INSTANCE_PATH"] = str(tmp_path / "instance")
@@ -65,7 +65,7 @@ def test_run_starts_everything_answers_a_chat_and_stops_on_ctrl_c(tmp_path: Path
         sent = requests.get(f"http://127.0.0.1:{sandbox_port}/sandbox/stats", timeout=5).json()
         assert sent["calls"] >= 1  # the worker talked to the (sandboxed) WeChat API
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # what `kill` or a process manager sends; Ctrl-C's SIGINT works alike
         try:
             out, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
