@@ -71,11 +71,6 @@ def job_id_for(inbound_id: int) -> str:
 
 _OUTBOX_INSERT: dict[str, Any] = {}
 _PENDING = PendingJob.__table__
-_MARK_ENQUEUED = (
-    update(_PENDING)
-    .where(_PENDING.c.job_id == bindparam("jid"), _PENDING.c.enqueued_at.is_(None))
-    .values(enqueued_at=bindparam("at"))
-)
 _MARK_REFUSED = (
     update(_PENDING)
     .where(_PENDING.c.job_id == bindparam("jid"))
@@ -84,10 +79,9 @@ _MARK_REFUSED = (
 
 
 def _outbox_insert(session: Session, inbound_id: int, now: datetime) -> None:
-    """Record `process_inbound(inbound_id)` in the outbox (pending_job), in the message's own transaction.
+    """Record `process_inbound(inbound_id)` in the outbox (pending_job) after Redis refused it.
 
-    The same row `services.outbox.defer` writes (so the sweeper enqueues it after a Redis outage), as one
-    pre-compiled Core INSERT; `finish` enqueues it right after the commit.
+    The same row `services.outbox.defer` writes, so the sweeper enqueues it when Redis is back.
     """
     dialect = session.get_bind().dialect.name
     stmt = _OUTBOX_INSERT.get(dialect)
@@ -105,18 +99,23 @@ def _outbox_insert(session: Session, inbound_id: int, now: datetime) -> None:
 
 def finish(session: Session, received: Received) -> None:
     """Commit the push's transaction, then enqueue its work: the queued message's job, and any job a handler
-    deferred. Never raises for Redis: a refused job stays in the outbox for the sweeper."""
+    deferred. Never raises for Redis.
+
+    The stored `queued` row is the durable record of the work, so the usual path writes nothing more after
+    the commit. If Redis refuses the job, an outbox row is written for the sweeper (it retries within 30 s);
+    if the process dies between the commit and the enqueue, `jobs.inbound.resume_stuck` finds the row later.
+    """
     session.commit()
     if received.status == QUEUED and not received.duplicate:
-        job_id = job_id_for(received.inbound_id)
         try:
-            enqueue(JOB, received.inbound_id, job_id=job_id)
+            enqueue(JOB, received.inbound_id, job_id=job_id_for(received.inbound_id))
         except RedisError as e:
             log.warning("redis unavailable; inbound %d waits for the sweeper", received.inbound_id)
-            session.execute(_MARK_REFUSED, {"jid": job_id, "error": f"{type(e).__name__}: {e}"[:500]})
-        else:
-            session.execute(_MARK_ENQUEUED, {"jid": job_id, "at": clock.now()})
-        session.commit()
+            _outbox_insert(session, received.inbound_id, clock.now())
+            session.execute(
+                _MARK_REFUSED, {"jid": job_id_for(received.inbound_id), "error": f"{type(e).__name__}: {e}"[:500]}
+            )
+            session.commit()
     commit_and_enqueue(session)  # handlers' deferred jobs (profile fetch, retries); a no-op when none
 
 
@@ -241,8 +240,8 @@ def receive(session: Session, fields: dict[str, str], raw_xml: str, *, encrypted
     """Store the push, then (first delivery only) handle it or queue it, and store its reply; caller commits.
 
     Free text is stored as `queued` with a short acknowledgement as its passive reply, and
-    `jobs.inbound.process_inbound` (deferred through the outbox in the same transaction, so a Redis outage
-    only delays it) runs intake and answers through the customer-service API. Everything else is handled
+    `jobs.inbound.process_inbound` (enqueued by `finish` after the commit; a Redis outage only delays it) runs
+    intake and answers through the customer-service API. Everything else is handled
     here; a handler error rolls back only the handler's work (a savepoint): the message stays, marked
     `failed`, the resident gets a short "processing" reply, and the same job retries it.
     """
@@ -278,7 +277,6 @@ def receive(session: Session, fields: dict[str, str], raw_xml: str, *, encrypted
         log.info("duplicate delivery %d of inbound %d (%s)", deliveries, first_id, status)
         return Received(first_id, stored_reply, duplicate=True, status=status)
     if queued:
-        _outbox_insert(session, row_id, now)
         return Received(row_id, reply, duplicate=False, status=QUEUED)
 
     row = session.get(InboundMessage, row_id)

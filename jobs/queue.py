@@ -45,7 +45,8 @@ def enqueue(
     Returns the job, or None when a job with that id already exists (queued, scheduled, running or kept as
     a result), which is what makes webhook retries and re-scheduling idempotent. With `replace_idle=True` an
     existing job that is not running is replaced instead: for callers whose own records say the work is still
-    undone long after it was first enqueued. Redis errors propagate: callers that must not fail (the webhook)
+    undone long after it was first enqueued, provided that job is not running or waiting (a job that a dead
+    worker took off its queue still says "queued" but is in no queue). Redis errors propagate: callers that must not fail (the webhook)
     catch them and rely on the sweeper.
     """
     q = get_queue(queue, connection)
@@ -67,8 +68,10 @@ def enqueue(
     # The caller knows the work is still undone (its SQL row says so) and has waited long enough: a job with
     # this id that is not running now is stuck (a worker died around it) or spent; replace it.
     existing = Job.fetch(job_id, connection=q.connection)
-    if existing.get_status() == JobStatus.STARTED:
-        return None
-    log.warning("job %s was %s but its work is still undone; enqueuing it again", job_id, existing.get_status())
+    status = existing.get_status()
+    waiting = status == JobStatus.QUEUED and existing.get_position() is not None
+    if status in (JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED) or waiting:
+        return None  # running, or waiting its turn in a queue or registry: it is not lost
+    log.warning("job %s was %s but its work is still undone; enqueuing it again", job_id, status)
     existing.delete()
     return q.enqueue(func, *args, **options, **kwargs)

@@ -39,11 +39,15 @@ def test_commit_and_enqueue_hands_deferred_jobs_to_rq(app, session, run_jobs):
         assert run_jobs() == 1
 
 
-def test_replace_idle_reenqueues_a_spent_job_but_never_a_running_one(app, run_jobs):
+def test_replace_idle_reenqueues_a_spent_or_lost_job_but_never_a_running_or_waiting_one(app, run_jobs):
     with app.app_context():
         enqueue(sweep_outbox, job_id="stuck")
         assert run_jobs() == 1  # finished: the id is still taken while its result is kept
         assert enqueue(sweep_outbox, job_id="stuck") is None
+        assert enqueue(sweep_outbox, job_id="stuck", replace_idle=True) is not None
+        assert get_queue().job_ids == ["stuck"]
+        assert enqueue(sweep_outbox, job_id="stuck", replace_idle=True) is None  # waiting its turn: kept
+        get_queue().remove("stuck")  # a dead worker took it off the queue: "queued", but in no queue
         assert enqueue(sweep_outbox, job_id="stuck", replace_idle=True) is not None
         assert get_queue().job_ids == ["stuck"]
         job = get_queue().fetch_job("stuck")
