@@ -43,11 +43,11 @@ def enqueue(
     """Enqueue `func(*args, **kwargs)` under a stable `job_id`; a second enqueue of a live id is a no-op.
 
     Returns the job, or None when a job with that id already exists (queued, scheduled, running or kept as
-    a result), which is what makes webhook retries and re-scheduling idempotent. With `replace_idle=True` an
-    existing job that is not running is replaced instead: for callers whose own records say the work is still
-    undone long after it was first enqueued, provided that job is not running or waiting (a job that a dead
-    worker took off its queue still says "queued" but is in no queue). Redis errors propagate: callers that must not fail (the webhook)
-    catch them and rely on the sweeper.
+    a result), which is what makes webhook retries and re-scheduling idempotent. With `replace_idle=True` the
+    existing job is replaced when it is neither running nor waiting (a job that a dead worker took off its queue
+    still says "queued" but is in no queue): for callers whose own records say the work is still undone long
+    after it was first enqueued. Redis errors propagate: callers that must not fail (the webhook) catch them and
+    rely on the sweeper.
     """
     q = get_queue(queue, connection)
     options: dict[str, Any] = {
