@@ -20,6 +20,7 @@ from console.auth import SECURITY_SCHEMES, STAFF_BEARER, current_staff
 from infra import privacy
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
+from miniapp_api.schemas import DbId  # a database id: 1 … 2**31-1, so no overflow reaches SQL
 from models.appeal import APPEAL_STATES, Appeal, AppealAttachment
 from models.org import Staff
 from services import workflow
@@ -59,7 +60,7 @@ class ListQuery(BaseModel):
     category: str | None = None
     mine: bool = Field(default=False, description="only appeals assigned to me")
     limit: int = Field(default=20, ge=1, le=100)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
 class StaffOut(BaseModel):
@@ -165,9 +166,9 @@ class DispatchBody(BaseModel):
     """Which unit handles the appeal."""
 
     handler_type: Literal["grid", "department", "property_company"]
-    grid_id: int | None = None
-    department_id: int | None = None
-    property_company_id: int | None = None
+    grid_id: DbId | None = None
+    department_id: DbId | None = None
+    property_company_id: DbId | None = None
     note: str | None = Field(default=None, max_length=500)
 
 
