@@ -21,7 +21,7 @@ from infra import privacy
 from models.appeal import Appeal, AppealAttachment
 from models.messages import InboundMessage
 from models.resident import Resident
-from services import intake, residents
+from services import intake, residents, workflow
 from services.outbox import defer
 
 log = logging.getLogger(__name__)
@@ -33,17 +33,6 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {}
 # (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html).
 # Template receipts, VIEW, LOCATION reports and unsubscribe are not the resident writing to us.
 WINDOW_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
-
-STATUS_LABELS = {
-    "received": "已受理",
-    "triaged": "待分派",
-    "dispatched": "已派单",
-    "accepted": "已签收",
-    "in_progress": "办理中",
-    "returned": "重新分派中",
-    "resolved": "已办结，待您评价",
-    "closed": "已办结",
-}
 
 
 @dataclass
@@ -343,7 +332,7 @@ def my_appeals_text(session: Session, resident: Resident, limit: int = 5) -> str
     for appeal in appeals:
         summary = appeal.text.strip().replace("\n", " ")
         summary = summary[:14] + ("…" if len(summary) > 14 else "")
-        lines.append(f"{appeal.number}｜{STATUS_LABELS.get(appeal.status, appeal.status)}｜{summary}")
+        lines.append(f"{appeal.number}｜{workflow.STATUS_LABELS.get(appeal.status, appeal.status)}｜{summary}")
     return "\n".join(lines)
 
 

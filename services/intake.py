@@ -23,7 +23,7 @@ from models.appeal import Appeal, AppealAttachment
 from models.org import Department, Grid, PropertyCompany
 from models.resident import Resident
 from models.routing import PendingFollowUp
-from services import evaluation, routing
+from services import evaluation, routing, workflow
 from services.appeals import create_appeal, get_by_number, open_appeals_of, record_event
 from services.duplicates import find_duplicate, link_supporter
 
@@ -347,20 +347,8 @@ def _accepted_reply(session: Session, appeal: Appeal, route: routing.RouteDecisi
     return f"您的诉求已受理，编号 {appeal.number}，已转交{unit}处理{by}。进展会及时告知您，回复“我的诉求”可随时查看。"
 
 
-_STATUS_LABELS = {
-    "received": "已受理",
-    "triaged": "待分派",
-    "dispatched": "已派单",
-    "accepted": "已签收",
-    "in_progress": "办理中",
-    "returned": "重新分派中",
-    "resolved": "已办结待评价",
-    "closed": "已关闭",
-}
-
-
 def _status_label(appeal: Appeal) -> str:
-    return _STATUS_LABELS.get(appeal.status, appeal.status)
+    return workflow.STATUS_LABELS.get(appeal.status, appeal.status)
 
 
 # ------------------------------------------------------------- follow-ups ("which appeal is this about?")

@@ -30,7 +30,7 @@ from models.org import Building, Community, Department, Grid, PropertyCompany, S
 from models.reports import Report
 from models.resident import Resident
 from nlp.taxonomy import label_of
-from services import kpi
+from services import evaluation, kpi, workflow
 from services.errors import NotFound
 from services.notify import notify_staff
 
@@ -41,24 +41,8 @@ REPORT_TIME = time(17, 0)
 RECIPIENT_ROLES = ("community_secretary", "community_staff", "grid_leader")
 OPEN_STATES = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned")
 
-STATUS_LABELS = {
-    "received": "已受理",
-    "triaged": "待分派",
-    "dispatched": "已派单",
-    "accepted": "已签收",
-    "in_progress": "办理中",
-    "returned": "退单协调中",
-    "resolved": "已答复待评价",
-    "closed": "已办结",
-}
-CLOSURE_LABELS = {
-    "resolved": "已解决",
-    "unresolved": "未解决（已说明）",
-    "duplicate": "重复诉求",
-    "referred": "非本社区职责",
-    "withdrawn": "已撤回",
-}
-RATING_LABELS = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
+# The workflow's labels, except that staff read a returned appeal by its internal name (退单).
+STATUS_LABELS = {**workflow.STATUS_LABELS, "returned": "退单协调中"}
 
 APPEAL_COLUMNS = (
     ("编号", 18),
@@ -168,7 +152,7 @@ def _appeal_row(appeal: Appeal, resident: Resident | None, building: str | None,
     overdue = appeal.overdue or (due is not None and ((finished or at) > due))
     status = STATUS_LABELS.get(appeal.status, appeal.status)
     if appeal.status == "closed" and appeal.closure_code:
-        status = f"{status}（{CLOSURE_LABELS.get(appeal.closure_code, appeal.closure_code)}）"
+        status = f"{status}（{workflow.CLOSURE_LABELS.get(appeal.closure_code, appeal.closure_code)}）"
     text = privacy.redact_text(appeal.text or "")
     room = resident.room if resident is not None else None
     return [
@@ -185,7 +169,7 @@ def _appeal_row(appeal: Appeal, resident: Resident | None, building: str | None,
         _local(due),
         "是" if overdue else "否",
         appeal.return_count,
-        RATING_LABELS.get(appeal.rating or "", ""),
+        evaluation.RATING_LABELS.get(appeal.rating or "", ""),
     ]
 
 

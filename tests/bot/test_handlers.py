@@ -6,6 +6,7 @@ from sqlalchemy import func, select, update
 
 from bot import handlers, menu
 from models import Appeal, AppealAttachment, InboundMessage, Resident
+from services import workflow
 
 OPENID = "oResidentAlice0000000000001"  # the `wx` fixture's user
 
@@ -260,7 +261,7 @@ def test_click_keys(wx, org, session):
     listing = wx.say("/click MY_APPEALS")
     assert number in listing
     # A Chinese status label, never the internal state name.
-    assert any(f"｜{label}｜" in listing for label in handlers.STATUS_LABELS.values())
+    assert any(f"｜{label}｜" in listing for label in workflow.STATUS_LABELS.values())
     assert "志愿积分：0 分" in wx.say("/click MY_POINTS")
     assert "请选择您居住的小区" in wx.say("/click BIND")
     assert wx.say("/click NO_SUCH_KEY") is None  # acknowledged with `success`

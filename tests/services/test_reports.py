@@ -131,7 +131,7 @@ def test_weekly_report_content_is_masked_and_counts_the_week(app, session, org, 
     assert row[6] == "张**"
     assert row[7] == "138****5678"
     assert row[8] == "第一网格"
-    assert row[9] == "已办结（已解决）"
+    assert row[9] == "已结案（已解决）"
     assert row[11] == "否"
     assert row[13] == "满意"
     assert listing[3][2] == "咨询"
