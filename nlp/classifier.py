@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import jieba
 
@@ -16,20 +16,53 @@ from nlp.taxonomy import CONSULT, OTHER
 from nlp.urgency import urgency_reasons
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of classifying one message, with everything needed to audit it."""
+class Decision(NamedTuple):
+    """The outcome of classifying one message, with everything needed to audit it (immutable).
+
+    A named tuple rather than a frozen dataclass: one is built per message, and a frozen dataclass's
+    constructor costs as much as the urgency rules. `keywords` and `scores` are derived on access from the
+    matched keywords and the score row: most callers read only the category and the flags."""
 
     category: str
     label: str
     confidence: float
-    keywords: tuple[tuple[str, float], ...]
-    scores: dict[str, float]
     urgent: bool
     urgency_reasons: tuple[str, ...]
     needs_triage: bool
     is_consultation: bool  # service-centre questions are answered rather than dispatched
     model_version: str
+    labels: tuple[str, ...]  # category codes in score-row order
+    score_row: tuple[float, ...]  # bias + matched weights, one per category
+    matched: frozenset[object]  # keywords found: text, or (text, "curated")
+    table: Mapping[object, tuple[float, ...]]  # the classifier's keyword -> weight per category
+
+    def __repr__(self) -> str:
+        # Not the default: that would print the whole keyword table.
+        return (
+            f"Decision(category={self.category!r}, confidence={self.confidence:.3f}, urgent={self.urgent}, "
+            f"needs_triage={self.needs_triage}, keywords={self.keywords[:6]!r}, model_version={self.model_version!r})"
+        )
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Score of every category, {code: score}."""
+        return dict(zip(self.labels, self.score_row, strict=True))
+
+    @property
+    def keywords(self) -> tuple[tuple[str, float], ...]:
+        """The keywords that decided it, strongest first: each matched keyword's weight for the chosen category,
+        exactly as in the table; a curated keyword with the same text as a learned one is shown once, weights
+        added."""
+        best = self.labels.index(self.category)
+        combined: dict[str, float] = {}
+        table = self.table
+        for key in self.matched:
+            w = table[key][best]
+            if not w:
+                continue
+            kw = key if key.__class__ is str else key[0]  # curated keys are (keyword, "curated")
+            combined[kw] = round(combined[kw] + w, 4) if kw in combined else w
+        return tuple(sorted(((k, w) for k, w in combined.items() if w), key=_weight_magnitude))
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form, for storing the decision with the appeal."""
@@ -48,9 +81,10 @@ class Decision:
 
     def explain(self, limit: int = 6) -> str:
         """One line such as "消防安全 because 飞线充电 (+2.1), 楼道 (+0.8)"."""
-        if not self.keywords:
+        keywords = self.keywords
+        if not keywords:
             return f"{self.label} because no keyword matched"
-        parts = ", ".join(f"{kw} ({w:+.1f})" for kw, w in self.keywords[:limit])
+        parts = ", ".join(f"{kw} ({w:+.1f})" for kw, w in keywords[:limit])
         return f"{self.label} because {parts}"
 
 
@@ -59,11 +93,17 @@ class Classifier:
 
     def __init__(self, model: KeywordModel) -> None:
         self.model = model
+        tokenize.warm()  # here rather than per message: classify() is the hot path
+        self._segment = jieba.lcut
+        self._sharpness = model.sharpness
+        self._threshold = model.threshold
+        self._version = model.version
         self.labels: tuple[str, ...] = tuple(model.categories)
         self._names = tuple(model.categories[c].label for c in self.labels)
         self._bias = tuple(model.categories[c].bias for c in self.labels)
         self._urgent_default = tuple(model.categories[c].urgent_by_default for c in self.labels)
         self._other = self.labels.index(OTHER) if OTHER in self.labels else -1
+        self._consult = self.labels.index(CONSULT) if CONSULT in self.labels else -1
         # feature -> its weight in every category (a tuple in label order, mostly zeros): one dict lookup per
         # feature, and summing the found tuples column-wise scores every category at once.
         learned: dict[str, list[tuple[int, float]]] = {}
@@ -92,11 +132,14 @@ class Classifier:
         self._pairs = pairs
         # Curated keywords are matched as substrings; indexing them by first character makes the scan one dict
         # lookup per character of the message instead of one `in` test per keyword.
-        by_first: dict[str, list[tuple[str, tuple[float, ...]]]] = {}
+        by_first: dict[str, list[tuple[tuple[str, str], tuple[float, ...]]]] = {}
         for kw, v in curated.items():
-            by_first.setdefault(kw[0], []).append((kw, _dense(v, len(self.labels))))
-        self._curated = {ch: tuple(sorted(v, key=lambda e: -len(e[0]))) for ch, v in by_first.items()}
+            by_first.setdefault(kw[0], []).append(((kw, _CURATED), _dense(v, len(self.labels))))
+        self._curated = {ch: tuple(sorted(v, key=lambda e: -len(e[0][0]))) for ch, v in by_first.items()}
         self._curated_chars = frozenset(self._curated)
+        # Weights of every keyword by its key in a decision (text, or (text, "curated")).
+        self._rows: dict[object, tuple[float, ...]] = dict(self._learned)
+        self._rows.update(entry for cands in self._curated.values() for entry in cands)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Classifier:
@@ -111,9 +154,7 @@ class Classifier:
     def classify(self, text: str) -> Decision:
         """Classify one raw message."""
         norm = tokenize.normalize(text)
-        if not tokenize.is_warm():
-            tokenize.warm()
-        return self._decide(norm, jieba.lcut(norm))
+        return self._decide(norm, self._segment(norm))
 
     def classify_tokens(self, tokens: Sequence[str], text: str | None = None) -> Decision:
         """Classify an already segmented message (tokens), e.g. a pre-segmented training corpus."""
@@ -127,23 +168,22 @@ class Classifier:
             return None
         learned = self._learned
         feats = tokenize.token_features(tok, self._ngrams) if self._ngrams else (tok,)
-        hits = {f: learned[f] for f in feats if f in learned}
-        total = tuple(map(sum, zip(*hits.values(), strict=True))) if hits else ()
-        return hits, total, self._pairs.get(tok)
+        hits = [f for f in feats if f in learned]
+        total = tuple(map(sum, zip(*(learned[f] for f in hits), strict=True))) if hits else ()
+        return frozenset(hits), total, self._pairs.get(tok)
 
-    def _matches(self, norm: str, tokens: Sequence[str]) -> tuple[dict, list[tuple[float, ...]]]:
-        """Keywords present in the message with their per-category weights (each keyword once per section),
-        and weight rows whose column sums are the keyword part of the scores: one pre-added row per token,
-        unless a keyword turned up twice (a repeated token, or an n-gram inside two tokens), in which case
-        one row per distinct keyword, so that each keyword counts once.
+    def _matches(self, norm: str, tokens: Sequence[str]) -> tuple[frozenset, list[tuple[float, ...]]]:
+        """Keywords present in the message (each once), and weight rows whose column sums are the keyword part of
+        the scores: one pre-added row per token, unless a keyword turned up twice (a repeated token, or an n-gram
+        inside two tokens), in which case one row per distinct keyword, so that each keyword counts once.
 
-        Learned keywords map to their entries; curated keywords, which may share a learned keyword's text, are
-        keyed as (keyword, "curated") pairs so both count."""
-        found: dict = {}
+        Learned keywords are their text; curated keywords, which may share a learned keyword's text, are
+        (keyword, "curated") pairs so both count. `self._rows` has the weights of either."""
+        sets: list[frozenset[str]] = []
         rows: list[tuple[float, ...]] = []
+        phrases: list[str] = []
         cache = self._token_cache
         partners = None  # phrases that the previous content token starts
-        n = 0  # keywords added, counting repeats
         for tok in tokens:
             try:
                 entry = cache[tok]
@@ -153,84 +193,78 @@ class Classifier:
                     cache[tok] = entry
             if entry is None:
                 continue
-            hits, total, next_partners = entry
-            if hits:
-                found.update(hits)
+            keys, total, next_partners = entry
+            if keys:
+                sets.append(keys)
                 rows.append(total)
-                n += len(hits)
             if partners:
                 pair = partners.get(tok)
                 if pair:
-                    found[pair[0]] = pair[1]
+                    phrases.append(pair[0])
                     rows.append(pair[1])
-                    n += 1
             partners = next_partners
-        if n != len(found):
-            rows = list(found.values())
+        # The distinct keywords: one set union at the end is a third of the cost of merging per token (the
+        # token entries are out of the CPU caches right after jieba's dictionary walk).
+        found = _EMPTY.union(*sets, phrases)
+        if len(found) != len(rows) - len(sets) + sum(map(len, sets)):
+            table = self._rows
+            rows = [table[k] for k in found]
         if self._curated and not self._curated_chars.isdisjoint(norm):
             curated = self._curated
+            extra = set()
             for i, ch in enumerate(norm):
                 cands = curated.get(ch)
                 if cands is None:
                     continue
-                for kw, entry in cands:
-                    if norm.startswith(kw, i) and (kw, _CURATED) not in found:
-                        found[kw, _CURATED] = entry
+                for key, entry in cands:
+                    if key not in extra and norm.startswith(key[0], i):
+                        extra.add(key)
                         rows.append(entry)
+            if extra:
+                found = found.union(extra)
         return found, rows
 
     def _decide(self, norm: str, tokens: Sequence[str]) -> Decision:
         found, rows = self._matches(norm, tokens)
-        if rows:
-            # Column sums of the found weight rows (zip(*rows) transposes them), plus the bias.
-            columns = zip(*rows, strict=False)  # rows all have one weight per category
-            scores = [b + s for b, s in zip(self._bias, map(sum, columns), strict=True)]
-        else:
-            scores = list(self._bias)
+        # Column sums of the bias and the found weight rows (zip transposes them: one tuple per category).
+        scores = tuple(map(sum, zip(self._bias, *rows, strict=False)))  # rows have one weight per category
         top = max(scores)
         # With nothing on topic, a greeting or an unclear message goes to triage rather than being guessed.
         best = self._other if self._other >= 0 and not found else scores.index(top)
         # Confidence = softmax(sharpness * scores / sqrt(n)) of the chosen category: the weights were learned
         # on L2-normalised features, so dividing by sqrt(#keywords found) puts long and short messages on one
         # scale.
-        scale = self.model.sharpness / math.sqrt(max(1, len(found)))
+        scale = self._sharpness / math.sqrt(max(1, len(found)))
         exp = math.exp
         confidence = exp((scores[best] - top) * scale) / sum([exp((s - top) * scale) for s in scores])
-        # The keywords that decided it: each matched keyword's weight for the chosen category, exactly as in
-        # the table; a curated keyword with the same text as a learned one is shown once, weights added.
-        keywords = [(key, row[best]) for key, row in found.items() if row[best]]
-        if self._curated and any(key.__class__ is tuple for key, _ in keywords):
-            combined: dict[str, float] = {}
-            for key, w in keywords:
-                kw = key if key.__class__ is str else key[0]
-                combined[kw] = round(combined[kw] + w, 4) if kw in combined else w
-            keywords = [(k, w) for k, w in combined.items() if w]
-        keywords.sort(key=_weight_magnitude)
         reasons = urgency_reasons(norm)
-        needs_triage = confidence < self.model.threshold or self.labels[best] == OTHER
+        needs_triage = confidence < self._threshold or best == self._other
         if self._urgent_default[best] and not needs_triage:
             # Only a confident category is urgent by default; a guess (e.g. a lone 楼道) goes to triage instead.
             # Explicit danger (fire, gas, someone trapped …) is urgent through the rules above whatever the score.
             reasons = (*reasons, f"{self._names[best]}类默认紧急")
         code = self.labels[best]
         return Decision(
-            category=code,
-            label=self._names[best],
-            confidence=confidence,
-            keywords=tuple(keywords),
-            scores=dict(zip(self.labels, scores, strict=True)),
-            urgent=bool(reasons),
-            urgency_reasons=reasons,
-            needs_triage=needs_triage,
-            is_consultation=code == CONSULT,
-            model_version=self.model.version,
+            code,
+            self._names[best],
+            confidence,
+            bool(reasons),
+            reasons,
+            needs_triage,
+            best == self._consult,
+            self._version,
+            self.labels,
+            scores,
+            found,
+            self._rows,
         )
 
 
 _CURATED = "curated"
-# A token's learned keywords {feature: weights}, their weights added up, and the phrases it starts
+_EMPTY: frozenset[object] = frozenset()
+# A token's learned keywords (itself and its n-grams), their weights added up, and the phrases it starts
 # {next token: (phrase, weights)}.
-_TokenEntry = tuple[dict[str, tuple[float, ...]], tuple[float, ...], dict[str, tuple[str, tuple[float, ...]]] | None]
+_TokenEntry = tuple[frozenset[str], tuple[float, ...], dict[str, tuple[str, tuple[float, ...]]] | None]
 
 
 def _dense(pairs: Sequence[tuple[int, float]], n: int) -> tuple[float, ...]:
