@@ -5,12 +5,13 @@ Starts its own Redis (infra.embedded.EmbeddedRedis), the WeChat sandbox, a temp 
 settings (2 workers): `wsgi:create_app()` and a bare Flask app returning a constant. A threaded Python load
 generator keeps N connections busy (one request per connection: gunicorn's sync workers do not keep alive).
 Each webhook request is an encrypted text message from a new resident, so it runs the whole request path:
-signature, timestamp, nonce cache, decrypt, safe XML parse, the sender's dialog state, inbound log insert +
-outbox row in one commit, RQ enqueue, encrypted passive acknowledgement. Intake (classifier, routing, appeal,
-dispatch, notifications) runs in the RQ worker, which the measured path does not wait for; after the timed
-rounds the script runs a real `hongguan worker` for `--drain` seconds and reports how many queued messages
-it turned into appeals (and at what rate), so the end-to-end outcome is checked too. Rounds alternate
-bare/webhook to share the machine's noise.
+signature, timestamp, nonce cache, decrypt, safe XML parse, the sender's dialog state, the inbound log insert
+(the request's one write), encrypted passive acknowledgement. Handing the stored message to RQ is the relay's
+job (jobs/relay.py, a thread of `hongguan scheduler`), and intake (classifier, routing, appeal, dispatch,
+notifications) runs in the RQ worker; the measured path waits for neither. After the timed rounds the script
+runs the real `hongguan scheduler` (relay) and `hongguan worker` for `--drain` seconds and reports how fast the
+relay handed the backlog to RQ and how many queued messages the worker turned into appeals, so the deferred
+half is measured too. Rounds alternate bare/webhook to share the machine's noise.
 
 Run: .venv/bin/python bench/webhook.py [--duration 10] [--rounds 3] [--connections 32] [--drain 60]
 """
@@ -33,6 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -388,50 +390,79 @@ def main() -> None:
         f"{queued} still queued for the worker; appeals {appeals} from {filed} appeal texts"
     )
     print(
-        f"worker drain: {drained[0]} queued messages handled in {drained[1]:.0f} s "
-        f"({drained[0] / drained[1] if drained[1] else 0:.1f} messages/s incl. their notification jobs)"
+        f"relay: {drained.backlog} stored messages handed to RQ in {drained.relay_seconds:.1f} s "
+        f"({drained.backlog / drained.relay_seconds:,.0f} messages/s, incl. the scheduler's start-up)"
+    )
+    print(
+        f"worker drain: {drained.handled} queued messages handled in {drained.seconds:.0f} s "
+        f"({drained.handled / drained.seconds if drained.seconds else 0:.1f} messages/s incl. their notification jobs)"
     )
 
 
-# The stock `hongguan worker`: create_app() warms jieba and the classifier before the worker forks.
+# The stock `hongguan worker` and `hongguan scheduler` (cron + the inbound relay): create_app() warms jieba and
+# the classifier first.
 WORKER_MAIN = "from cli import main\nmain(['worker'])\n"
+SCHEDULER_MAIN = "from cli import main\nmain(['scheduler'])\n"
 
 
-def drain_queue(env: dict[str, str], log: Path, seconds: float, db_url: str) -> tuple[int, float]:
-    """Run `hongguan worker` for `seconds`; return (inbound messages it handled, seconds it ran)."""
+@dataclass
+class Drained:
+    """What the deferred half did after the timed rounds."""
+
+    backlog: int = 0  # stored messages not yet handed to RQ when the drain started
+    relay_seconds: float = float("nan")  # until the relay had handed all of them to RQ
+    handled: int = 0  # messages the worker handled
+    seconds: float = 0.0
+
+
+def drain_queue(env: dict[str, str], log: Path, seconds: float, db_url: str) -> Drained:
+    """Run `hongguan scheduler` (relay) and `hongguan worker` for `seconds`; report what they did."""
     from sqlalchemy import func, select
 
     import models
     from infra.db import make_engine
 
-    def handled_count() -> int:
-        engine = make_engine(db_url)
-        try:
-            with engine.connect() as conn:
-                stmt = select(func.count()).select_from(models.InboundMessage)
-                return conn.execute(stmt.where(models.InboundMessage.status == "handled")).scalar_one()
-        finally:
-            engine.dispose()
+    inbound = models.InboundMessage
+    engine = make_engine(db_url)
 
+    def count(*where: Any) -> int:
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(inbound).where(*where)).scalar_one()
+
+    def unrelayed() -> int:
+        return count(inbound.status == "queued", inbound.enqueued_at.is_(None))
+
+    out = Drained(backlog=unrelayed())
     if seconds <= 0:
-        return 0, 0.0
-    before = handled_count()
+        engine.dispose()
+        return out
+    before = count(inbound.status == "handled")
     started = time.monotonic()
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", WORKER_MAIN],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    procs = []
+    with open(log, "ab") as sink:
+        for main_code in (SCHEDULER_MAIN, WORKER_MAIN):
+            procs.append(
+                subprocess.Popen([sys.executable, "-c", main_code], cwd=REPO, env=env, stdout=sink, stderr=sink)
+            )
         try:
-            proc.wait(seconds)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)  # warm shutdown: the current job finishes
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-    return handled_count() - before, time.monotonic() - started
+            deadline = started + seconds
+            while time.monotonic() < deadline:
+                if out.relay_seconds != out.relay_seconds and unrelayed() == 0:  # NaN: not yet done
+                    out.relay_seconds = time.monotonic() - started
+                time.sleep(0.25)
+        finally:
+            for proc in procs:
+                proc.send_signal(signal.SIGINT)  # warm shutdown: the current job finishes
+            for proc in procs:
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+    out.seconds = time.monotonic() - started
+    out.handled = count(inbound.status == "handled") - before
+    engine.dispose()
+    return out
 
 
 if __name__ == "__main__":

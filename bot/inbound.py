@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,9 +23,7 @@ from bot import binding, handlers, menu
 from bot.replies import text_reply
 from infra import clock, privacy
 from jobs.outbox import commit_and_enqueue
-from jobs.queue import enqueue
 from models.messages import InboundMessage
-from models.outbox import PendingJob
 from models.resident import Resident
 from services import intake
 from services.outbox import defer
@@ -69,53 +65,15 @@ def job_id_for(inbound_id: int) -> str:
     return f"inbound-{inbound_id}"
 
 
-_OUTBOX_INSERT: dict[str, Any] = {}
-_PENDING = PendingJob.__table__
-_MARK_REFUSED = (
-    update(_PENDING)
-    .where(_PENDING.c.job_id == bindparam("jid"))
-    .values(attempts=_PENDING.c.attempts + 1, last_error=bindparam("error"))
-)
-
-
-def _outbox_insert(session: Session, inbound_id: int, now: datetime) -> None:
-    """Record `process_inbound(inbound_id)` in the outbox (pending_job) after Redis refused it.
-
-    The same row `services.outbox.defer` writes, so the sweeper enqueues it when Redis is back.
-    """
-    dialect = session.get_bind().dialect.name
-    stmt = _OUTBOX_INSERT.get(dialect)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _OUTBOX_INSERT[dialect] = insert(_PENDING).on_conflict_do_nothing(index_elements=["job_id"])
-    session.execute(
-        stmt,
-        {
-            "job_id": job_id_for(inbound_id), "func": JOB, "args": [inbound_id], "kwargs": {},
-            "queue": "default", "run_at": None, "created_at": now, "enqueued_at": None, "attempts": 0,
-        },
-    )  # fmt: skip
-
-
 def finish(session: Session, received: Received) -> None:
-    """Commit the push's transaction, then enqueue its work: the queued message's job, and any job a handler
-    deferred. Never raises for Redis.
+    """Commit the push's transaction, then enqueue any job a handler deferred. Never raises for Redis.
 
-    The stored `queued` row is the durable record of the work, so the usual path writes nothing more after
-    the commit. If Redis refuses the job, an outbox row is written for the sweeper (it retries within 30 s);
-    if the process dies between the commit and the enqueue, `jobs.inbound.resume_stuck` finds the row later.
+    A queued message is not enqueued here: its stored `queued` row is the durable record of the work, and
+    the relay (jobs/relay.py) hands it to RQ within a fraction of a second, in batches. An enqueue per request
+    cost more CPU than the rest of the request together, and the relay is also what recovers from a Redis
+    outage, so there is one path instead of two.
     """
     session.commit()
-    if received.status == QUEUED and not received.duplicate:
-        try:
-            enqueue(JOB, received.inbound_id, job_id=job_id_for(received.inbound_id))
-        except RedisError as e:
-            log.warning("redis unavailable; inbound %d waits for the sweeper", received.inbound_id)
-            _outbox_insert(session, received.inbound_id, clock.now())
-            session.execute(
-                _MARK_REFUSED, {"jid": job_id_for(received.inbound_id), "error": f"{type(e).__name__}: {e}"[:500]}
-            )
-            session.commit()
     commit_and_enqueue(session)  # handlers' deferred jobs (profile fetch, retries); a no-op when none
 
 
@@ -240,7 +198,7 @@ def receive(session: Session, fields: dict[str, str], raw_xml: str, *, encrypted
     """Store the push, then (first delivery only) handle it or queue it, and store its reply; caller commits.
 
     Free text is stored as `queued` with a short acknowledgement as its passive reply, and
-    `jobs.inbound.process_inbound` (enqueued by `finish` after the commit; a Redis outage only delays it) runs
+    `jobs.inbound.process_inbound` (handed to RQ by the relay, jobs/relay.py; a Redis outage only delays it) runs
     intake and answers through the customer-service API. Everything else is handled
     here; a handler error rolls back only the handler's work (a savepoint): the message stays, marked
     `failed`, the resident gets a short "processing" reply, and the same job retries it.
@@ -270,6 +228,8 @@ def receive(session: Session, fields: dict[str, str], raw_xml: str, *, encrypted
             "deliveries": 1,
             "attempts": 0,
             "received_at": now,
+            "handled_at": None,
+            "enqueued_at": None,
         },
     )
     if row_id is None:

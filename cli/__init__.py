@@ -98,11 +98,18 @@ def worker_command(burst: bool) -> None:
 @main.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
-    """Run RQ's cron scheduler with hongguan's periodic jobs (jobs/schedule.py)."""
+    """Run RQ's cron scheduler with hongguan's periodic jobs (jobs/schedule.py), and the inbound relay that
+    hands the webhook's stored messages to RQ (jobs/relay.py)."""
     from infra.redis import connect_for_worker
+    from jobs import relay
     from jobs.schedule import build_scheduler
 
-    build_scheduler(connect_for_worker(current_app.config["REDIS_URL"])).start()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    stop_relay = relay.start(app, interval=float(app.config["INBOUND_RELAY_INTERVAL"]))
+    try:
+        build_scheduler(connect_for_worker(app.config["REDIS_URL"])).start()
+    finally:
+        stop_relay()
 
 
 @main.command("sandbox")

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 QUEUES = ("urgent", "default", "low")  # workers listen in this order
 DEFAULT_RETRY = Retry(max=3, interval=[10, 60, 300])
 DEFAULT_TIMEOUT = 60  # seconds; WeChat calls time out after 5 s, DB work is short
+FAILURE_TTL = 30 * 24 * 3600  # failed jobs stay in the registry for a month, for an operator to look at
 
 
 def get_queue(name: str = "default", connection: Redis | None = None) -> Queue:
@@ -55,7 +56,7 @@ def enqueue(
         "job_timeout": timeout,
         "retry": retry,
         "unique": True,
-        "failure_ttl": 30 * 24 * 3600,
+        "failure_ttl": FAILURE_TTL,
     }
     try:
         if at is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, Text
+from sqlalchemy import JSON, BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -15,6 +15,8 @@ class InboundMessage(Base):
     """One push from WeChat, stored before dedupe and handling so nothing a resident says is lost."""
 
     __tablename__ = "inbound_message"
+    # The relay's query (status = 'queued' AND enqueued_at IS NULL) and every status filter use this index.
+    __table_args__ = (Index("ix_inbound_message_status_enqueued", "status", "enqueued_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # MsgId for messages; FromUserName+CreateTime+Event+EventKey for events (WeChat's recommended keys).
@@ -27,13 +29,15 @@ class InboundMessage(Base):
     body: Mapped[str] = mapped_column(Text)  # decrypted XML
     encrypted: Mapped[bool] = mapped_column(default=False)
     # received -> handled | queued (answer pending in a job) | failed
-    status: Mapped[str] = mapped_column(String(16), default="received", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="received")
     reply: Mapped[str | None] = mapped_column(Text, default=None)  # passive reply, reused on WeChat's retries
     deliveries: Mapped[int] = mapped_column(default=1)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     handled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the relay handed a queued message's job to RQ (None: not yet; the webhook itself never enqueues).
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class OutboundMessage(Base):

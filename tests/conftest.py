@@ -166,7 +166,8 @@ def clock() -> Iterator[Any]:
 
 @pytest.fixture
 def run_jobs(app: Flask) -> Callable[..., int]:
-    """Run every queued RQ job to completion in-process (a real SimpleWorker in burst mode)."""
+    """Run every queued RQ job to completion in-process (a real SimpleWorker in burst mode), after relaying the
+    webhook's stored messages to RQ."""
     from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
     from infra.web import get_redis
@@ -177,8 +178,14 @@ def run_jobs(app: Flask) -> Callable[..., int]:
         return sum(FinishedJobRegistry(queue=q).count + FailedJobRegistry(queue=q).count for q in queue_objects)
 
     def run(queues: tuple[str, ...] = QUEUES) -> int:
-        """Work until the queues are empty; return how many jobs finished or failed."""
+        """Relay stored messages to RQ (as the scheduler's relay thread does), then work until the queues are
+        empty; return how many jobs finished or failed."""
+        from infra.web import db_session
+        from jobs.relay import relay_inbound
+
         with app.app_context():
+            while relay_inbound(db_session(), get_redis()) > 0:
+                pass
             queue_objects = [get_queue(q) for q in queues]
             worker = HongguanSimpleWorker(queue_objects, connection=get_redis(), app=app)
         before = _done(queue_objects)

@@ -1,4 +1,4 @@
-"""A stored message whose RQ job was lost after the webhook enqueued it is still handled, exactly once."""
+"""A stored message whose RQ job was lost after the relay enqueued it is still handled, exactly once."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 
 from bot import menu
 from bot.inbound import job_id_for
+from infra.web import db_session, get_redis
 from jobs.inbound import STUCK_AFTER, resume_stuck
 from jobs.queue import get_queue
+from jobs.relay import relay_inbound
 from models import Appeal, InboundMessage
 
 
@@ -17,6 +19,7 @@ def test_a_message_whose_job_was_lost_is_resumed_by_the_sweep(app, wx, session, 
     assert wx.say("小区门口的垃圾桶倒了，垃圾撒了一地") == menu.ACK_QUEUED
     inbound_id = session.scalar(select(InboundMessage.id))
     with app.app_context():
+        assert relay_inbound(db_session(), get_redis()) == 1
         queue = get_queue()
         assert queue.job_ids == [job_id_for(inbound_id)]
         queue.remove(job_id_for(inbound_id))  # lost: off the queue, but its id still taken (a worker died)

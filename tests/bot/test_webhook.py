@@ -7,12 +7,15 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 
 from bot import handlers, menu
 from bot.xmlsafe import parse_xml
+from infra.web import db_session, get_redis
 from jobs.outbox import sweep
 from jobs.queue import get_queue
+from jobs.relay import relay_inbound
 from models import Appeal, InboundMessage, PendingJob, Resident
 from wechat.crypto import MessageCrypto
 from wechat.signature import sign
@@ -241,6 +244,9 @@ def test_three_identical_deliveries_make_one_appeal_and_the_same_reply(wx, org, 
     row = select(InboundMessage.dedupe_key, InboundMessage.deliveries, InboundMessage.status)
     assert _rows(session, row) == [("msg:6054768590064713728", 3, "queued")]
     with wx.client.application.app_context():
+        assert get_queue().job_ids == []  # the request only stores: the relay hands the row to RQ
+        assert relay_inbound(db_session(), get_redis()) == 1
+        assert relay_inbound(db_session(), get_redis()) == 0
         assert get_queue().job_ids == ["inbound-1"]  # one job for three deliveries
     assert _count(session, Appeal) == 0  # intake runs in the worker, not in the request
 
@@ -355,22 +361,24 @@ def test_message_while_redis_is_down_is_answered_and_its_work_runs_after(
     try:
         welcome = wx.say("/subscribe b-e-lz-1")
         assert "已为您绑定：金鸡湖社区 第一网格 绿洲花园1幢" in welcome
-        # Stored and acknowledged while Redis is down; its intake job waits in the outbox.
+        # Stored and acknowledged while Redis is down; the relay cannot hand it over yet and keeps it.
         assert wx.say("楼下的路灯不亮了") == menu.ACK_QUEUED
         [(enqueued_at, attempts)] = _rows(session, profile_job)
         assert enqueued_at is None
         assert attempts >= 1
-        intake_job = select(PendingJob.enqueued_at).where(PendingJob.func == "jobs.inbound.process_inbound")
-        assert _rows(session, intake_job) == [(None,)]
-        assert _rows(session, select(InboundMessage.status).where(InboundMessage.msg_type == "text")) == [("queued",)]
+        with app.app_context(), pytest.raises(RedisError):
+            relay_inbound(db_session(), get_redis())
+        intake = select(InboundMessage.status, InboundMessage.enqueued_at).where(InboundMessage.msg_type == "text")
+        assert _rows(session, intake) == [("queued", None)]
     finally:
         redis_server.start()
     assert _count(session, Appeal) == 0
     with app.app_context():
-        assert sweep(session) >= 2
+        assert sweep(session) >= 1  # the handler's deferred profile fetch
+        assert relay_inbound(db_session(), get_redis()) == 1  # the stored message, now that Redis is back
     session.rollback()
     assert _rows(session, profile_job)[0][0] is not None
-    assert _rows(session, intake_job)[0][0] is not None
+    assert _rows(session, intake)[0][1] is not None
     run_jobs()
     calls = sandbox.calls("/cgi-bin/user/info")
     assert [c["params"]["openid"] for c in calls] == [OPENID]
