@@ -133,9 +133,10 @@ MAX_RESUMES = 5  # attempts after which a failing message is left to a person (i
 def resume_stuck(limit: int = 200) -> int:
     """Cron job: hand RQ again every stored message still unhandled long after it arrived; returns how many.
 
-    The webhook stores first and enqueues second. If the job is lost afterwards (a worker killed at the wrong
-    instant, a Redis that lost its data), the row still says `queued` or `failed`: this sweep re-enqueues it
-    under the same job id, replacing a job that is not running, and `process_inbound` skips handled rows.
+    The webhook stores first and the relay (jobs/relay.py) enqueues second. If the job is lost afterwards (a
+    worker killed at the wrong instant, a Redis that lost its data), the row still says `queued` or `failed`:
+    this sweep re-enqueues it under the same job id, replacing a job that is not running, and
+    `process_inbound` skips handled rows.
     """
     session = db_session()
     cutoff = clock.now() - STUCK_AFTER
