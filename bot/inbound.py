@@ -219,7 +219,7 @@ def receive(session: Session, fields: dict[str, str], raw_xml: str, *, encrypted
     if _sqlite_read_first(session):
         # The routing read runs in a read transaction of its own, so the write lock is held only for the
         # insert: web workers that overlap under the lock wait in SQLite's busy handler, which sleeps in steps
-        # of milliseconds (measured: 0.24x → 0.29x bare). A state that changes in between is harmless: the
+        # of milliseconds (docs/benchmarks.md, Webhook). A state that changes in between is harmless: the
         # inline handlers and the worker both read it again.
         queued = runs_in_worker(session, fields, msg_type, openid)
         session.commit()
