@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.inbound import JOB, QUEUED, job_id_for
 from infra import clock
+from infra.web import db_session, get_redis
 from jobs.queue import DEFAULT_RETRY, DEFAULT_TIMEOUT, FAILURE_TTL
 from models.messages import InboundMessage
 
@@ -72,8 +73,6 @@ def relay_inbound(session: Session, connection: Redis, *, limit: int = BATCH) ->
 
 def run(app: Flask, stop: threading.Event, *, interval: float = INTERVAL) -> None:
     """Relay until `stop` is set: poll every `interval` seconds, at once again after a full batch."""
-    from infra.web import db_session, get_redis
-
     while not stop.is_set():
         moved = 0
         with app.app_context():

@@ -27,11 +27,6 @@ STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 _PUNCT_CATEGORIES = ("P", "S", "Z", "C")  # unicode punctuation, symbols, separators, control characters
 
 
-def is_warm() -> bool:
-    """True once `warm()` has run in this process."""
-    return _warm
-
-
 def is_noise(token: str) -> bool:
     """True for tokens that are whitespace, punctuation or symbols only, or plain numbers."""
     if token.isdigit():
