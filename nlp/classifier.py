@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,7 +21,7 @@ class Decision(NamedTuple):
 
     A named tuple rather than a frozen dataclass: one is built per message, and a frozen dataclass's
     constructor costs as much as the urgency rules. `keywords` and `scores` are derived on access from the
-    matched keywords and the score row: most callers read only the category and the flags."""
+    tokens and the score row: most callers read only the category and the flags."""
 
     category: str
     label: str
@@ -33,11 +33,12 @@ class Decision(NamedTuple):
     model_version: str
     labels: tuple[str, ...]  # category codes in score-row order
     score_row: tuple[float, ...]  # bias + matched weights, one per category
-    matched: frozenset[object]  # keywords found: text, or (text, "curated")
-    table: Mapping[object, tuple[float, ...]]  # the classifier's keyword -> weight per category
+    norm: str  # the normalised text
+    tokens: Sequence[str]  # its jieba tokens
+    source: Classifier  # the classifier that decided, which re-derives the keywords on request
 
     def __repr__(self) -> str:
-        # Not the default: that would print the whole keyword table.
+        # Not the default: that would print every token and the classifier.
         return (
             f"Decision(category={self.category!r}, confidence={self.confidence:.3f}, urgent={self.urgent}, "
             f"needs_triage={self.needs_triage}, keywords={self.keywords[:6]!r}, model_version={self.model_version!r})"
@@ -50,17 +51,11 @@ class Decision(NamedTuple):
 
     @property
     def keywords(self) -> tuple[tuple[str, float], ...]:
-        """The keywords that decided it, strongest first: each matched keyword's weight for the chosen category,
-        exactly as in the table; a curated keyword with the same text as a learned one is shown once, weights
-        added."""
-        best = self.labels.index(self.category)
+        """The keywords that decided it, strongest first: each matched keyword's contribution to the chosen
+        category (its weight in the table times the times it occurs); a curated keyword with the same text as a
+        learned one is shown once, weights added."""
         combined: dict[str, float] = {}
-        table = self.table
-        for key in self.matched:
-            w = table[key][best]
-            if not w:
-                continue
-            kw = key if key.__class__ is str else key[0]  # curated keys are (keyword, "curated")
+        for kw, w in self.source.contributions(self.norm, self.tokens, self.labels.index(self.category)):
             combined[kw] = round(combined[kw] + w, 4) if kw in combined else w
         return tuple(sorted(((k, w) for k, w in combined.items() if w), key=_weight_magnitude))
 
@@ -99,8 +94,10 @@ class Classifier:
         self._threshold = model.threshold
         self._version = model.version
         self.labels: tuple[str, ...] = tuple(model.categories)
+        n = len(self.labels)
         self._names = tuple(model.categories[c].label for c in self.labels)
-        self._bias = tuple(model.categories[c].bias for c in self.labels)
+        # The bias row with a last column for the keyword count (see _TokenEntry).
+        self._bias = (*(model.categories[c].bias for c in self.labels), 0)
         self._urgent_default = tuple(model.categories[c].urgent_by_default for c in self.labels)
         self._other = self.labels.index(OTHER) if OTHER in self.labels else -1
         self._consult = self.labels.index(CONSULT) if CONSULT in self.labels else -1
@@ -114,32 +111,29 @@ class Classifier:
                 learned.setdefault(tokenize.normalize(kw), []).append((i, w))
             for kw, w in cat.curated.items():
                 curated.setdefault(tokenize.normalize(kw), []).append((i, w))
-        self._learned = {kw: _dense(v, len(self.labels)) for kw, v in learned.items()}
+        self._learned = {kw: _dense(v, n) for kw, v in learned.items()}
         # The n-gram lengths to look for are those of the "*ab*" keywords in the table, so a hand-added
         # n-gram of any length works too.
         self._ngrams = tuple(sorted({len(kw) - 2 for kw in self._learned if tokenize.is_ngram(kw)}))
-        # token -> {feature: weights} of the keywords it brings (itself and its n-grams), or None for a
+        # token -> what it brings (its keywords' weights added up, and the phrases it starts), None for a
         # stop-word or punctuation. Filled on first sight of a token, so a message costs one dict lookup per
-        # token plus one per pair. Concurrent fills write equal values, so a shared classifier stays safe.
+        # token plus one per phrase. Concurrent fills write equal values, so a shared classifier stays safe.
         self._token_cache: dict[str, _TokenEntry | None] = {}
-        # Phrase keywords "a b" indexed by their first token: a → {b: ("a b", weights)}, so that finding the
+        # Phrase keywords "a b" indexed by their first token: a → {b: weights + (1,)}, so that finding the
         # phrases of a message is a lookup of each token among the partners of the token before it.
-        pairs: dict[str, dict[str, tuple[str, tuple[float, ...]]]] = {}
+        pairs: dict[str, dict[str, tuple[float, ...]]] = {}
         for kw, row in self._learned.items():
             if " " in kw and not tokenize.is_ngram(kw):
                 first, second = kw.split(" ", 1)
-                pairs.setdefault(first, {})[second] = (kw, row)
+                pairs.setdefault(first, {})[second] = (*row, 1)
         self._pairs = pairs
         # Curated keywords are matched as substrings; indexing them by first character makes the scan one dict
         # lookup per character of the message instead of one `in` test per keyword.
-        by_first: dict[str, list[tuple[tuple[str, str], tuple[float, ...]]]] = {}
+        by_first: dict[str, list[tuple[str, tuple[float, ...]]]] = {}
         for kw, v in curated.items():
-            by_first.setdefault(kw[0], []).append(((kw, _CURATED), _dense(v, len(self.labels))))
-        self._curated = {ch: tuple(sorted(v, key=lambda e: -len(e[0][0]))) for ch, v in by_first.items()}
+            by_first.setdefault(kw[0], []).append((kw, (*_dense(v, n), 1)))
+        self._curated = {ch: tuple(sorted(v, key=lambda e: -len(e[0]))) for ch, v in by_first.items()}
         self._curated_chars = frozenset(self._curated)
-        # Weights of every keyword by its key in a decision (text, or (text, "curated")).
-        self._rows: dict[object, tuple[float, ...]] = dict(self._learned)
-        self._rows.update(entry for cands in self._curated.values() for entry in cands)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Classifier:
@@ -162,26 +156,25 @@ class Classifier:
         return self._decide(norm, tokens)
 
     def _token_entry(self, tok: str) -> _TokenEntry | None:
-        """The keywords a token brings (itself and its n-grams) and the phrases it can start, or None when the
-        token is not content (a stop-word, punctuation or a number)."""
+        """What a token brings: the weights of its keywords (itself and its n-grams, each occurrence) added up
+        with their count in a last column, and the phrases it starts; None when the token is not content (a
+        stop-word, punctuation or a number)."""
         if tok in tokenize.STOPWORDS or tokenize.is_noise(tok):
             return None
         learned = self._learned
         feats = tokenize.token_features(tok, self._ngrams) if self._ngrams else (tok,)
-        hits = [f for f in feats if f in learned]
-        total = tuple(map(sum, zip(*(learned[f] for f in hits), strict=True))) if hits else ()
-        return frozenset(hits), total, self._pairs.get(tok)
+        hits = [learned[f] for f in feats if f in learned]
+        total = (*map(sum, zip(*hits, strict=True)), len(hits)) if hits else None
+        partners = self._pairs.get(tok)
+        return _NOTHING if total is None and partners is None else (total, partners)
 
-    def _matches(self, norm: str, tokens: Sequence[str]) -> tuple[frozenset, list[tuple[float, ...]]]:
-        """Keywords present in the message (each once), and weight rows whose column sums are the keyword part of
-        the scores: one pre-added row per token, unless a keyword turned up twice (a repeated token, or an n-gram
-        inside two tokens), in which case one row per distinct keyword, so that each keyword counts once.
+    def _rows(self, norm: str, tokens: Sequence[str]) -> list[tuple[float, ...]]:
+        """Weight rows whose column sums are the keyword part of the scores, the last column counting the
+        keywords: one row per content token (its keywords pre-added), one per phrase, one per curated keyword.
 
-        Learned keywords are their text; curated keywords, which may share a learned keyword's text, are
-        (keyword, "curated") pairs so both count. `self._rows` has the weights of either."""
-        sets: list[frozenset[str]] = []
+        Every occurrence of a learned keyword counts, as in training (term counts); a curated keyword counts
+        once however often it occurs."""
         rows: list[tuple[float, ...]] = []
-        phrases: list[str] = []
         cache = self._token_cache
         partners = None  # phrases that the previous content token starts
         for tok in tokens:
@@ -193,48 +186,64 @@ class Classifier:
                     cache[tok] = entry
             if entry is None:
                 continue
-            keys, total, next_partners = entry
-            if keys:
-                sets.append(keys)
+            total, next_partners = entry
+            if total is not None:
                 rows.append(total)
             if partners:
                 pair = partners.get(tok)
-                if pair:
-                    phrases.append(pair[0])
-                    rows.append(pair[1])
+                if pair is not None:
+                    rows.append(pair)
             partners = next_partners
-        # The distinct keywords: one set union at the end is a third of the cost of merging per token (the
-        # token entries are out of the CPU caches right after jieba's dictionary walk).
-        found = _EMPTY.union(*sets, phrases)
-        if len(found) != len(rows) - len(sets) + sum(map(len, sets)):
-            table = self._rows
-            rows = [table[k] for k in found]
         if self._curated and not self._curated_chars.isdisjoint(norm):
-            curated = self._curated
-            extra = set()
-            for i, ch in enumerate(norm):
-                cands = curated.get(ch)
-                if cands is None:
-                    continue
-                for key, entry in cands:
-                    if key not in extra and norm.startswith(key[0], i):
-                        extra.add(key)
-                        rows.append(entry)
-            if extra:
-                found = found.union(extra)
-        return found, rows
+            rows.extend(row for _, row in self._curated_found(norm))
+        return rows
+
+    def _curated_found(self, norm: str) -> list[tuple[str, tuple[float, ...]]]:
+        """Curated keywords in the text (each once) with their weight rows."""
+        curated = self._curated
+        seen: set[str] = set()
+        out = []
+        for i, ch in enumerate(norm):
+            cands = curated.get(ch)
+            if cands is None:
+                continue
+            for kw, row in cands:
+                if kw not in seen and norm.startswith(kw, i):
+                    seen.add(kw)
+                    out.append((kw, row))
+        return out
+
+    def contributions(self, norm: str, tokens: Sequence[str], category: int) -> list[tuple[str, float]]:
+        """Every keyword occurrence in a message with its weight for one category (by index), in text order:
+        the explanation of a score, derived from the table the slow and obvious way."""
+        out = []
+        learned = self._learned
+        prev = ""
+        for tok in tokens:
+            if self._token_entry(tok) is None:
+                continue
+            feats = tokenize.token_features(tok, self._ngrams) if self._ngrams else [tok]
+            if prev:
+                feats.append(prev + " " + tok)
+            out += [(f, learned[f][category]) for f in feats if f in learned]
+            prev = tok
+        out += [(kw, row[category]) for kw, row in self._curated_found(norm)]
+        return out
 
     def _decide(self, norm: str, tokens: Sequence[str]) -> Decision:
-        found, rows = self._matches(norm, tokens)
-        # Column sums of the bias and the found weight rows (zip transposes them: one tuple per category).
-        scores = tuple(map(sum, zip(self._bias, *rows, strict=False)))  # rows have one weight per category
+        rows = self._rows(norm, tokens)
+        # Column sums of the bias and the weight rows (zip transposes them: one tuple per category), and the
+        # keyword count in the last column.
+        sums = tuple(map(sum, zip(self._bias, *rows, strict=False)))  # rows have one weight per category
+        n = sums[-1]
+        scores = sums[:-1]
         top = max(scores)
         # With nothing on topic, a greeting or an unclear message goes to triage rather than being guessed.
-        best = self._other if self._other >= 0 and not found else scores.index(top)
+        best = self._other if self._other >= 0 and not n else scores.index(top)
         # Confidence = softmax(sharpness * scores / sqrt(n)) of the chosen category: the weights were learned
         # on L2-normalised features, so dividing by sqrt(#keywords found) puts long and short messages on one
         # scale.
-        scale = self._sharpness / math.sqrt(max(1, len(found)))
+        scale = self._sharpness / math.sqrt(max(1, n))
         exp = math.exp
         confidence = exp((scores[best] - top) * scale) / sum([exp((s - top) * scale) for s in scores])
         reasons = urgency_reasons(norm)
@@ -243,9 +252,8 @@ class Classifier:
             # Only a confident category is urgent by default; a guess (e.g. a lone 楼道) goes to triage instead.
             # Explicit danger (fire, gas, someone trapped …) is urgent through the rules above whatever the score.
             reasons = (*reasons, f"{self._names[best]}类默认紧急")
-        code = self.labels[best]
         return Decision(
-            code,
+            self.labels[best],
             self._names[best],
             confidence,
             bool(reasons),
@@ -255,16 +263,17 @@ class Classifier:
             self._version,
             self.labels,
             scores,
-            found,
-            self._rows,
+            norm,
+            tokens,
+            self,
         )
 
 
-_CURATED = "curated"
-_EMPTY: frozenset[object] = frozenset()
-# A token's learned keywords (itself and its n-grams), their weights added up, and the phrases it starts
-# {next token: (phrase, weights)}.
-_TokenEntry = tuple[frozenset[str], tuple[float, ...], dict[str, tuple[str, tuple[float, ...]]] | None]
+# What a content token brings: the weights of its learned keywords (itself and its n-grams) added up, one per
+# category plus their count as a last column (None when it has none), and the phrases it starts
+# {next token: phrase weights + (1,)} (None when it starts none).
+_TokenEntry = tuple[tuple[float, ...] | None, dict[str, tuple[float, ...]] | None]
+_NOTHING: _TokenEntry = (None, None)  # a content token without keywords: it still separates phrases
 
 
 def _dense(pairs: Sequence[tuple[int, float]], n: int) -> tuple[float, ...]:

@@ -9,20 +9,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-FORMAT = "hongguan-keyword-model/2"
-# Files of format 1 (no character n-grams) read unchanged; format 2 adds "*ab*" n-gram keywords, which a
-# format-1 reader would silently never match, hence the new number.
-READABLE_FORMATS = ("hongguan-keyword-model/1", FORMAT)
+FORMAT = "hongguan-keyword-model/3"
+# Format 2 added "*ab*" n-gram keywords, which a format-1 reader would silently never match. Format 3 counts
+# every occurrence of a learned keyword (term counts, as the trainer now learns them) where 1 and 2 counted
+# each keyword once; a format-2 reader would score a format-3 file's repeated keywords too low, hence the new
+# number. Older files still load: their weights are read under the counting rule, which changes a score only
+# when a keyword repeats in one message (retrain for the exact trained behaviour).
+READABLE_FORMATS = ("hongguan-keyword-model/1", "hongguan-keyword-model/2", FORMAT)
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_SHARPNESS = 1.0
 
 # Written at the top of every model file so that staff editing it know the rules.
 HOW_IT_WORKS = [
-    "score(category) = bias + sum of the weights of the keywords the message contains; each keyword counts once.",
+    "score(category) = bias + sum of the weights of the keywords the message contains; a learned keyword counts "
+    "each time it occurs, a curated one once.",
     "The answer is the best-scoring category; confidence = softmax(sharpness * scores / sqrt(n))[best], "
     "n = the "
-    "number of keywords found (at least 1): the weights were learned on length-normalised features, and "
-    "'sharpness' was fitted on held-out training data.",
+    "number of keywords found, counted the same way (at least 1): the weights were learned on length-normalised "
+    "features, and 'sharpness' was fitted on held-out training data.",
     "'keywords' are learned: a word is a jieba token of the message, a phrase 'a b' is two adjacent tokens "
     "(after stop-words and punctuation are removed), and '*ab*' is a character n-gram found inside any token "
     "('*充电*' matches 飞线充电 and 充电桩).",

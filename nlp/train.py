@@ -98,15 +98,18 @@ class _Table:
         return _Table(classes=self.classes, names=self.names, weights=w, vocabulary=self.vocabulary, ngrams=self.ngrams)
 
     def scores(self, docs: Sequence[list[str]]) -> tuple[Any, Any]:
-        """Runtime scores and matched-keyword counts of documents, exactly as the classifier computes them."""
+        """Runtime scores and keyword counts (occurrences) of documents, exactly as the classifier computes them."""
         import numpy as np
         from scipy.sparse import csr_matrix
 
         rows, cols = [], []
         live = np.abs(self.weights).sum(axis=0) > 0
+        vocabulary = self.vocabulary
         for r, doc in enumerate(docs):
-            for c in {self.vocabulary[f] for f in tokenize.features(doc, self.ngrams) if f in self.vocabulary}:
-                if live[c]:
+            # Every occurrence, as at run time: the matrix adds up repeated (row, column) entries.
+            for f in tokenize.features(doc, self.ngrams):
+                c = vocabulary.get(f)
+                if c is not None and live[c]:
                     rows.append(r)
                     cols.append(c)
         x = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(docs), len(self.names)))
@@ -116,14 +119,14 @@ class _Table:
 def _fit_table(
     docs: Sequence[list[str]], labels: Sequence[str], c: float, min_df: int, ngrams: Sequence[int] = ()
 ) -> _Table:
-    """Fit a linear SVM on L2-normalised binary TF-IDF features of words, their character n-grams and adjacent
+    """Fit a linear SVM on L2-normalised TF-IDF term counts of words, their character n-grams and adjacent
     pairs; export weights.
 
-    Without an intercept, the SVM's decision is argmax over classes of sum(w * idf * present) / norm; the
-    norm is the same for every class, so exporting w * idf as the keyword weight makes "bias + sum of
-    weights" (bias 0) give exactly the SVM's answer. Each feature's median weight across classes is then
-    subtracted (a constant per feature does not change the argmax) so that many weights become zero; see
-    _Table.pruned for the rest."""
+    Without an intercept, the SVM's decision is argmax over classes of sum(w * idf * count) / norm; the
+    norm is the same for every class, so exporting w * idf as the keyword weight makes "bias + sum of the
+    weights of every keyword occurrence" (bias 0) give exactly the SVM's answer. Each feature's median weight
+    across classes is then subtracted (a constant per feature does not change the argmax) so that many
+    weights become zero; see _Table.pruned for the rest."""
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
@@ -131,7 +134,8 @@ def _fit_table(
     ngrams = tuple(ngrams)
     vec = TfidfVectorizer(
         analyzer=functools.partial(tokenize.features, ngrams=ngrams),
-        binary=True,
+        # Term counts rather than presence: cross-validation on tipdm scored them as well (mean macro-F1
+        # 0.885 vs 0.883), and a sum over occurrences needs no de-duplication at run time.
         min_df=min_df,
         lowercase=False,
     )
@@ -241,7 +245,7 @@ def fit(
         "trained": dt.date.today().isoformat(),
         "examples": len(examples),
         "sources": list(sources),
-        "features": "binary presence of jieba tokens, their character n-grams and adjacent token pairs, "
+        "features": "counts of jieba tokens, their character n-grams and adjacent token pairs, "
         "idf-weighted, L2-normalised",
         "ngrams": list(ngrams),
         "learner": "scikit-learn LinearSVC without intercept, weights exported as coef * idf",

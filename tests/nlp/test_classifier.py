@@ -86,7 +86,7 @@ def test_decision_fields(clf: classifier.Classifier) -> None:
     weights = [abs(w) for _, w in d.keywords]
     assert weights == sorted(weights, reverse=True)
     assert d.explain().startswith("消防安全 because 飞线充电 (+")
-    assert d.model_version == clf.version == "community-2026.11.2"
+    assert d.model_version == clf.version == "community-2026.11.22"
     assert not d.is_consultation
     assert json.loads(json.dumps(d.as_dict(), ensure_ascii=False))["category"] == "fire_safety"
 

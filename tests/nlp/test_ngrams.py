@@ -1,4 +1,4 @@
-"""Character n-gram keywords ("*ab*"): matched inside tokens, counted once, explained, trained alike."""
+"""Character n-gram keywords ("*ab*"): matched inside tokens, counted per occurrence, explained, trained alike."""
 
 from __future__ import annotations
 
@@ -60,8 +60,9 @@ def test_ngram_matches_inside_a_token_and_is_explained(tmp_path: Path) -> None:
     assert d.scores == {"fire": pytest.approx(1.5), "waste": pytest.approx(0.2)}
 
 
-def test_each_keyword_counts_once(tmp_path: Path) -> None:
-    # 充电 appears as a word and inside 充电桩 and 飞线充电: the n-gram *充电* counts once, the word once.
+def test_every_occurrence_of_a_learned_keyword_counts(tmp_path: Path) -> None:
+    # 充电 appears as a word twice and inside 充电桩 and 飞线充电: the n-gram *充电* counts four times, the
+    # word twice, the phrase once; the explanation shows each keyword's whole contribution.
     clf = _model(
         tmp_path,
         {
@@ -70,14 +71,27 @@ def test_each_keyword_counts_once(tmp_path: Path) -> None:
         },
     )
     d = clf.classify("充电 充电桩 飞线充电 充电")
-    assert d.scores["fire"] == pytest.approx(1.75)
-    assert d.scores["waste"] == pytest.approx(-0.5)
-    assert sorted(d.keywords) == [("*充电*", 1.0), ("充电", 0.5), ("充电 充电桩", 0.25)]
+    assert d.scores["fire"] == pytest.approx(4 * 1.0 + 2 * 0.5 + 0.25)
+    assert d.scores["waste"] == pytest.approx(4 * -0.5)
+    assert sorted(d.keywords) == [("*充电*", 4.0), ("充电", 1.0), ("充电 充电桩", 0.25)]
+
+
+def test_a_curated_keyword_counts_once_however_often_it_occurs(tmp_path: Path) -> None:
+    clf = _model(
+        tmp_path,
+        {
+            "fire": {"label": "消防", "curated": {"飞线": 2.0}, "keywords": {"飞线": 0.5}},
+            "waste": {"label": "垃圾", "keywords": {"垃圾": 1.0}},
+        },
+    )
+    d = clf.classify("飞线 飞线 飞线")
+    assert d.scores["fire"] == pytest.approx(2.0 + 3 * 0.5)
+    assert d.keywords == (("飞线", 3.5),)
 
 
 def test_runtime_scores_equal_the_training_features(tmp_path: Path) -> None:
-    """The classifier finds exactly the features the trainer learned from: score = bias + sum over the set of
-    tokenize.features(tokens, ngrams) present in the table, for every category."""
+    """The classifier finds exactly the features the trainer learned from: score = bias + sum over every
+    occurrence of tokenize.features(tokens, ngrams) present in the table, for every category."""
     path = tmp_path / "tiny.csv"
     path.write_text(TINY, encoding="utf-8")
     examples = train.read_csv(path)
@@ -85,11 +99,14 @@ def test_runtime_scores_equal_the_training_features(tmp_path: Path) -> None:
     assert model.meta["ngrams"] == [2]
     assert any(tokenize.is_ngram(k) for k in model.categories["fire"].keywords)
     clf = Classifier(model)
-    for text in [e.text for e in examples] + ["充电桩旁边的垃圾没人收，垃圾车也不来", "你好"]:
-        feats = set(tokenize.features(tokenize.tokens(text), (2,)))
+    repeats = "充电桩旁边的垃圾没人收，垃圾车也不来，垃圾垃圾"
+    repeated = tokenize.features(tokenize.tokens(repeats), (2,))
+    assert len(repeated) > len(set(repeated))  # some keywords occur more than once
+    for text in [e.text for e in examples] + [repeats, "你好"]:
+        feats = tokenize.features(tokenize.tokens(text), (2,))
         d = clf.classify(text)
         for code, cat in model.categories.items():
-            expected = cat.bias + sum(w for kw, w in cat.keywords.items() if kw in feats)
+            expected = cat.bias + sum(cat.keywords.get(f, 0.0) for f in feats)
             assert d.scores[code] == pytest.approx(expected, abs=1e-9), (text, code)
     assert clf.classify("电动车充电").category == "fire"
 
@@ -102,9 +119,11 @@ def test_training_without_ngrams_learns_words_and_pairs_only(tmp_path: Path) -> 
     assert not any(tokenize.is_ngram(k) for cat in model.categories.values() for k in cat.keywords)
 
 
-def test_format_1_files_still_load_and_unknown_formats_fail(tmp_path: Path) -> None:
+def test_older_formats_still_load_and_unknown_formats_fail(tmp_path: Path) -> None:
     old = {"format": "hongguan-keyword-model/1", "categories": {"a": {"keywords": {"电梯": 1.0}}}}
     assert KeywordModel.from_json(old).categories["a"].keywords == {"电梯": 1.0}
+    two = {**old, "format": "hongguan-keyword-model/2"}
+    assert KeywordModel.from_json(two).categories["a"].keywords == {"电梯": 1.0}
     with pytest.raises(ValueError, match="format"):
         KeywordModel.from_json({**old, "format": "hongguan-keyword-model/99"})
     model = KeywordModel.from_json(old)

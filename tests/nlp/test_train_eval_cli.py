@@ -164,7 +164,7 @@ def test_cli_eval_default_model_on_community_examples() -> None:
     result = CliRunner().invoke(nlp_group, ["eval", str(path), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["model_version"] == "community-2026.11.2"
+    assert report["model_version"] == "community-2026.11.22"
     assert report["n"] > 250
     assert report["accuracy"] > 0.9  # its own training data: a smoke check that the shipped model is the trained one
 
