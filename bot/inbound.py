@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +19,11 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
 
 from bot import binding, handlers, menu
 from bot.replies import text_reply
-from infra import clock, privacy
-from infra.db import DEFERRED_OPTION
+from infra import clock, dbapi, privacy
 from jobs.outbox import commit_and_enqueue
 from models.messages import InboundMessage
 from models.resident import Resident
@@ -30,6 +31,10 @@ from services import intake
 from services.outbox import defer
 
 log = logging.getLogger(__name__)
+
+
+class Replayed(Exception):
+    """The push's signed URL (timestamp + nonce) already delivered a different message: a replay."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,6 @@ def dedupe_key(fields: dict[str, str], raw: str) -> str:
     return "body:" + hashlib.sha256(raw.encode()).hexdigest()[:48]
 
 
-_INSERT_IGNORE: dict[str, Any] = {}
-_INSERT_ID: dict[str, Any] = {}
 QUEUED = "queued"
 JOB = "jobs.inbound.process_inbound"
 MEDIA_TYPES = frozenset({"image", "video", "shortvideo", "location"})
@@ -77,40 +80,45 @@ def finish(session: Session, received: Received) -> None:
     commit_and_enqueue(session)  # commits, then enqueues the handlers' deferred jobs (none on the usual path)
 
 
-def _insert_id(session: Session, values: dict[str, Any]) -> int | None:
-    """The hot path's one write: a Core INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id.
+def _insert_stmt(dialect: str, returning: Any) -> ClauseElement:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: no target, so a second delivery (dedupe_key) and a reused
+    signed URL (push_nonce) both insert nothing, on SQLite and PostgreSQL alike."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(_INBOUND).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing().returning(returning)
 
-    Every column is given, so no Python-side defaults run; the statement is built once per dialect and
-    SQLAlchemy reuses its compiled form. None means the key was already stored (a redelivery).
+
+# first(statement, values) -> first row or None: a session's connection, or a raw transaction's cursor.
+_First = Callable[[dbapi.Statements, Mapping[str, Any]], Any]
+
+
+def _run_first(session: Session) -> _First:
+    """`first(statement, values)` on the session's connection (Core: no ORM layer), like Transaction.first."""
+    dialect = session.get_bind().dialect
+
+    def first(statement: dbapi.Statements, values: Mapping[str, Any]) -> Any:
+        return session.connection().execute(statement.stmt(dialect), values).first()
+
+    return first
+
+
+def _redelivery(first: _First, key: str, push_nonce: str | None) -> Received:
+    """After an insert that stored nothing: WeChat delivering the same message again (counted, and answered
+    with the first delivery's reply), or its signed URL reused for another message (Replayed).
+
+    WeChat's retries repeat the message (same dedupe key) with the same or a fresh nonce; a replay carries a
+    captured URL with a different body. In plaintext mode the signature does not cover the body
+    (perf-reliability.md §3.6), so this is what keeps a captured URL from carrying forged content.
     """
-    dialect = session.get_bind().dialect.name
-    stmt = _INSERT_ID.get(dialect)
-    if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        table = InboundMessage.__table__
-        stmt = _INSERT_ID[dialect] = (
-            insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
-        )
-    return session.connection().execute(stmt, values).scalar_one_or_none()  # Core: no ORM layer
-
-
-def _insert_ignore(session: Session, values: dict) -> InboundMessage | None:
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING the row: the new row, or None for a known key.
-
-    On PostgreSQL a concurrent duplicate waits here for the first delivery's commit, then sees the key.
-    """
-    dialect = session.get_bind().dialect.name
-    stmt = _INSERT_IGNORE.get(dialect)
-    if stmt is None:
-        # Built once per dialect, values passed as parameters: SQLAlchemy then reuses its compiled form
-        # instead of re-deriving a cache key from literal values on every push.
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = _INSERT_IGNORE[dialect] = (
-            insert(InboundMessage)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(InboundMessage)  # the ORM object itself: no second SELECT to load it
-        )
-    return session.scalars(stmt, [values]).one_or_none()
+    if push_nonce:
+        owner = first(_NONCE_OWNER, {"push_nonce": push_nonce})
+        if owner is not None and owner[0] != key:
+            raise Replayed(push_nonce)
+    row = first(_COUNT_DELIVERY, {"key": key})
+    if row is None:  # the conflict was on neither: only if the row vanished in between
+        raise Replayed(push_nonce or key)
+    first_id, stored_reply, status, deliveries = row
+    log.info("duplicate delivery %d of inbound %d (%s)", deliveries, first_id, status)
+    return Received(first_id, stored_reply, duplicate=True, status=status)
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -121,14 +129,22 @@ def _int(value: str | None, default: int = 0) -> int:
 
 
 def persist_unreadable(
-    session: Session, raw: str, *, openid: str, timestamp: int, encrypted: bool, error: str
+    session: Session,
+    raw: str,
+    *,
+    openid: str,
+    timestamp: int,
+    encrypted: bool,
+    error: str,
+    push_nonce: str | None = None,
 ) -> int | None:
     """Keep a push that passed the signature check but could not be decrypted or parsed (nothing is lost).
 
     Stored as status `failed` so an operator can find it (e.g. after a mistaken key rotation); returns its id,
-    or None when the same body was already stored.
+    or None when the same body (or the same signed URL) was already stored.
     """
     values = {
+        **_EMPTY_ROW,
         "dedupe_key": "raw:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:48],
         "openid": openid[:64] or "-",
         "msg_type": "unreadable",
@@ -138,125 +154,158 @@ def persist_unreadable(
         "status": "failed",
         "last_error": error[:500],
         "received_at": clock.now(),
+        "push_nonce": push_nonce,
     }
-    row = _insert_ignore(session, values)
-    return row.id if row is not None else None
-
-
-def _sqlite_read_first(session: Session) -> bool:
-    """On SQLite, begin the session's transaction without the write lock (a deferred BEGIN); False elsewhere,
-    or when a transaction is already open."""
-    if session.in_transaction() or session.get_bind().dialect.name != "sqlite":
-        return False
-    session.connection(execution_options={DEFERRED_OPTION: True})
-    return True
-
-
-def _resident_state(session: Session, openid: str) -> str | None:
-    """The sender's dialog state ("" for a resident without one, None for someone never seen): one SELECT."""
-    state = session.connection().execute(_STATE_BY_OPENID, {"openid": openid}).first()
-    return None if state is None else (state[0] or "")
-
-
-def _has_queued(session: Session, openid: str) -> bool:
-    """True while an earlier message of this sender still waits for the worker."""
-    return session.connection().execute(_QUEUED_OF_SENDER, {"openid": openid}).first() is not None
+    row = _run_first(session)(_INSERT_ID, values)
+    return row[0] if row is not None else None
 
 
 # Core statements on the tables (no ORM identity map or unit of work), built once per process.
 _INBOUND = InboundMessage.__table__
 _RESIDENT = Resident.__table__
-_STATE_BY_OPENID = select(_RESIDENT.c.dialog_state).where(_RESIDENT.c.openid == bindparam("openid")).limit(1)
-_QUEUED_OF_SENDER = (
-    select(_INBOUND.c.id).where(_INBOUND.c.openid == bindparam("openid"), _INBOUND.c.status == QUEUED).limit(1)
+# Every column but the id, so that no Python-side default runs and one compiled form serves every insert.
+_COLUMNS = tuple(c.name for c in _INBOUND.columns if c.name != "id")
+_EMPTY_ROW: dict[str, Any] = {
+    **dict.fromkeys(_COLUMNS),
+    "encrypted": False,
+    "deliveries": 1,
+    "attempts": 0,
+}
+_INSERT_ID = dbapi.Statements(lambda dialect: _insert_stmt(dialect, _INBOUND.c.id))
+_STATE_BY_OPENID = dbapi.Statements(
+    lambda _: select(_RESIDENT.c.dialog_state).where(_RESIDENT.c.openid == bindparam("openid")).limit(1)
+)
+_QUEUED_OF_SENDER = dbapi.Statements(
+    lambda _: (
+        select(_INBOUND.c.id)
+        .where(_INBOUND.c.openid == bindparam("openid"), _INBOUND.c.status == bindparam("status"))
+        .limit(1)
+    )
+)
+_NONCE_OWNER = dbapi.Statements(
+    lambda _: select(_INBOUND.c.dedupe_key).where(_INBOUND.c.push_nonce == bindparam("push_nonce"))
 )
 # Duplicate delivery: count it and read the first delivery's outcome in one statement.
-_COUNT_DELIVERY = (
-    update(_INBOUND)
-    .where(_INBOUND.c.dedupe_key == bindparam("key"))
-    .values(deliveries=_INBOUND.c.deliveries + 1)
-    .returning(_INBOUND.c.id, _INBOUND.c.reply, _INBOUND.c.status, _INBOUND.c.deliveries)
+_COUNT_DELIVERY = dbapi.Statements(
+    lambda _: (
+        update(_INBOUND)
+        .where(_INBOUND.c.dedupe_key == bindparam("key"))
+        .values(deliveries=_INBOUND.c.deliveries + 1)
+        .returning(_INBOUND.c.id, _INBOUND.c.reply, _INBOUND.c.status, _INBOUND.c.deliveries)
+    )
 )
 
 
-def runs_in_worker(session: Session, fields: dict[str, str], msg_type: str, openid: str) -> bool:
+def might_run_in_worker(fields: Mapping[str, str], msg_type: str, openid: str) -> bool:
+    """False when `runs_in_worker` is sure to say no without reading anything (events, commands, empty text)."""
+    if not openid:
+        return False
+    if msg_type in ("text", "voice"):
+        text = fields.get("Content" if msg_type == "text" else "Recognition", "")
+        return bool(text.strip()) and not handlers.is_command(text)
+    return msg_type in MEDIA_TYPES
+
+
+def runs_in_worker(
+    fields: Mapping[str, str],
+    msg_type: str,
+    state_of: Callable[[], str | None],
+    has_queued: Callable[[], bool],
+) -> bool:
     """Whether this push is answered with a passive acknowledgement and handled by `process_inbound`.
 
     Free text (and recognised voice) goes to intake, which classifies, routes, dispatches with deadlines and
     notifies: too slow for the request (wechat-protocol.md §1.5). Commands, the binding dialogue, greetings
     and events stay inline: they are fast and their answer is the passive reply. Media and locations follow
     a queued message of the same sender into the worker, so they are handled after it (and attach to the
-    appeal it creates) instead of overtaking it.
+    appeal it creates) instead of overtaking it. `state_of()` reads the sender's dialog state ("" for none,
+    None for someone never seen) and `has_queued()` whether a message of theirs waits for the worker; call
+    only after `might_run_in_worker` said yes.
     """
-    if not openid:
-        return False
     if msg_type in ("text", "voice"):
         text = fields.get("Content" if msg_type == "text" else "Recognition", "")
-        if not text.strip() or handlers.is_command(text):
-            return False
-        state = _resident_state(session, openid)
+        state = state_of()
         if state and binding.is_active_state(state):
             return False
         return not (intake.is_courtesy(text) and not (state or "").startswith(intake.STATE_CHOOSE))
-    if msg_type in MEDIA_TYPES:
-        return _has_queued(session, openid)
-    return False
+    return has_queued()
 
 
-def receive(session: Session, fields: dict[str, str], raw_xml: str, *, encrypted: bool, account_id: str) -> Received:
+def _queue(first: _First, values: dict[str, Any], fields: Mapping[str, str], account_id: str) -> Received | None:
+    """Decide whether the push goes to the worker and, if so, store it as `queued` with its acknowledgement as
+    the passive reply; None when it is handled inline instead (nothing stored yet)."""
+    openid, msg_type = values["openid"], values["msg_type"]
+
+    def state_of() -> str | None:
+        row = first(_STATE_BY_OPENID, {"openid": openid})
+        return None if row is None else (row[0] or "")
+
+    def has_queued() -> bool:
+        return first(_QUEUED_OF_SENDER, {"openid": openid, "status": QUEUED}) is not None
+
+    if not runs_in_worker(fields, msg_type, state_of, has_queued):
+        return None
+    ack = menu.ACK_QUEUED if msg_type in ("text", "voice") else menu.RETRY_LATER
+    reply = text_reply(openid, fields.get("ToUserName") or account_id, ack, int(values["received_at"].timestamp()))
+    row = first(_INSERT_ID, {**values, "status": QUEUED, "reply": reply})
+    if row is None:
+        return _redelivery(first, values["dedupe_key"], values["push_nonce"])
+    return Received(row[0], reply, duplicate=False, status=QUEUED)
+
+
+def receive(
+    session: Session,
+    fields: dict[str, str],
+    raw_xml: str,
+    *,
+    encrypted: bool,
+    account_id: str,
+    push_nonce: str | None = None,
+) -> Received:
     """Store the push, then (first delivery only) handle it or queue it, and store its reply; caller commits.
 
-    Free text is stored as `queued` with a short acknowledgement as its passive reply, and
-    `jobs.inbound.process_inbound` (handed to RQ by the relay, jobs/relay.py; a Redis outage only delays it) runs
-    intake and answers through the customer-service API. Everything else is handled
-    here; a handler error rolls back only the handler's work (a savepoint): the message stays, marked
-    `failed`, the resident gets a short "processing" reply, and the same job retries it.
+    Free text is stored as `queued` with a short acknowledgement as its passive reply (committed here, in the
+    hot path's own transaction), and `jobs.inbound.process_inbound` (handed to RQ by the relay,
+    jobs/relay.py; a Redis outage only delays it) runs intake and answers through the customer-service API.
+    Everything else is handled here in the session; a handler error rolls back only the handler's work (a
+    savepoint): the message stays, marked `failed`, the resident gets a short "processing" reply, and the same
+    job retries it. `push_nonce` ("timestamp:nonce" of the signed URL) is stored with the message; Replayed is
+    raised when it already delivered a different one.
     """
     now = clock.now()
-    key = dedupe_key(fields, raw_xml)
     msg_type = fields.get("MsgType", "").strip().lower()[:32] or "unknown"
     openid = fields.get("FromUserName", "")[:64]
-    if _sqlite_read_first(session):
-        # The routing read runs in a read transaction of its own, so the write lock is held only for the
-        # insert: web workers that overlap under the lock wait in SQLite's busy handler, which sleeps in steps
-        # of milliseconds (docs/benchmarks.md, Webhook). A state that changes in between is harmless: the
-        # inline handlers and the worker both read it again.
-        queued = runs_in_worker(session, fields, msg_type, openid)
-        session.commit()
-    else:
-        queued = runs_in_worker(session, fields, msg_type, openid)
-    reply = None
-    if queued:
-        ack = menu.ACK_QUEUED if msg_type in ("text", "voice") else menu.RETRY_LATER
-        reply = text_reply(openid, fields.get("ToUserName") or account_id, ack, int(now.timestamp()))
-    row_id = _insert_id(
-        session,
-        {
-            "dedupe_key": key,
-            "openid": openid,
-            "msg_type": msg_type,
-            "event": (fields.get("Event") or None) if msg_type == "event" else None,
-            "msg_id": _int(fields.get("MsgId")) or None,
-            "wx_create_time": _int(fields.get("CreateTime")),
-            "body": raw_xml,
-            "encrypted": encrypted,
-            "status": QUEUED if queued else "received",
-            "reply": reply,
-            "deliveries": 1,
-            "attempts": 0,
-            "received_at": now,
-            "handled_at": None,
-            "enqueued_at": None,
-        },
-    )
-    if row_id is None:
-        first_id, stored_reply, status, deliveries = session.execute(_COUNT_DELIVERY, {"key": key}).one()
-        log.info("duplicate delivery %d of inbound %d (%s)", deliveries, first_id, status)
-        return Received(first_id, stored_reply, duplicate=True, status=status)
-    if queued:
-        return Received(row_id, reply, duplicate=False, status=QUEUED)
+    values = {
+        **_EMPTY_ROW,
+        "dedupe_key": dedupe_key(fields, raw_xml),
+        "openid": openid,
+        "msg_type": msg_type,
+        "event": (fields.get("Event") or None) if msg_type == "event" else None,
+        "msg_id": _int(fields.get("MsgId")) or None,
+        "wx_create_time": _int(fields.get("CreateTime")),
+        "body": raw_xml,
+        "encrypted": encrypted,
+        "status": "received",
+        "received_at": now,
+        "push_nonce": push_nonce,
+    }
+    if might_run_in_worker(fields, msg_type, openid):
+        if session.in_transaction():  # a caller's transaction: a second connection would wait for its lock
+            queued = _queue(_run_first(session), values, fields, account_id)
+        else:
+            # The hot path: one short transaction on a raw pooled connection (infra/dbapi.py). On SQLite it
+            # takes the write lock at BEGIN, so the read and the insert are serialisable, and the lock is held
+            # for tens of microseconds rather than for a Session's commit cycle.
+            with dbapi.transaction(session.get_bind()) as tx:
+                queued = _queue(tx.first, values, fields, account_id)
+        if queued is not None:
+            return queued
+    first = _run_first(session)
+    inserted = first(_INSERT_ID, values)
+    if inserted is None:
+        return _redelivery(first, values["dedupe_key"], push_nonce)
 
-    row = session.get(InboundMessage, row_id)
+    row = session.get(InboundMessage, inserted[0])
     assert row is not None
     ctx = handlers.Context(session=session, fields=fields, inbound=row, account_id=account_id, now=now)
     handlers.prepare(ctx)

@@ -3,35 +3,32 @@
 Official rules: https://developers.weixin.qq.com/doc/oplatform/Website_App/WeChat_Login/message_push.md
 (signature, echostr) and https://developers.weixin.qq.com/doc/subscription/guide/dev/push/encryption.md
 (modes, msg_signature).
-Order of checks on a POST: signature (403) → timestamp window (403) → body size (413) → nonce replay (403) →
-msg_signature in AES mode (403) → decrypt / parse (failures are logged, stored and answered `success`) →
-persist, dedupe, handle (bot/inbound.py) → passive reply, encrypted when the push was.
+Order of checks on a POST: signature (403) → timestamp window (403) → body size (413) → msg_signature in AES
+mode (403) → decrypt / parse (failures are logged, stored and answered `success`) → persist, dedupe and the
+replay check, handle (bot/inbound.py: a signed URL, timestamp + nonce, delivers one message only; another
+message under it is refused with 403) → passive reply, encrypted when the push was.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
-from redis.exceptions import RedisError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import inbound
 from bot.replies import SUCCESS
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
-from infra.web import db_session, get_redis
+from infra.web import db_session
 from wechat.crypto import CryptoError, MessageCrypto
 from wechat.signature import check_signature
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("wechat", __name__)
-
-NONCE_PREFIX = "wx:nonce:"
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -78,28 +75,6 @@ def _fresh(timestamp: str) -> bool:
     return abs(clock.now().timestamp() - ts) <= int(current_app.config["TIMESTAMP_WINDOW"])
 
 
-def _replay_ok(timestamp: str, nonce: str, body: bytes) -> bool:
-    """Nonce replay cache: SET NX EX binds (timestamp, nonce) to the body's hash.
-
-    WeChat's own retries repeat the request exactly, so the same (timestamp, nonce) with the same body passes
-    (the inbound log dedupes it); the same signed URL with a different body is a replay and is refused. In
-    plaintext mode the signature does not cover the body (perf-reliability.md §3.6), so this is what stops a
-    captured URL from carrying forged content. Redis down: skip it; the DB dedupe still holds.
-    """
-    digest = hashlib.sha256(body).hexdigest()[:32]
-    key = f"{NONCE_PREFIX}{timestamp}:{nonce[:64]}"
-    ttl = 2 * int(current_app.config["TIMESTAMP_WINDOW"]) + 60
-    try:
-        redis = get_redis()
-        if redis.set(key, digest, nx=True, ex=ttl):
-            return True
-        seen = redis.get(key)
-    except RedisError as e:
-        log.warning("nonce cache unavailable (%s); relying on DB dedupe", type(e).__name__)
-        return True
-    return seen is None or seen.decode() == digest
-
-
 def _reply(reply_xml: str | None, crypto: MessageCrypto | None) -> Response:
     if not reply_xml:
         return _text(SUCCESS)
@@ -136,8 +111,8 @@ def receive_push() -> Response:
     if not _fresh(timestamp):
         return _forbidden("timestamp outside the window")
     body = request.get_data(cache=False)  # > MAX_CONTENT_LENGTH raises 413 here
-    if not _replay_ok(timestamp, nonce, body):
-        return _forbidden("nonce reused with a different body")
+    # Stored with the message, uniquely: the signed URL cannot deliver a second one (bot/inbound.py).
+    push_nonce = f"{timestamp}:{nonce[:64]}"
     encrypted = args.get("encrypt_type", "").lower() == "aes"
     openid = args.get("openid", "")
     session = db_session()
@@ -147,7 +122,13 @@ def receive_push() -> Response:
     except XmlError as e:
         log.warning("unparsable push after a valid signature: %s", e)
         inbound.persist_unreadable(
-            session, raw, openid=openid, timestamp=int(timestamp), encrypted=encrypted, error=str(e)
+            session,
+            raw,
+            openid=openid,
+            timestamp=int(timestamp),
+            encrypted=encrypted,
+            error=str(e),
+            push_nonce=push_nonce,
         )
         session.commit()
         return _text(SUCCESS)
@@ -167,11 +148,23 @@ def receive_push() -> Response:
         except (CryptoError, XmlError) as e:
             log.warning("undecryptable push after a valid msg_signature: %s", e)
             inbound.persist_unreadable(
-                session, raw, openid=openid, timestamp=int(timestamp), encrypted=True, error=str(e)
+                session,
+                raw,
+                openid=openid,
+                timestamp=int(timestamp),
+                encrypted=True,
+                error=str(e),
+                push_nonce=push_nonce,
             )
             session.commit()
             return _text(SUCCESS)
 
-    result = inbound.receive(session, fields, plain, encrypted=encrypted, account_id=cfg["WECHAT_ACCOUNT_ID"])
+    try:
+        result = inbound.receive(
+            session, fields, plain, encrypted=encrypted, account_id=cfg["WECHAT_ACCOUNT_ID"], push_nonce=push_nonce
+        )
+    except inbound.Replayed:
+        session.rollback()
+        return _forbidden("signed URL reused for a different message")
     inbound.finish(session, result)
     return _reply(result.reply_xml, crypto)

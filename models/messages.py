@@ -16,7 +16,11 @@ class InboundMessage(Base):
 
     __tablename__ = "inbound_message"
     # The relay's query (status = 'queued' AND enqueued_at IS NULL) and every status filter use this index.
-    __table_args__ = (Index("ix_inbound_message_status_enqueued", "status", "enqueued_at"),)
+    # push_nonce is unique: a signed push URL (timestamp + nonce) is accepted for one message only.
+    __table_args__ = (
+        Index("ix_inbound_message_status_enqueued", "status", "enqueued_at"),
+        Index("ix_inbound_message_push_nonce", "push_nonce", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # MsgId for messages; FromUserName+CreateTime+Event+EventKey for events (WeChat's recommended keys).
@@ -38,6 +42,9 @@ class InboundMessage(Base):
     handled_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the relay handed a queued message's job to RQ (None: not yet; the webhook itself never enqueues).
     enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
+    # "timestamp:nonce" of the signed request that delivered it (None for rows from before revision 0010).
+    # WeChat's retries of one message may reuse it; another message under the same signed URL is a replay.
+    push_nonce: Mapped[str | None] = mapped_column(String(96), default=None)
 
 
 class OutboundMessage(Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -389,17 +388,38 @@ def test_message_while_redis_is_down_is_answered_and_its_work_runs_after(
     assert any(f"编号 {number}" in a for a in wx.answers())
 
 
-def test_nonce_cache_keys_are_bound_to_the_body(wx, org, app, clock):
-    from infra.web import get_redis
-
+def test_the_signed_url_is_stored_with_its_message_and_refused_for_another(wx, org, session, clock, redis_server):
     ts = str(int(clock.now().timestamp()))
-    params, body = wx.fake.push(_text(wx, "看看缓存"), timestamp=ts, nonce="777")
-    wx.client.post(f"/wechat?{urlencode(params)}", data=body, content_type="text/xml")
-    with app.app_context():
-        stored = get_redis().get(f"wx:nonce:{ts}:777")
-        ttl = get_redis().ttl(f"wx:nonce:{ts}:777")
-    assert stored.decode() == hashlib.sha256(body).hexdigest()[:32]
-    assert 0 < ttl <= 2 * app.config["TIMESTAMP_WINDOW"] + 60
+    params, body = wx.fake.push(_text(wx, "看看重放", msg_id=31), timestamp=ts, nonce="777")
+    assert wx.client.post(f"/wechat?{urlencode(params)}", data=body, content_type="text/xml").status_code == 200
+    stored = select(InboundMessage.push_nonce, InboundMessage.deliveries)
+    assert _rows(session, stored) == [(f"{ts}:777", 1)]
+    # The exact request again (WeChat retrying it): the same message, counted, not refused.
+    assert wx.client.post(f"/wechat?{urlencode(params)}", data=body, content_type="text/xml").status_code == 200
+    assert _rows(session, stored) == [(f"{ts}:777", 2)]
+    # The check lives in the database: it holds while Redis is down, also for a message the webhook handles
+    # inline (a command) and for a body it cannot read.
+    redis_server.stop()
+    try:
+        for fields in (_text(wx, "换成别的内容", msg_id=32), wx.fake.command("帮助")):
+            assert wx.post(fields, timestamp=ts, nonce="777").status_code == 403
+        plain = wx.as_user(OPENID, mode="plain")
+        assert plain.post("<xml><Content>unclosed", timestamp=ts, nonce="777").get_data(as_text=True) == "success"
+    finally:
+        redis_server.start()
+    assert _rows(session, stored) == [(f"{ts}:777", 2)]
+
+
+def test_a_captured_url_cannot_resend_another_stored_message(wx, org, session, clock):
+    ts = str(int(clock.now().timestamp()))
+    first = _text(wx, "第一条", msg_id=41)
+    second = _text(wx, "第二条", msg_id=42)
+    assert wx.post(first, timestamp=ts, nonce="1001").status_code == 200
+    assert wx.post(second, timestamp=ts, nonce="1002").status_code == 200
+    # The first message's URL with the second message's body: refused, and the second is not counted again.
+    assert wx.post(second, timestamp=ts, nonce="1001").status_code == 403
+    rows = _rows(session, select(InboundMessage.msg_id, InboundMessage.deliveries).order_by(InboundMessage.id))
+    assert rows == [(41, 1), (42, 1)]
 
 
 @pytest.fixture

@@ -1,0 +1,94 @@
+"""infra/dbapi.py on real SQLite and PostgreSQL: compiled statements, the columns' own conversions, transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from infra import dbapi
+from infra.db import make_engine
+from models.base import UTCDateTime
+
+metadata = sa.MetaData()
+probe = sa.Table(
+    "probe",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(32), unique=True, nullable=False),
+    sa.Column("at", UTCDateTime(timezone=True), nullable=False),
+    sa.Column("flag", sa.Boolean, nullable=False),
+)
+
+
+def _insert(dialect: str) -> sa.ClauseElement:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    values = {c: bindparam(c) for c in ("name", "at", "flag")}
+    return insert(probe).values(values).on_conflict_do_nothing().returning(probe.c.id)
+
+
+INSERT = dbapi.Statements(_insert)
+BY_NAME = dbapi.Statements(lambda _: select(probe.c.at, probe.c.flag).where(probe.c.name == bindparam("name")).limit(1))
+WHEN = datetime(2026, 11, 22, 9, 30, 15, 123456, tzinfo=UTC)
+CST = timezone(timedelta(hours=8))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'probe.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    eng = make_engine(url)
+    metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+def test_rows_written_raw_read_back_like_orm_rows(engine: Engine) -> None:
+    local = WHEN.astimezone(CST)  # a local time is stored as the same instant in UTC
+    with dbapi.transaction(engine) as tx:
+        (row_id,) = tx.first(INSERT, {"name": "a", "at": local, "flag": True})
+        assert tx.first(INSERT, {"name": "a", "at": local, "flag": False}) is None  # conflict: nothing stored
+        assert tx.first(BY_NAME, {"name": "missing"}) is None
+    with engine.connect() as conn:  # read through SQLAlchemy: the column types' own result processing
+        at, flag = conn.execute(select(probe.c.at, probe.c.flag).where(probe.c.id == row_id)).one()
+    assert (at, flag) == (WHEN, True)
+    assert at.tzinfo is not None
+
+
+def _insert_then_fail(engine: Engine) -> None:
+    with dbapi.transaction(engine) as tx:
+        tx.first(INSERT, {"name": "b", "at": WHEN, "flag": False})
+        raise RuntimeError("handler failed")
+
+
+def test_an_exception_rolls_the_transaction_back(engine: Engine) -> None:
+    with pytest.raises(RuntimeError):
+        _insert_then_fail(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(sa.func.count()).select_from(probe)).scalar() == 0
+
+
+def test_a_missing_value_is_a_key_error_not_a_null(engine: Engine) -> None:
+    with pytest.raises(KeyError, match="flag"), dbapi.transaction(engine) as tx:
+        tx.first(INSERT, {"name": "c", "at": WHEN})
+
+
+def test_on_sqlite_the_write_lock_is_held_from_begin_to_commit(tmp_path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+    metadata.create_all(eng)
+    other = sqlite3.connect(tmp_path / "lock.db", timeout=0.05, isolation_level=None)
+    try:
+        with dbapi.transaction(eng) as tx:
+            assert tx.first(BY_NAME, {"name": "x"}) is None  # only a read so far, and still the lock is held
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        eng.dispose()
