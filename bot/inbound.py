@@ -77,7 +77,8 @@ def finish(session: Session, received: Received) -> None:
     cost more CPU than the rest of the request together, and the relay is also what recovers from a Redis
     outage, so there is one path instead of two.
     """
-    commit_and_enqueue(session)  # commits, then enqueues the handlers' deferred jobs (none on the usual path)
+    if session.in_transaction():  # not for a queued message: the hot path committed it on its own connection
+        commit_and_enqueue(session)  # commits, then enqueues the handlers' deferred jobs
 
 
 def _insert_stmt(dialect: str, returning: Any) -> ClauseElement:

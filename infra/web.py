@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify
+from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -17,10 +18,33 @@ DB_KEY = "hongguan.db"
 REDIS_KEY = "hongguan.redis"
 
 
+class LazyCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the work for requests that carry no session cookie.
+
+    hongguan authenticates with tokens, not Flask's session, so no request carries the cookie; the default
+    interface still builds its signer on every request and reads five cookie settings after it, about a
+    tenth of the webhook's own cost (docs/benchmarks.md, Webhook). Behaviour is otherwise Flask's own."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """An empty session when there is no cookie (the signer is only needed to read one)."""
+        if not app.secret_key:
+            return None
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        """Nothing to write or vary on for a session nobody touched."""
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
+
+
 def init_app(app: Flask, db: Database, redis: Redis) -> None:
     """Attach the database and Redis to `app` and close the request session at teardown."""
     app.extensions[DB_KEY] = db
     app.extensions[REDIS_KEY] = redis
+    app.session_interface = LazyCookieSessions()
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:

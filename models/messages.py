@@ -38,7 +38,9 @@ class InboundMessage(Base):
     deliveries: Mapped[int] = mapped_column(default=1)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Not indexed: every query on it also filters by status (ix_inbound_message_status_enqueued), and each
+    # index costs the webhook's insert a B-tree update (revision 0010 dropped it).
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the relay handed a queued message's job to RQ (None: not yet; the webhook itself never enqueues).
     enqueued_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -92,3 +92,23 @@ def test_on_sqlite_the_write_lock_is_held_from_begin_to_commit(tmp_path) -> None
     finally:
         other.close()
         eng.dispose()
+
+
+def test_on_sqlite_hot_path_writers_take_turns_on_a_lock_file(tmp_path) -> None:
+    import fcntl
+    import os
+
+    db = tmp_path / "turns.db"
+    eng = make_engine(f"sqlite:///{db}")
+    metadata.create_all(eng)
+    with dbapi.transaction(eng):
+        pass
+    other = os.open(f"{db}.writer-lock", os.O_RDWR)  # another process's view: its own open file
+    try:
+        with dbapi.transaction(eng), pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second writer waits for its turn
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # and gets it once the transaction has ended
+        fcntl.flock(other, fcntl.LOCK_UN)
+    finally:
+        os.close(other)
+        eng.dispose()
