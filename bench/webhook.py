@@ -5,7 +5,7 @@ Starts its own Redis (infra.embedded.EmbeddedRedis), the WeChat sandbox, a temp 
 settings (2 workers): `wsgi:create_app()` and a bare Flask app returning a constant. A threaded Python load
 generator keeps N connections busy (one request per connection: gunicorn's sync workers do not keep alive).
 Each webhook request is an encrypted text message from a new resident, so it runs the whole request path:
-signature, timestamp, nonce cache, decrypt, safe XML parse, the sender's dialog state, the inbound log insert
+signature, timestamp, decrypt, safe XML parse, the sender's dialog state, the inbound log insert
 (the request's one write), encrypted passive acknowledgement. Handing the stored message to RQ is the relay's
 job (jobs/relay.py, a thread of `hongguan scheduler`), and intake (classifier, routing, appeal, dispatch,
 notifications) runs in the RQ worker; the measured path waits for neither. After the timed rounds the script
