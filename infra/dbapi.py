@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -123,28 +124,37 @@ def transaction(engine: Engine) -> Iterator[Transaction]:
             raw.close()  # back to the pool
 
 
-_lock_files: dict[tuple[int, str], int] = {}
+_turns: dict[tuple[int, str], tuple[threading.Lock, int]] = {}
+_turns_lock = threading.Lock()
 
 
 @contextmanager
 def _writer_turn(database: str | None) -> Iterator[None]:
-    """Hot-path writers of one SQLite file take turns on an flock of a file beside it.
+    """Hot-path writers of one SQLite file take turns: a thread lock within a process, an flock of a file
+    beside the database between processes.
 
     Two web workers that meet at BEGIN IMMEDIATE would otherwise meet SQLite's busy handler, which sleeps
     1, 2, 5 … ms before retrying, for a lock held about a tenth of a millisecond; the kernel wakes an flock
-    waiter the moment the lock is released. Other writers (sessions, jobs) still meet the busy handler,
-    which stays the rule between them. The file is opened once per process (an flock belongs to the open file, which a
-    forked child would share with its parent).
+    waiter the moment the lock is released. This only schedules: SQLite's own lock is still what excludes,
+    and other writers (sessions, jobs) meet the busy handler as before. The file is opened once per process
+    (an flock belongs to the open file, which a forked child would share with its parent, and threads of one
+    process share it too, hence the thread lock).
     """
     if not database or database == ":memory:":
         yield
         return
     key = (os.getpid(), database)
-    fd = _lock_files.get(key)
-    if fd is None:
-        fd = _lock_files[key] = os.open(database + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+    turn = _turns.get(key)
+    if turn is None:
+        with _turns_lock:
+            turn = _turns.get(key)
+            if turn is None:
+                fd = os.open(database + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+                turn = _turns[key] = (threading.Lock(), fd)
+    lock, fd = turn
+    with lock:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
