@@ -81,11 +81,12 @@ def finish(session: Session, received: Received) -> None:
         commit_and_enqueue(session)  # commits, then enqueues the handlers' deferred jobs
 
 
-def _insert_stmt(dialect: str, returning: Any) -> ClauseElement:
+def _insert_stmt(dialect: str) -> ClauseElement:
     """INSERT … ON CONFLICT DO NOTHING RETURNING: no target, so a second delivery (dedupe_key) and a reused
     signed URL (push_nonce) both insert nothing, on SQLite and PostgreSQL alike."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(_INBOUND).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing().returning(returning)
+    values = {c: bindparam(c) for c in _COLUMNS}
+    return insert(_INBOUND).values(values).on_conflict_do_nothing().returning(_INBOUND.c.id)
 
 
 # first(statement, values) -> first row or None: a session's connection, or a raw transaction's cursor.
@@ -172,7 +173,7 @@ _EMPTY_ROW: dict[str, Any] = {
     "deliveries": 1,
     "attempts": 0,
 }
-_INSERT_ID = dbapi.Statements(lambda dialect: _insert_stmt(dialect, _INBOUND.c.id))
+_INSERT_ID = dbapi.Statements(_insert_stmt)
 _STATE_BY_OPENID = dbapi.Statements(
     lambda _: select(_RESIDENT.c.dialog_state).where(_RESIDENT.c.openid == bindparam("openid")).limit(1)
 )

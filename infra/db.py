@@ -46,8 +46,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # The default page cache is 2 MiB per connection; past a few tens of thousands of inbound rows the
-        # webhook's index pages no longer fit and every insert re-reads some with a system call
-        # (docs/benchmarks.md, Webhook). An upper bound: memory is used only as pages are touched.
+        # webhook's index pages no longer fit in it and inserts re-read some with a system call. A precaution
+        # whose effect the noisy webhook benchmark could not isolate (docs/benchmarks.md, Webhook); an upper
+        # bound: memory is used only as pages are touched.
         cursor.execute("PRAGMA cache_size=-32768")
         cursor.close()
 

@@ -159,7 +159,7 @@ class Classifier:
         """What a token brings: the weights of its keywords (itself and its n-grams, each occurrence) added up
         with their count in a last column, and the phrases it starts; None when the token is not content (a
         stop-word, punctuation or a number)."""
-        if tok in tokenize.STOPWORDS or tokenize.is_noise(tok):
+        if not _is_content(tok):
             return None
         learned = self._learned
         feats = tokenize.token_features(tok, self._ngrams) if self._ngrams else (tok,)
@@ -220,7 +220,7 @@ class Classifier:
         learned = self._learned
         prev = ""
         for tok in tokens:
-            if self._token_entry(tok) is None:
+            if not _is_content(tok):
                 continue
             feats = tokenize.token_features(tok, self._ngrams) if self._ngrams else [tok]
             if prev:
@@ -274,6 +274,11 @@ class Classifier:
 # {next token: phrase weights + (1,)} (None when it starts none).
 _TokenEntry = tuple[tuple[float, ...] | None, dict[str, tuple[float, ...]] | None]
 _NOTHING: _TokenEntry = (None, None)  # a content token without keywords: it still separates phrases
+
+
+def _is_content(tok: str) -> bool:
+    """A token that can carry keywords: not a stop-word, punctuation or a number."""
+    return tok not in tokenize.STOPWORDS and not tokenize.is_noise(tok)
 
 
 def _dense(pairs: Sequence[tuple[int, float]], n: int) -> tuple[float, ...]:

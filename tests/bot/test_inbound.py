@@ -21,7 +21,7 @@ def _fields(app, text: str, msg_id: int) -> dict[str, str]:
     return {k: str(v) for k, v in fake.fields("text", Content=text, MsgId=msg_id).items()}
 
 
-def _receive(app, session, fields: dict[str, str], nonce: str) -> inbound.Received:
+def _receive(session, fields: dict[str, str], nonce: str) -> inbound.Received:
     return inbound.receive(session, fields, "<xml/>", encrypted=True, account_id="gh_t", push_nonce=nonce)
 
 
@@ -34,7 +34,7 @@ def _stored(app) -> list[tuple]:
 def test_free_text_is_stored_queued_and_committed_by_the_hot_path_itself(app, clock):
     session = get_db(app).session()
     try:
-        got = _receive(app, session, _fields(app, "小区北门的路灯坏了", 1), "100:a")
+        got = _receive(session, _fields(app, "小区北门的路灯坏了", 1), "100:a")
         assert (got.status, got.duplicate) == ("queued", False)
         assert menu.ACK_QUEUED in got.reply_xml
         assert not session.in_transaction()  # the session was not used
@@ -48,7 +48,7 @@ def test_the_hot_path_leaves_the_sqlite_write_lock_free_when_it_returns(app, clo
     session = get_db(app).session()
     other = sqlite3.connect(app.config["DATABASE_URL"].removeprefix("sqlite:///"), timeout=0.05, isolation_level=None)
     try:
-        _receive(app, session, _fields(app, "垃圾站三天没有清运", 2), "100:b")
+        _receive(session, _fields(app, "垃圾站三天没有清运", 2), "100:b")
         other.execute("BEGIN IMMEDIATE")  # would raise "database is locked" if the transaction were still open
         other.execute("ROLLBACK")
     finally:
@@ -60,7 +60,7 @@ def test_inside_a_callers_transaction_the_message_is_part_of_it(app, clock):
     session = get_db(app).session()
     try:
         session.execute(select(InboundMessage.id).limit(1)).all()  # the caller's transaction is open
-        got = _receive(app, session, _fields(app, "楼道灯不亮", 3), "100:c")
+        got = _receive(session, _fields(app, "楼道灯不亮", 3), "100:c")
         assert got.status == "queued"
         session.rollback()
         assert _stored(app) == []  # it went with the caller's transaction
@@ -71,11 +71,11 @@ def test_inside_a_callers_transaction_the_message_is_part_of_it(app, clock):
 def test_a_redelivery_is_counted_and_a_reused_signed_url_is_refused(app, clock):
     session = get_db(app).session()
     try:
-        first = _receive(app, session, _fields(app, "电梯又停了", 4), "100:d")
-        again = _receive(app, session, _fields(app, "电梯又停了", 4), "101:e")  # WeChat's retry, fresh nonce
+        first = _receive(session, _fields(app, "电梯又停了", 4), "100:d")
+        again = _receive(session, _fields(app, "电梯又停了", 4), "101:e")  # WeChat's retry, fresh nonce
         assert (again.inbound_id, again.duplicate, again.reply_xml) == (first.inbound_id, True, first.reply_xml)
         with pytest.raises(inbound.Replayed):
-            _receive(app, session, _fields(app, "另一条消息", 5), "100:d")
+            _receive(session, _fields(app, "另一条消息", 5), "100:d")
         assert _stored(app) == [(4, "queued", "100:d", 2)]
     finally:
         session.close()
