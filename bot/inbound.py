@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -47,7 +47,7 @@ class Received:
     status: str
 
 
-def dedupe_key(fields: dict[str, str], raw: str) -> str:
+def dedupe_key(fields: Mapping[str, str], raw: str) -> str:
     """MsgId for messages; FromUserName+CreateTime+Event+EventKey for events (hashed: no openid in it)."""
     msg_id = fields.get("MsgId", "").strip()
     if fields.get("MsgType", "").lower() != "event" and msg_id:
@@ -255,7 +255,53 @@ def _queue(first: _First, values: dict[str, Any], fields: Mapping[str, str], acc
     return Received(row[0], reply, duplicate=False, status=QUEUED)
 
 
-def receive(
+def _row(fields: Mapping[str, str], raw_xml: str, *, encrypted: bool, push_nonce: str | None) -> dict[str, Any]:
+    """The inbound row's values for a push, as first stored (status `received`)."""
+    msg_type = fields.get("MsgType", "").strip().lower()[:32] or "unknown"
+    return {
+        **_EMPTY_ROW,
+        "dedupe_key": dedupe_key(fields, raw_xml),
+        "openid": fields.get("FromUserName", "")[:64],
+        "msg_type": msg_type,
+        "event": (fields.get("Event") or None) if msg_type == "event" else None,
+        "msg_id": _int(fields.get("MsgId")) or None,
+        "wx_create_time": _int(fields.get("CreateTime")),
+        "body": raw_xml,
+        "encrypted": encrypted,
+        "status": "received",
+        "received_at": clock.now(),
+        "push_nonce": push_nonce,
+    }
+
+
+def queue(
+    engine: Engine,
+    fields: Mapping[str, str],
+    raw_xml: str,
+    *,
+    encrypted: bool,
+    account_id: str,
+    push_nonce: str | None = None,
+) -> Received | None:
+    """The webhook's hot path: store a push that goes to the worker as `queued`, committed; None when it is
+    handled inline instead (nothing stored: call `handle`).
+
+    Free text (and recognised voice) is stored with a short acknowledgement as its passive reply, and
+    `jobs.inbound.process_inbound` (handed to RQ by the relay, jobs/relay.py; a Redis outage only delays it)
+    runs intake and answers through the customer-service API. It is one short transaction on a raw
+    connection (infra/dbapi.py), and no Session is opened: on SQLite it takes the write lock at BEGIN, so the
+    read of the sender's state and the insert are serialisable, and the lock is held for tens of
+    microseconds. A redelivery is answered with the stored reply; Replayed is raised when `push_nonce`
+    ("timestamp:nonce" of the signed URL) already delivered a different message.
+    """
+    values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
+    if not might_run_in_worker(fields, values["msg_type"], values["openid"]):
+        return None
+    with dbapi.transaction(engine) as tx:
+        return _queue(tx.first, values, fields, account_id)
+
+
+def handle(
     session: Session,
     fields: dict[str, str],
     raw_xml: str,
@@ -264,44 +310,14 @@ def receive(
     account_id: str,
     push_nonce: str | None = None,
 ) -> Received:
-    """Store the push, then (first delivery only) handle it or queue it, and store its reply; caller commits.
+    """Store the push and (first delivery only) handle it inline in `session`, storing its reply; the caller
+    commits (`finish`).
 
-    Free text is stored as `queued` with a short acknowledgement as its passive reply (committed here, in the
-    hot path's own transaction), and `jobs.inbound.process_inbound` (handed to RQ by the relay,
-    jobs/relay.py; a Redis outage only delays it) runs intake and answers through the customer-service API.
-    Everything else is handled here in the session; a handler error rolls back only the handler's work (a
-    savepoint): the message stays, marked `failed`, the resident gets a short "processing" reply, and the same
-    job retries it. `push_nonce` ("timestamp:nonce" of the signed URL) is stored with the message; Replayed is
-    raised when it already delivered a different one.
+    For what `queue` leaves inline: commands, the binding dialogue, greetings, events. A handler error rolls
+    back only the handler's work (a savepoint): the message stays, marked `failed`, the resident gets a short
+    "processing" reply, and the same job retries it. Replayed as for `queue`.
     """
-    now = clock.now()
-    msg_type = fields.get("MsgType", "").strip().lower()[:32] or "unknown"
-    openid = fields.get("FromUserName", "")[:64]
-    values = {
-        **_EMPTY_ROW,
-        "dedupe_key": dedupe_key(fields, raw_xml),
-        "openid": openid,
-        "msg_type": msg_type,
-        "event": (fields.get("Event") or None) if msg_type == "event" else None,
-        "msg_id": _int(fields.get("MsgId")) or None,
-        "wx_create_time": _int(fields.get("CreateTime")),
-        "body": raw_xml,
-        "encrypted": encrypted,
-        "status": "received",
-        "received_at": now,
-        "push_nonce": push_nonce,
-    }
-    if might_run_in_worker(fields, msg_type, openid):
-        if session.in_transaction():  # a caller's transaction: a second connection would wait for its lock
-            queued = _queue(_run_first(session), values, fields, account_id)
-        else:
-            # The hot path: one short transaction on a raw pooled connection (infra/dbapi.py). On SQLite it
-            # takes the write lock at BEGIN, so the read and the insert are serialisable, and the lock is held
-            # for tens of microseconds rather than for a Session's commit cycle.
-            with dbapi.transaction(session.get_bind()) as tx:
-                queued = _queue(tx.first, values, fields, account_id)
-        if queued is not None:
-            return queued
+    values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
     first = _run_first(session)
     inserted = first(_INSERT_ID, values)
     if inserted is None:
@@ -309,6 +325,7 @@ def receive(
 
     row = session.get(InboundMessage, inserted[0])
     assert row is not None
+    now = values["received_at"]
     ctx = handlers.Context(session=session, fields=fields, inbound=row, account_id=account_id, now=now)
     handlers.prepare(ctx)
     row.attempts = 1
@@ -316,7 +333,7 @@ def receive(
         with session.begin_nested():
             text = handlers.dispatch(ctx)
     except Exception as e:
-        log.exception("handling inbound %d (%s) from %s failed", row.id, msg_type, privacy.pseudonym(ctx.openid))
+        log.exception("handling inbound %d (%s) from %s failed", row.id, row.msg_type, privacy.pseudonym(ctx.openid))
         row.status = "failed"
         row.last_error = f"{type(e).__name__}: {e}"[:2000]
         defer(session, JOB, row.id, job_id=job_id_for(row.id))
@@ -328,3 +345,32 @@ def receive(
         row.reply = text_reply(ctx.openid, fields.get("ToUserName") or account_id, text, int(now.timestamp()))
     session.flush()
     return Received(row.id, row.reply, duplicate=False, status=row.status)
+
+
+def receive(
+    session: Session,
+    fields: dict[str, str],
+    raw_xml: str,
+    *,
+    encrypted: bool,
+    account_id: str,
+    push_nonce: str | None = None,
+) -> Received:
+    """`queue`, else `handle`, for a caller that holds a session (the webhook calls the two itself, so that a
+    queued push never opens one); the caller commits.
+
+    When the session is already in a transaction the queued insert joins it (on SQLite a second connection
+    would wait for the session's own write lock).
+    """
+    if session.in_transaction():
+        values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
+        queued = None
+        if might_run_in_worker(fields, values["msg_type"], values["openid"]):
+            queued = _queue(_run_first(session), values, fields, account_id)
+    else:
+        queued = queue(
+            session.get_bind(), fields, raw_xml, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce
+        )
+    if queued is not None:
+        return queued
+    return handle(session, fields, raw_xml, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce)

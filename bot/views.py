@@ -22,7 +22,7 @@ from bot import inbound
 from bot.replies import SUCCESS
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
-from infra.web import db_session
+from infra.web import db_session, get_db
 from wechat.crypto import CryptoError, MessageCrypto
 from wechat.signature import check_signature
 
@@ -115,22 +115,12 @@ def receive_push() -> Response:
     push_nonce = f"{timestamp}:{nonce[:64]}"
     encrypted = args.get("encrypt_type", "").lower() == "aes"
     openid = args.get("openid", "")
-    session = db_session()
     raw = body.decode("utf-8", "replace")
     try:
         outer = parse_xml(body)
     except XmlError as e:
         log.warning("unparsable push after a valid signature: %s", e)
-        inbound.persist_unreadable(
-            session,
-            raw,
-            openid=openid,
-            timestamp=int(timestamp),
-            encrypted=encrypted,
-            error=str(e),
-            push_nonce=push_nonce,
-        )
-        session.commit()
+        _keep_unreadable(raw, openid, timestamp, encrypted, str(e), push_nonce)
         return _text(SUCCESS)
 
     crypto: MessageCrypto | None = None
@@ -147,24 +137,33 @@ def receive_push() -> Response:
             fields = parse_xml(plain)
         except (CryptoError, XmlError) as e:
             log.warning("undecryptable push after a valid msg_signature: %s", e)
-            inbound.persist_unreadable(
-                session,
-                raw,
-                openid=openid,
-                timestamp=int(timestamp),
-                encrypted=True,
-                error=str(e),
-                push_nonce=push_nonce,
-            )
-            session.commit()
+            _keep_unreadable(raw, openid, timestamp, True, str(e), push_nonce)
             return _text(SUCCESS)
 
+    account_id = cfg["WECHAT_ACCOUNT_ID"]
     try:
-        result = inbound.receive(
-            session, fields, plain, encrypted=encrypted, account_id=cfg["WECHAT_ACCOUNT_ID"], push_nonce=push_nonce
+        # Free text: stored as queued in one short transaction, no Session opened (the busiest path).
+        result = inbound.queue(
+            get_db().engine, fields, plain, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce
         )
+        if result is None:  # everything else is handled here, in the request's session
+            session = db_session()
+            try:
+                result = inbound.handle(
+                    session, fields, plain, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce
+                )
+            except inbound.Replayed:
+                session.rollback()
+                raise
+            inbound.finish(session, result)
     except inbound.Replayed:
-        session.rollback()
         return _forbidden("signed URL reused for a different message")
-    inbound.finish(session, result)
     return _reply(result.reply_xml, crypto)
+
+
+def _keep_unreadable(raw: str, openid: str, timestamp: str, encrypted: bool, error: str, push_nonce: str) -> None:
+    session = db_session()
+    inbound.persist_unreadable(
+        session, raw, openid=openid, timestamp=int(timestamp), encrypted=encrypted, error=error, push_nonce=push_nonce
+    )
+    session.commit()

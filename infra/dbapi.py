@@ -1,11 +1,12 @@
-"""Core statements compiled once and run straight on a pooled DBAPI connection, for the webhook's hot path.
+"""Core statements compiled once and run straight on a DBAPI connection, for the webhook's hot path.
 
 A push that becomes a queued appeal costs one short transaction: read the sender's dialog state, insert the
 inbound row. Through a Session the SQLAlchemy layers (unit of work, execution context, result objects, the
 begin/commit events) cost several times the SQL itself (docs/benchmarks.md, Webhook). Here SQLAlchemy still
 writes the SQL for the dialect and converts the parameters with the columns' own bind processors (so
 `UTCDateTime` and booleans are stored exactly as through the ORM), and only the execution is left to the
-driver. Everything else keeps using sessions.
+driver. On SQLite the transaction runs on a connection each process holds for it (no pool checkout).
+Everything else keeps using sessions.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
@@ -98,63 +100,141 @@ class Transaction:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Transaction]:
-    """One transaction on a pooled connection: committed when the block ends, rolled back on an exception.
+    """One transaction: committed when the block ends, rolled back on an exception.
 
-    SQLite takes the write lock at BEGIN (BEGIN IMMEDIATE, as infra.db does for sessions), so a read and a
-    write in the block are serialisable; the project's connections run pysqlite in autocommit mode, so the
-    BEGIN is explicit. PostgreSQL's driver begins implicitly.
+    On SQLite it runs on the process's own writer connection (`_SqliteWriter`) and takes the write lock at
+    BEGIN (BEGIN IMMEDIATE, as infra.db does for sessions), so a read and a write in the block are
+    serialisable. Elsewhere it runs on a connection from the engine's pool (PostgreSQL's driver begins
+    implicitly; the pool's pre-ping replaces connections the server has dropped).
     """
-    sqlite = engine.dialect.name == "sqlite"
-    with _writer_turn(engine.url.database) if sqlite else nullcontext():
-        raw = engine.raw_connection()
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        with _sqlite_writer(engine).transaction() as tx:
+            yield tx
+        return
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
         try:
-            cursor = raw.cursor()
-            try:
-                if sqlite:
-                    cursor.execute("BEGIN IMMEDIATE")
-                yield Transaction(cursor, engine.dialect)
-            except BaseException:
-                raw.rollback()
-                raise
-            else:
-                raw.commit()
-            finally:
-                cursor.close()
+            yield Transaction(cursor, engine.dialect)
+        except BaseException:
+            raw.rollback()
+            raise
+        else:
+            raw.commit()
         finally:
-            raw.close()  # back to the pool
+            cursor.close()
+    finally:
+        raw.close()  # back to the pool
 
 
-_turns: dict[tuple[int, str], tuple[threading.Lock, int]] = {}
-_turns_lock = threading.Lock()
+class _SqliteWriter:
+    """The hot path's writer for one SQLite file in one process: one held connection, taken in turns.
 
-
-@contextmanager
-def _writer_turn(database: str | None) -> Iterator[None]:
-    """Hot-path writers of one SQLite file take turns: a thread lock within a process, an flock of a file
-    beside the database between processes.
-
-    Two web workers that meet at BEGIN IMMEDIATE would otherwise meet SQLite's busy handler, which sleeps
+    Turns: a thread lock within the process and an flock of a file beside the database between processes.
+    Two web workers that met at BEGIN IMMEDIATE would otherwise meet SQLite's busy handler, which sleeps
     1, 2, 5 … ms before retrying, for a lock held about a tenth of a millisecond; the kernel wakes an flock
     waiter the moment the lock is released. This only schedules: SQLite's own lock is still what excludes,
-    and other writers (sessions, jobs) meet the busy handler as before. The file is opened once per process
-    (an flock belongs to the open file, which a forked child would share with its parent, and threads of one
-    process share it too, hence the thread lock).
+    and other writers (sessions, jobs) meet the busy handler as before.
+
+    One connection: since the turns admit one transaction per process at a time, a single connection,
+    created by the engine (so its connect events set the pragmas) and then detached from its pool, serves
+    them all. Checking one out of SQLAlchemy's QueuePool and back costs ~10 µs in a tight loop but ~180 µs
+    when the caches are cold, as they are between two requests of a busy web worker (docs/benchmarks.md,
+    Webhook). It is closed with the engine (`Engine.dispose`), and discarded after an error.
     """
-    if not database or database == ":memory:":
-        yield
-        return
-    key = (os.getpid(), database)
-    turn = _turns.get(key)
-    if turn is None:
-        with _turns_lock:
-            turn = _turns.get(key)
-            if turn is None:
-                fd = os.open(database + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
-                turn = _turns[key] = (threading.Lock(), fd)
-    lock, fd = turn
-    with lock:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def __init__(self, engine: Engine) -> None:
+        self._dialect = engine.dialect
+        self._engine = weakref.ref(engine)  # not the engine itself: the WeakKeyDictionary value would pin its key
+        self._lock = threading.Lock()
+        database = engine.url.database
+        assert database
+        # An flock belongs to the open file, which a forked child would share with its parent: opened per
+        # process (writers are looked up per pid).
+        self._fd: int | None = os.open(database + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._conn: Any = None
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            engine = self._engine()
+            assert engine is not None  # it is the caller's
+            fairy = engine.raw_connection()
+            fairy.detach()  # out of the pool: this connection is ours until close()
+            self._conn = fairy.dbapi_connection
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """BEGIN IMMEDIATE … COMMIT on the held connection, in this process's and thread's turn."""
+        with self._lock:
+            if self._fd is None:
+                raise RuntimeError("the engine of this SQLite writer was disposed")
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                conn = self._connection()
+                cursor = conn.cursor()
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    yield Transaction(cursor, self._dialect)
+                    cursor.close()
+                    conn.commit()
+                except BaseException:
+                    cursor.close()
+                    self._abort(conn)
+                    raise
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _abort(self, conn: Any) -> None:
+        # Roll back what the block did. If even that fails (a disk error, an interrupted COMMIT), the
+        # connection's state is unknown: drop it, and the next transaction starts on a new one.
         try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if conn.in_transaction:
+                conn.rollback()
+        except BaseException:
+            self._conn = None
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection and the lock file (the engine is being disposed)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+_writers: weakref.WeakKeyDictionary[Engine, tuple[int, _SqliteWriter]] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+# A forked child keeps its parent's writers referenced, never closed: SQLite connections must not be used
+# (closing included) in a child of fork() (https://www.sqlite.org/howtocorrupt.html, §2.6).
+_inherited: list[_SqliteWriter] = []
+
+
+def _sqlite_writer(engine: Engine) -> _SqliteWriter:
+    """The writer of `engine` in this process (a child of fork() makes its own; the parent's are left alone)."""
+    entry = _writers.get(engine)
+    pid = os.getpid()
+    if entry is not None and entry[0] == pid:
+        return entry[1]
+    with _writers_lock:
+        entry = _writers.get(engine)
+        if entry is None or entry[0] != pid:
+            if entry is not None:
+                _inherited.append(entry[1])
+            if not event.contains(engine, "engine_disposed", _close_writer):
+                event.listen(engine, "engine_disposed", _close_writer)
+            entry = _writers[engine] = (pid, _SqliteWriter(engine))
+        return entry[1]
+
+
+def _close_writer(engine: Engine) -> None:
+    # A module-level listener: it holds no reference to the engine. Engine.dispose() in a forked child
+    # (infra/db.py) leaves the parent's writer alone.
+    entry = _writers.get(engine)
+    if entry is not None and entry[0] == os.getpid():
+        del _writers[engine]
+        entry[1].close()

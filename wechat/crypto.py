@@ -106,10 +106,8 @@ class MessageCrypto:
         self.token = token
         self.appid = appid
         self.key = decode_aes_key(encoding_aes_key)
-        self._iv = self.key[:16]
-
-    def _cipher(self) -> Cipher:
-        return Cipher(algorithms.AES(self.key), modes.CBC(self._iv))
+        # Built once: each encryptor()/decryptor() is a fresh context, and the key and IV never change.
+        self._cipher = Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16]))
 
     def encrypt(self, message: str, random_prefix: bytes | None = None) -> str:
         """Base64 ciphertext of `message` (the `Encrypt` field); `random_prefix` is for test vectors only."""
@@ -118,7 +116,7 @@ class MessageCrypto:
             raise CryptoError(ENCRYPT_AES_ERROR, "the random prefix must be 16 bytes")
         body = message.encode("utf-8")
         plain = prefix + struct.pack(">I", len(body)) + body + self.appid.encode("utf-8")
-        encryptor = self._cipher().encryptor()
+        encryptor = self._cipher.encryptor()
         ciphertext = encryptor.update(pkcs7_pad(plain)) + encryptor.finalize()
         return base64.b64encode(ciphertext).decode("ascii")
 
@@ -130,7 +128,7 @@ class MessageCrypto:
             raise CryptoError(DECODE_BASE64_ERROR, "Encrypt is not valid base64") from e
         if not ciphertext or len(ciphertext) % 16:
             raise CryptoError(DECRYPT_AES_ERROR, "ciphertext length is not a multiple of 16")
-        decryptor = self._cipher().decryptor()
+        decryptor = self._cipher.decryptor()
         plain = pkcs7_unpad(decryptor.update(ciphertext) + decryptor.finalize())
         if len(plain) < 20:
             raise CryptoError(ILLEGAL_BUFFER, "decrypted buffer too short")

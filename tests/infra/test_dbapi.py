@@ -112,3 +112,48 @@ def test_on_sqlite_hot_path_writers_take_turns_on_a_lock_file(tmp_path) -> None:
     finally:
         os.close(other)
         eng.dispose()
+
+
+def test_on_sqlite_one_held_connection_serves_every_transaction_and_closes_with_the_engine(tmp_path) -> None:
+    import gc
+    import weakref
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'held.db'}")
+    metadata.create_all(eng)
+    checkouts = []
+    sa.event.listen(eng.pool, "checkout", lambda *a: checkouts.append(1))
+    connections = set()
+    for name in ("a", "b", "c"):
+        with dbapi.transaction(eng) as tx:
+            tx.first(INSERT, {"name": name, "at": WHEN, "flag": True})
+            connections.add(id(tx._cursor.connection))
+    assert len(connections) == 1
+    assert len(checkouts) == 1  # created once through the pool, then held
+    held = dbapi._writers[eng][1]._conn
+    assert held.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # the engine's connect events ran
+    eng.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):  # closed with the engine
+        held.execute("SELECT 1")
+    ref = weakref.ref(eng)
+    del eng
+    gc.collect()
+    assert ref() is None  # the writer registry does not keep a disposed engine alive
+
+
+def _insert_then_violate(engine: Engine) -> None:
+    with dbapi.transaction(engine) as tx:
+        tx.first(INSERT, {"name": "d", "at": WHEN, "flag": True})
+        tx._cursor.execute("INSERT INTO probe (name, at, flag) VALUES ('e', '2026-01-01', NULL)")  # NOT NULL
+
+
+def test_on_sqlite_a_failed_transaction_leaves_the_held_connection_usable(tmp_path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'again.db'}")
+    metadata.create_all(eng)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            _insert_then_violate(eng)
+        with dbapi.transaction(eng) as tx:
+            (row_id,) = tx.first(INSERT, {"name": "d", "at": WHEN, "flag": True})  # the first insert was undone
+        assert row_id is not None
+    finally:
+        eng.dispose()
