@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -82,28 +82,46 @@ def finish(session: Session, received: Received) -> None:
 
 
 def _insert_stmt(dialect: str) -> ClauseElement:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING: no target, so a second delivery (dedupe_key) and a reused
-    signed URL (push_nonce) both insert nothing, on SQLite and PostgreSQL alike."""
+    """INSERT … ON CONFLICT DO NOTHING: no target, so a second delivery (dedupe_key) and a reused signed URL
+    (push_nonce) both insert nothing, on SQLite and PostgreSQL alike.
+
+    RETURNING id on PostgreSQL only: on SQLite the driver's row count and last rowid say the same, and
+    RETURNING made the hot path's insert measurably dearer there (docs/benchmarks.md, Webhook)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    values = {c: bindparam(c) for c in _COLUMNS}
-    return insert(_INBOUND).values(values).on_conflict_do_nothing().returning(_INBOUND.c.id)
+    stmt = insert(_INBOUND).values({c: bindparam(c) for c in _COLUMNS}).on_conflict_do_nothing()
+    return stmt if dialect == "sqlite" else stmt.returning(_INBOUND.c.id)
 
 
-# first(statement, values) -> first row or None: a session's connection, or a raw transaction's cursor.
-_First = Callable[[dbapi.Statements, Mapping[str, Any]], Any]
+class _Run(Protocol):
+    """Runs the module's statements: a raw transaction (dbapi.Transaction), or a session's connection."""
+
+    def first(self, statement: dbapi.Statements, values: Mapping[str, Any]) -> tuple[Any, ...] | None: ...
+
+    def insert(self, statement: dbapi.Statements, values: Mapping[str, Any]) -> int | None: ...
 
 
-def _run_first(session: Session) -> _First:
-    """`first(statement, values)` on the session's connection (Core: no ORM layer), like Transaction.first."""
-    dialect = session.get_bind().dialect
+class _InSession:
+    """`_Run` on a session's connection (Core: no ORM layer), for pushes handled inside a session."""
 
-    def first(statement: dbapi.Statements, values: Mapping[str, Any]) -> Any:
-        return session.connection().execute(statement.stmt(dialect), values).first()
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._dialect = session.get_bind().dialect
 
-    return first
+    def first(self, statement: dbapi.Statements, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The statement's first row, or None."""
+        row = self._session.connection().execute(statement.stmt(self._dialect), values).first()
+        return tuple(row) if row is not None else None
+
+    def insert(self, statement: dbapi.Statements, values: Mapping[str, Any]) -> int | None:
+        """The new row's id, or None when nothing was inserted (as dbapi.Transaction.insert)."""
+        result = self._session.connection().execute(statement.stmt(self._dialect), values)
+        if result.returns_rows:
+            row = result.first()
+            return row[0] if row is not None else None
+        return result.lastrowid if result.rowcount == 1 else None
 
 
-def _redelivery(first: _First, key: str, push_nonce: str | None) -> Received:
+def _redelivery(run: _Run, key: str, push_nonce: str | None) -> Received:
     """After an insert that stored nothing: WeChat delivering the same message again (counted, and answered
     with the first delivery's reply), or its signed URL reused for another message (Replayed).
 
@@ -112,10 +130,10 @@ def _redelivery(first: _First, key: str, push_nonce: str | None) -> Received:
     (perf-reliability.md §3.6), so this is what keeps a captured URL from carrying forged content.
     """
     if push_nonce:
-        owner = first(_NONCE_OWNER, {"push_nonce": push_nonce})
+        owner = run.first(_NONCE_OWNER, {"push_nonce": push_nonce})
         if owner is not None and owner[0] != key:
             raise Replayed(push_nonce)
-    row = first(_COUNT_DELIVERY, {"key": key})
+    row = run.first(_COUNT_DELIVERY, {"key": key})
     if row is None:  # the conflict was on neither: only if the row vanished in between
         raise Replayed(push_nonce or key)
     first_id, stored_reply, status, deliveries = row
@@ -158,8 +176,7 @@ def persist_unreadable(
         "received_at": clock.now(),
         "push_nonce": push_nonce,
     }
-    row = _run_first(session)(_INSERT_ID, values)
-    return row[0] if row is not None else None
+    return _InSession(session).insert(_INSERT_ID, values)
 
 
 # Core statements on the tables (no ORM identity map or unit of work), built once per process.
@@ -233,26 +250,26 @@ def runs_in_worker(
     return has_queued()
 
 
-def _queue(first: _First, values: dict[str, Any], fields: Mapping[str, str], account_id: str) -> Received | None:
+def _queue(run: _Run, values: dict[str, Any], fields: Mapping[str, str], account_id: str) -> Received | None:
     """Decide whether the push goes to the worker and, if so, store it as `queued` with its acknowledgement as
     the passive reply; None when it is handled inline instead (nothing stored yet)."""
     openid, msg_type = values["openid"], values["msg_type"]
 
     def state_of() -> str | None:
-        row = first(_STATE_BY_OPENID, {"openid": openid})
+        row = run.first(_STATE_BY_OPENID, {"openid": openid})
         return None if row is None else (row[0] or "")
 
     def has_queued() -> bool:
-        return first(_QUEUED_OF_SENDER, {"openid": openid, "status": QUEUED}) is not None
+        return run.first(_QUEUED_OF_SENDER, {"openid": openid, "status": QUEUED}) is not None
 
     if not runs_in_worker(fields, msg_type, state_of, has_queued):
         return None
     ack = menu.ACK_QUEUED if msg_type in ("text", "voice") else menu.RETRY_LATER
     reply = text_reply(openid, fields.get("ToUserName") or account_id, ack, int(values["received_at"].timestamp()))
-    row = first(_INSERT_ID, {**values, "status": QUEUED, "reply": reply})
-    if row is None:
-        return _redelivery(first, values["dedupe_key"], values["push_nonce"])
-    return Received(row[0], reply, duplicate=False, status=QUEUED)
+    inserted = run.insert(_INSERT_ID, {**values, "status": QUEUED, "reply": reply})
+    if inserted is None:
+        return _redelivery(run, values["dedupe_key"], values["push_nonce"])
+    return Received(inserted, reply, duplicate=False, status=QUEUED)
 
 
 def _row(fields: Mapping[str, str], raw_xml: str, *, encrypted: bool, push_nonce: str | None) -> dict[str, Any]:
@@ -298,7 +315,7 @@ def queue(
     if not might_run_in_worker(fields, values["msg_type"], values["openid"]):
         return None
     with dbapi.transaction(engine) as tx:
-        return _queue(tx.first, values, fields, account_id)
+        return _queue(tx, values, fields, account_id)
 
 
 def handle(
@@ -318,12 +335,12 @@ def handle(
     "processing" reply, and the same job retries it. Replayed as for `queue`.
     """
     values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
-    first = _run_first(session)
-    inserted = first(_INSERT_ID, values)
+    run = _InSession(session)
+    inserted = run.insert(_INSERT_ID, values)
     if inserted is None:
-        return _redelivery(first, values["dedupe_key"], push_nonce)
+        return _redelivery(run, values["dedupe_key"], push_nonce)
 
-    row = session.get(InboundMessage, inserted[0])
+    row = session.get(InboundMessage, inserted)
     assert row is not None
     now = values["received_at"]
     ctx = handlers.Context(session=session, fields=fields, inbound=row, account_id=account_id, now=now)
@@ -366,7 +383,7 @@ def receive(
         values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
         queued = None
         if might_run_in_worker(fields, values["msg_type"], values["openid"]):
-            queued = _queue(_run_first(session), values, fields, account_id)
+            queued = _queue(_InSession(session), values, fields, account_id)
     else:
         queued = queue(
             session.get_bind(), fields, raw_xml, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce

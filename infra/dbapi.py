@@ -97,6 +97,20 @@ class Transaction:
         cursor.fetchall()
         return tuple(row) if row is not None else None
 
+    def insert(self, statement: Statements, values: Mapping[str, Any]) -> int | None:
+        """Run an INSERT (typically ON CONFLICT DO NOTHING); the new row's id, or None when none was stored.
+
+        The id comes from the statement's RETURNING row where it has one, else from the driver (`lastrowid`
+        when one row was inserted): SQLite's RETURNING costs more than the row count and rowid it already has.
+        """
+        compiled = statement.compiled(self._dialect)
+        cursor = self._cursor
+        cursor.execute(compiled.sql, compiled.parameters(values))
+        if cursor.description is not None:
+            rows = cursor.fetchall()
+            return rows[0][0] if rows else None
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Transaction]:

@@ -34,6 +34,9 @@ def _insert(dialect: str) -> sa.ClauseElement:
 
 
 INSERT = dbapi.Statements(_insert)
+INSERT_NO_RETURNING = dbapi.Statements(
+    lambda _: sqlite_insert(probe).values({c: bindparam(c) for c in ("name", "at", "flag")}).on_conflict_do_nothing()
+)
 BY_NAME = dbapi.Statements(lambda _: select(probe.c.at, probe.c.flag).where(probe.c.name == bindparam("name")).limit(1))
 WHEN = datetime(2026, 11, 22, 9, 30, 15, 123456, tzinfo=UTC)
 CST = timezone(timedelta(hours=8))
@@ -58,6 +61,18 @@ def test_rows_written_raw_read_back_like_orm_rows(engine: Engine) -> None:
         at, flag = conn.execute(select(probe.c.at, probe.c.flag).where(probe.c.id == row_id)).one()
     assert (at, flag) == (WHEN, True)
     assert at.tzinfo is not None
+
+
+def test_insert_gives_the_new_rows_id_or_none_on_a_conflict(engine: Engine) -> None:
+    statements = [INSERT] + ([INSERT_NO_RETURNING] if engine.dialect.name == "sqlite" else [])
+    new_ids = {}
+    with dbapi.transaction(engine) as tx:
+        for i, statement in enumerate(statements):
+            new_ids[f"n{i}"] = tx.insert(statement, {"name": f"n{i}", "at": WHEN, "flag": True})
+            assert tx.insert(statement, {"name": f"n{i}", "at": WHEN, "flag": False}) is None  # stored nothing
+    with engine.connect() as conn:
+        stored = {name: id_ for name, id_ in conn.execute(select(probe.c.name, probe.c.id))}
+    assert stored == new_ids
 
 
 def _insert_then_fail(engine: Engine) -> None:
