@@ -22,7 +22,7 @@ from bot import inbound
 from bot.replies import SUCCESS
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
-from infra.web import db_session, get_db
+from infra.web import db_session, get_db, read_body
 from wechat.crypto import CryptoError, MessageCrypto
 from wechat.signature import check_signature
 
@@ -110,7 +110,7 @@ def receive_push() -> Response:
         return _forbidden("bad signature")
     if not _fresh(timestamp):
         return _forbidden("timestamp outside the window")
-    body = request.get_data(cache=False)  # > MAX_CONTENT_LENGTH raises 413 here
+    body = read_body(request, int(cfg["MAX_CONTENT_LENGTH"]))  # past the limit: 413
     # Stored with the message, uniquely: the signed URL cannot deliver a second one (bot/inbound.py).
     push_nonce = f"{timestamp}:{nonce[:64]}"
     encrypted = args.get("encrypt_type", "").lower() == "aes"

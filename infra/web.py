@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from infra.db import Database
 
@@ -29,7 +30,8 @@ class LazyCookieSessions(SecureCookieSessionInterface):
         """An empty session when there is no cookie (the signer is only needed to read one)."""
         if not app.secret_key:
             return None
-        if not request.cookies.get(self.get_cookie_name(app)):
+        # No Cookie header at all (every webhook push, every token-authenticated call): nothing to parse.
+        if "HTTP_COOKIE" not in request.environ or not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
 
@@ -65,6 +67,29 @@ def get_db(app: Flask | None = None) -> Database:
 def get_redis(app: Flask | None = None) -> Redis:
     """The app's Redis client (short timeouts; may be down)."""
     return (app or current_app).extensions[REDIS_KEY]
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The request body in one read of the WSGI input; RequestEntityTooLarge (413) past `limit` bytes.
+
+    What `request.get_data()` returns, minus its per-request wrapping of the input in a LimitedStream read in a
+    Python `readinto` loop: a tenth of the webhook's own cost when caches are cold (docs/benchmarks.md,
+    Webhook). Content-Length is checked before reading; a body without one is read only where the server
+    marks the input as terminated (gunicorn does, for chunked requests), like werkzeug's own fallback.
+    """
+    environ = request.environ
+    length = request.content_length
+    if length is not None and length > limit:
+        raise RequestEntityTooLarge()
+    stream = environ["wsgi.input"]
+    if length is None:
+        if not environ.get("wsgi.input_terminated"):
+            return b""
+        data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise RequestEntityTooLarge()
+        return data
+    return stream.read(length) if length else b""
 
 
 def db_session() -> Session:

@@ -98,9 +98,12 @@ def _classifier(classifier: Classifier | None) -> Classifier:
     return nlp_classifier.default_classifier()
 
 
+_SPACE_AND_PUNCTUATION = re.compile(r"[\s，。！？,.!?~～…]+")
+
+
 def is_courtesy(text: str) -> bool:
     """True for a greeting or a thank-you with nothing else in it."""
-    core = re.sub(r"[\s，。！？,.!?~～…]+", "", _normalise(text)).lower()
+    core = _SPACE_AND_PUNCTUATION.sub("", _normalise(text)).lower()
     return core in COURTESIES or (len(core) <= 6 and any(core == c * 2 or core == c + "啊" for c in COURTESIES))
 
 
