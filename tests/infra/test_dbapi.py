@@ -172,3 +172,22 @@ def test_on_sqlite_a_failed_transaction_leaves_the_held_connection_usable(tmp_pa
         assert row_id is not None
     finally:
         eng.dispose()
+
+
+def test_on_sqlite_a_begin_that_fails_ends_the_turn(tmp_path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'busy.db'}")
+    metadata.create_all(eng)
+    with dbapi.transaction(eng):
+        pass
+    dbapi._writers[eng][1]._conn.execute("PRAGMA busy_timeout=10")  # fail fast instead of waiting 15 s
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another writer holds SQLite's write lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"), dbapi.transaction(eng):
+            pass
+        other.execute("ROLLBACK")
+        with dbapi.transaction(eng) as tx:  # the thread lock and the flock were released
+            assert tx.insert(INSERT, {"name": "after", "at": WHEN, "flag": True}) is not None
+    finally:
+        other.close()
+        eng.dispose()
