@@ -2,8 +2,10 @@
 
 Starts its own Redis (infra.embedded.EmbeddedRedis), the WeChat sandbox, a temp SQLite database built with
 `models.Base.metadata.create_all` and seeded with the demo community, and two gunicorn servers with identical
-settings (2 workers): `wsgi:create_app()` and a bare Flask app returning a constant. A threaded Python load
-generator keeps N connections busy (one request per connection: gunicorn's sync workers do not keep alive).
+settings (2 workers): `wsgi:create_app()` and a bare Flask app returning a constant. A Python load generator,
+one forked process of threads per core, keeps N connections busy (one request per connection: gunicorn's sync
+workers do not keep alive); the table's "workers idle" column says whether it managed to (the share of the run
+the servers' workers waited for a request).
 Each webhook request is an encrypted text message from a new resident, so it runs the whole request path:
 signature, timestamp, decrypt, safe XML parse, the sender's dialog state, the inbound log insert
 (the request's one write), encrypted passive acknowledgement. Handing the stored message to RQ is the relay's
@@ -13,7 +15,8 @@ runs the real `hongguan scheduler` (relay) and `hongguan worker` for `--drain` s
 relay handed the backlog to RQ and how many queued messages the worker turned into appeals, so the deferred
 half is measured too. Rounds alternate bare/webhook to share the machine's noise.
 
-Run: .venv/bin/python bench/webhook.py [--duration 6] [--rounds 5] [--connections 32] [--drain 60]
+Run: .venv/bin/python bench/webhook.py [--duration 6] [--rounds 5] [--connections 32] [--loadgen-processes 2]
+     [--drain 60]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import multiprocessing
 import os
 import platform
 import secrets
@@ -141,6 +145,28 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def worker_schedstat(pid: int) -> dict[int, tuple[int, int]]:
+    """(ns on a CPU, ns runnable but waiting for one) of each gunicorn worker, from /proc/<pid>/schedstat."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                on_cpu, waiting, _ = Path(f"/proc/{child}/schedstat").read_text().split()
+                out[int(child)] = (int(on_cpu), int(waiting))
+    return out
+
+
+def worker_idle(pid: int, before: dict[int, tuple[int, int]], seconds: float) -> float:
+    """The share of `seconds` the workers were neither running nor runnable: blocked, mostly on accept()
+    waiting for the load generator's next connection (a little on the hot path's lock)."""
+    after = worker_schedstat(pid)
+    workers = [w for w in before if w in after]
+    if not workers or seconds <= 0:
+        return float("nan")
+    busy = sum((after[w][0] - before[w][0]) + (after[w][1] - before[w][1]) for w in workers) / 1e9
+    return max(0.0, 1 - busy / (seconds * len(workers)))
+
+
 # ----------------------------------------------------------------------------------------------- load
 
 
@@ -154,6 +180,7 @@ class Result:
     errors: int = 0
     bad_replies: int = 0
     cpu: float = 0.0  # server CPU seconds used during the run
+    idle: float = float("nan")  # share of the run the workers waited for a request (neither running nor runnable)
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -188,16 +215,19 @@ def make_webhook_requests(n: int, command: str | None = None) -> list[tuple[str,
     return out
 
 
-def run_load(name: str, port: int, requests: list[tuple[str, bytes]], duration: float, connections: int) -> Result:
-    """Keep `connections` requests in flight for `duration` seconds; one request per TCP connection."""
-    result = Result(name)
+def _load_threads(
+    name: str, port: int, requests: list[tuple[str, bytes]], stop_at: float, connections: int
+) -> tuple[list[float], int, int, float, float]:
+    """`connections` threads of one process, each one request per TCP connection until `stop_at`:
+    (latencies, errors, bad replies, start, end) on the machine-wide monotonic clock."""
     lock = threading.Lock()
     index = iter(range(len(requests)))
-    stop_at = time.monotonic() + duration
     check_reply = name.startswith("webhook")
+    latencies: list[float] = []
+    counts = [0, 0]  # errors, bad replies
 
     def worker() -> None:
-        latencies: list[float] = []
+        mine: list[float] = []
         errors = bad = 0
         while time.monotonic() < stop_at:
             with lock:
@@ -221,19 +251,60 @@ def run_load(name: str, port: int, requests: list[tuple[str, bytes]], duration: 
                 continue
             if check_reply and b"<Encrypt>" not in data:
                 bad += 1
-            latencies.append(elapsed)
+            mine.append(elapsed)
         with lock:
-            result.latencies.extend(latencies)
-            result.errors += errors
-            result.bad_replies += bad
+            latencies.extend(mine)
+            counts[0] += errors
+            counts[1] += bad
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
-    started = time.monotonic()
+    began = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    result.seconds = time.monotonic() - started
+    return latencies, counts[0], counts[1], began, time.monotonic()
+
+
+def _load_child(send: Any, *args: Any) -> None:
+    send.send(_load_threads(*args))
+    send.close()
+
+
+def run_load(
+    name: str, port: int, requests: list[tuple[str, bytes]], duration: float, connections: int, processes: int = 1
+) -> Result:
+    """Keep `connections` requests in flight for `duration` seconds, one request per TCP connection, from
+    `processes` forked processes of threads.
+
+    One Python process cannot keep 32 connections busy against a fast endpoint: its threads take turns on the
+    GIL, and the servers' workers then wait for the next connection (measured with /proc/<pid>/schedstat:
+    the bare endpoint's workers waited ~30 % of the time, the webhook's ~20 %). One process per core
+    removes that limit, so the servers, not the generator, set the rate.
+    """
+    stop_at = time.monotonic() + duration
+    if processes <= 1:
+        parts = [_load_threads(name, port, requests, stop_at, connections)]
+    else:
+        ctx = multiprocessing.get_context("fork")
+        children = []
+        for k in range(processes):
+            receive, send = ctx.Pipe(duplex=False)
+            share = connections // processes + (1 if k < connections % processes else 0)
+            proc = ctx.Process(target=_load_child, args=(send, name, port, requests[k::processes], stop_at, share))
+            proc.start()
+            send.close()
+            children.append((proc, receive))
+        parts = []
+        for proc, receive in children:
+            parts.append(receive.recv())
+            proc.join()
+    result = Result(name)
+    for latencies, errors, bad, _, _ in parts:
+        result.latencies.extend(latencies)
+        result.errors += errors
+        result.bad_replies += bad
+    result.seconds = max(p[4] for p in parts) - min(p[3] for p in parts)
     return result
 
 
@@ -248,6 +319,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per timed run")
     parser.add_argument("--rounds", type=int, default=5, help="alternating bare/webhook rounds")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--loadgen-processes", type=int, default=os.cpu_count() or 2, help="load generator processes (threads split)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--max-rate", type=int, default=3000, help="upper bound used to pre-build requests")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite", help="webhook database")
@@ -322,9 +396,10 @@ def main() -> None:
             for name, (server, command) in variants.items():
                 # Pre-built so the load generator spends no CPU on AES while timing; timestamps stay fresh.
                 reqs = make_webhook_requests(int(args.max_rate * args.duration), command)
-                before = cpu_seconds(servers[server].pid)
-                result = run_load(name, ports[server], reqs, args.duration, args.connections)
+                before, sched = cpu_seconds(servers[server].pid), worker_schedstat(servers[server].pid)
+                result = run_load(name, ports[server], reqs, args.duration, args.connections, args.loadgen_processes)
                 result.cpu = cpu_seconds(servers[server].pid) - before
+                result.idle = worker_idle(servers[server].pid, sched, result.seconds)
                 results[name].append(result)
                 time.sleep(1)
         # The deferred half: a real worker (fork per job, as `hongguan run` starts it) drains the queue for
@@ -355,17 +430,18 @@ def main() -> None:
 
     load = os.getloadavg()[0]
     print(f"\nPOST /wechat vs bare Flask: gunicorn -w {args.workers} sync --preload,")
-    print(f"{args.connections} connections, one request per connection;")
+    print(f"{args.connections} connections from {args.loadgen_processes} load generator processes,")
+    print("one request per connection;")
     print(f"{args.rounds} alternating rounds × {args.duration:.0f} s; Python {platform.python_version()},")
     print(f"{os.cpu_count()} cores, load average at the end {load:.1f}; webhook database: {args.db}")
     print()
-    print("| server | round | requests | req/s | p50 ms | p99 ms | max ms | CPU ms/req | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| server | round | requests | req/s | p50 ms | p99 ms | max ms | CPU ms/req | workers idle | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, rounds in results.items():
         for i, r in enumerate(rounds, 1):
             print(
                 f"| {name} | {i} | {r.ok} | {r.rps:,.0f} | {r.pct(0.50):.1f} | {r.pct(0.99):.1f} | "
-                f"{max(r.latencies, default=0) * 1000:.1f} | {r.cpu_ms_per_request:.2f} | "
+                f"{max(r.latencies, default=0) * 1000:.1f} | {r.cpu_ms_per_request:.2f} | {r.idle:.0%} | "
                 f"{r.errors + r.bad_replies} |"
             )
     med = {n: statistics.median(r.rps for r in rs) for n, rs in results.items()}
