@@ -4,8 +4,8 @@ Starts its own Redis (infra.embedded.EmbeddedRedis), the WeChat sandbox, a temp 
 `models.Base.metadata.create_all` and seeded with the demo community, and two gunicorn servers with identical
 settings (2 workers): `wsgi:create_app()` and a bare Flask app returning a constant. A Python load generator,
 one forked process of threads per core, keeps N connections busy (one request per connection: gunicorn's sync
-workers do not keep alive); the table's "workers idle" column says whether it managed to (the share of the run
-the servers' workers waited for a request).
+workers do not keep alive); the table's "workers idle" column is the share of the run the servers' workers were
+blocked (waiting for the next connection, or on a lock).
 Each webhook request is an encrypted text message from a new resident, so it runs the whole request path:
 signature, timestamp, decrypt, safe XML parse, the sender's dialog state, the inbound log insert
 (the request's one write), encrypted passive acknowledgement. Handing the stored message to RQ is the relay's
@@ -157,8 +157,9 @@ def worker_schedstat(pid: int) -> dict[int, tuple[int, int]]:
 
 
 def worker_idle(pid: int, before: dict[int, tuple[int, int]], seconds: float) -> float:
-    """The share of `seconds` the workers were neither running nor runnable: blocked, mostly on accept()
-    waiting for the load generator's next connection (a little on the hot path's lock)."""
+    """The share of `seconds` the workers were neither running nor runnable: blocked on accept() waiting for
+    the load generator's next connection, or on a lock (the hot path's flock; for what is handled inline in
+    a Session, SQLite's busy handler, which sleeps in millisecond steps)."""
     after = worker_schedstat(pid)
     workers = [w for w in before if w in after]
     if not workers or seconds <= 0:

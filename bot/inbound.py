@@ -362,32 +362,3 @@ def handle(
         row.reply = text_reply(ctx.openid, fields.get("ToUserName") or account_id, text, int(now.timestamp()))
     session.flush()
     return Received(row.id, row.reply, duplicate=False, status=row.status)
-
-
-def receive(
-    session: Session,
-    fields: dict[str, str],
-    raw_xml: str,
-    *,
-    encrypted: bool,
-    account_id: str,
-    push_nonce: str | None = None,
-) -> Received:
-    """`queue`, else `handle`, for a caller that holds a session (the webhook calls the two itself, so that a
-    queued push never opens one); the caller commits.
-
-    When the session is already in a transaction the queued insert joins it (on SQLite a second connection
-    would wait for the session's own write lock).
-    """
-    if session.in_transaction():
-        values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
-        queued = None
-        if might_run_in_worker(fields, values["msg_type"], values["openid"]):
-            queued = _queue(_InSession(session), values, fields, account_id)
-    else:
-        queued = queue(
-            session.get_bind(), fields, raw_xml, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce
-        )
-    if queued is not None:
-        return queued
-    return handle(session, fields, raw_xml, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce)

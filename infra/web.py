@@ -73,9 +73,9 @@ def read_body(request: Request, limit: int) -> bytes:
     """The request body in one read of the WSGI input; RequestEntityTooLarge (413) past `limit` bytes.
 
     What `request.get_data()` returns, minus its per-request wrapping of the input in a LimitedStream read in a
-    Python `readinto` loop: a tenth of the webhook's own cost when caches are cold (docs/benchmarks.md,
-    Webhook). Content-Length is checked before reading; a body without one is read only where the server
-    marks the input as terminated (gunicorn does, for chunked requests), like werkzeug's own fallback.
+    Python `readinto` loop (8 µs in a tight loop, ~40 µs in a busy web worker; docs/benchmarks.md, Webhook).
+    Content-Length is checked before reading; a body without one is read only where the server marks the
+    input as terminated (gunicorn does, for chunked requests), like werkzeug's own fallback.
     """
     environ = request.environ
     length = request.content_length
