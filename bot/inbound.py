@@ -69,16 +69,15 @@ def job_id_for(inbound_id: int) -> str:
     return f"inbound-{inbound_id}"
 
 
-def finish(session: Session, received: Received) -> None:
-    """Commit the push's transaction, then enqueue any job a handler deferred. Never raises for Redis.
+def finish(session: Session) -> None:
+    """Commit what `handle` did, then enqueue any job a handler deferred. Never raises for Redis.
 
-    A queued message is not enqueued here: its stored `queued` row is the durable record of the work, and
-    the relay (jobs/relay.py) hands it to RQ within a fraction of a second, in batches. An enqueue per request
-    cost more CPU than the rest of the request together, and the relay is also what recovers from a Redis
-    outage, so there is one path instead of two.
+    A queued message never comes here: `queue` committed it, and its stored `queued` row is the durable record
+    of the work, which the relay (jobs/relay.py) hands to RQ within a fraction of a second, in batches. An
+    enqueue per request cost more CPU than the rest of the request together, and the relay is also what
+    recovers from a Redis outage, so there is one path instead of two.
     """
-    if session.in_transaction():  # not for a queued message: the hot path committed it on its own connection
-        commit_and_enqueue(session)  # commits, then enqueues the handlers' deferred jobs
+    commit_and_enqueue(session)  # commits, then enqueues the handlers' deferred jobs
 
 
 def _insert_stmt(dialect: str) -> ClauseElement:

@@ -155,7 +155,7 @@ def receive_push() -> Response:
             except inbound.Replayed:
                 session.rollback()
                 raise
-            inbound.finish(session, result)
+            inbound.finish(session)
     except inbound.Replayed:
         return _forbidden("signed URL reused for a different message")
     return _reply(result.reply_xml, crypto)

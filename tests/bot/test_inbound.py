@@ -61,7 +61,7 @@ def test_what_stays_inline_is_left_to_handle_in_the_requests_session(app, clock)
         assert got.status == "handled"
         assert menu.HELP_TEXT.splitlines()[0] in got.reply_xml
         assert _stored(app) == []  # the caller commits
-        inbound.finish(session, got)
+        inbound.finish(session)
         assert _stored(app) == [(3, "handled", "100:c", 1)]
     finally:
         session.close()
