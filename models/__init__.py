@@ -26,7 +26,7 @@ from models.points import (
 from models.reports import RankingChange, RankingEntry, RankingSnapshot, Report
 from models.resident import Resident
 from models.routing import ConsultAnswer, DuplicatePolicy, LabelledExample, PendingFollowUp, RoutingRule
-from models.workflow import CalendarDay, Reminder, SlaPolicy, StaffToken
+from models.workflow import CalendarDay, DutyShift, Reminder, SlaPolicy, StaffToken
 
 __all__ = [
     "Appeal",
@@ -43,6 +43,7 @@ __all__ = [
     "ConsultAnswer",
     "Department",
     "DuplicatePolicy",
+    "DutyShift",
     "Estate",
     "Event",
     "EventSignup",

@@ -75,6 +75,8 @@ class Appeal(TimestampMixin, Base):
     property_company_id: Mapped[int | None] = mapped_column(ForeignKey("property_company.id"), default=None, index=True)
     assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
 
+    # An appeal nobody could place waits for triage (分拣) against its own deadline, from the moment it arrived.
+    triage_due_at: Mapped[datetime | None] = mapped_column(default=None)
     # The clock (R1): starts at dispatch; acceptance has its own shorter deadline.
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
     accept_due_at: Mapped[datetime | None] = mapped_column(default=None)

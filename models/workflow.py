@@ -1,10 +1,11 @@
-"""Workflow data: the working calendar (holidays and 调休), SLA policies, reminder rows and staff tokens."""
+"""Workflow data: the working calendar (holidays and 调休), SLA policies, reminder rows, the on-duty roster
+(值班表) and staff tokens."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -23,7 +24,8 @@ class CalendarDay(Base):
 
 
 class SlaPolicy(Base):
-    """How long a unit has, in working minutes, to accept and to resolve an appeal of a category and urgency.
+    """How long a unit has to accept and to resolve an appeal of a category and urgency, in minutes: working
+    minutes for ordinary appeals, wall-clock minutes (day and night) for urgent ones.
 
     `category` NULL is the default for every category without its own row. `tier` is a label
     (urgent | general | complex) for reports; the minutes are what count.
@@ -56,7 +58,7 @@ class Reminder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id"), index=True)
     round: Mapped[int] = mapped_column(default=1)
-    # remind_50 | remind_80 | overdue | secretary | accept_overdue | auto_close
+    # remind_50 | remind_80 | overdue | secretary | accept_overdue | auto_close | triage_overdue | triage_secretary
     level: Mapped[str] = mapped_column(String(20))
     due_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -64,6 +66,31 @@ class Reminder(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
     cancel_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class DutyShift(Base):
+    """One on-duty shift (值班) of a staff member for a community, [starts_at, ends_at) in UTC.
+
+    Whoever is on shift is told of every appeal that waits for triage, and of every step of an urgent
+    appeal's ladder outside working hours (nights, weekends, holidays). `shift` is a label for the roster
+    view: day | night | custom.
+    """
+
+    __tablename__ = "duty_shift"
+    __table_args__ = (
+        UniqueConstraint("community_id", "staff_id", "starts_at"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_duty_shift_community_window", "community_id", "starts_at", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    shift: Mapped[str] = mapped_column(String(16), default="custom")
+    note: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StaffToken(Base):

@@ -94,6 +94,13 @@ class WorkCalendar:
             return override
         return day.weekday() < 5
 
+    def is_working_time(self, at: datetime) -> bool:
+        """True when `at` (aware) is inside a working period of a working day (not nights, weekends, holidays)."""
+        local = at.astimezone(self.hours.tz)
+        if not self.is_workday(local.date()):
+            return False
+        return any(p_start <= local < p_end for p_start, p_end in self.hours.periods(local.date()))
+
     def add_working_minutes(self, start: datetime, minutes: float) -> datetime:
         """The moment `minutes` working minutes after `start` (aware); returned in UTC."""
         if start.tzinfo is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
+from models import Building, Community, Department, DutyShift, Estate, Grid, PropertyCompany, QRScene, Staff
 
 
 def _box(lng0: float, lat0: float, lng1: float, lat1: float) -> dict:
@@ -166,9 +166,24 @@ def seed_all(session: Session) -> dict[str, int]:
         "sla_policies": seed_sla_policies(session),
         "venues": len(seed_demo_venues(session, org.community.id)),
         "task_categories": len(seed_task_categories(session)),
+        "duty_shifts": len(seed_duty_roster(session, org)),
     }
     summary.update(_seed_demo_activity(session, org))
     return summary
+
+
+def seed_duty_roster(session: Session, org: DemoOrg, days: int = 14) -> list[DutyShift]:
+    """The demo community's 值班表 from yesterday for `days` days: the grid leaders and the community worker
+    take the nights in turn, the secretary and the community worker the weekend/holiday days (idempotent)."""
+    from datetime import timedelta
+
+    from infra import clock
+    from services.duty import plan_rotation
+
+    night = [org.staff[k].id for k in ("community_staff", "g1_leader", "g2_leader", "g3_leader")]
+    day = [org.staff[k].id for k in ("secretary", "community_staff")]
+    first = clock.local_now().date() - timedelta(days=1)
+    return plan_rotation(session, org.community.id, first, days, night_staff=night, day_staff=day)
 
 
 def _seed_demo_activity(session: Session, org: DemoOrg) -> dict[str, int]:
