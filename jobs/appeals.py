@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 SEND_REMINDER = "jobs.appeals.send_reminder"
 # Longer than any step takes, including RQ's retries of a failed attempt (10 s + 60 s backoff).
 STUCK_AFTER = timedelta(minutes=10)
+# Escalations (and every triage step: someone is waiting for a unit) jump the queue.
+URGENT_LEVELS = frozenset({"overdue", "secretary", "accept_overdue", *deadlines.TRIAGE_LEVELS})
 
 
 def tick(limit: int = 500) -> int:
@@ -37,7 +39,7 @@ def tick(limit: int = 500) -> int:
             row.appeal_id,
             row.level,
             job_id=deadlines.job_id(row.appeal_id, row.round, row.level),
-            queue="urgent" if row.level in ("overdue", "secretary", "accept_overdue") else "default",
+            queue="urgent" if row.level in URGENT_LEVELS else "default",
             replace_idle=row.enqueued_at is not None and now - row.enqueued_at > STUCK_AFTER,
         )
         if row.enqueued_at is None:

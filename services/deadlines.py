@@ -1,14 +1,17 @@
 """Deadlines as data (SlaPolicy rows) and the reminder/escalation ladder stored as SQL rows (R1, R3).
 
-At dispatch the appeal gets `accept_due_at` and `due_at` in working time, and one `Reminder` row per ladder
-step. SQL is the source of truth: `jobs.appeals.tick` hands due rows to RQ under stable job ids, and each
-step is claimed exactly once with a conditional UPDATE, so a lost or repeated job never double-notifies.
+At dispatch the appeal gets `accept_due_at` and `due_at`, and one `Reminder` row per ladder step. An ordinary
+appeal's minutes are working minutes (office hours on the holiday calendar); an urgent appeal's are wall-clock
+minutes, day and night, weekends and holidays included: a gas smell at 04:45 must be signed for by 05:15. An
+appeal the router cannot place gets a triage deadline and its own two-step ladder until someone dispatches it.
+SQL is the source of truth: `jobs.appeals.tick` hands due rows to RQ under stable job ids, and each step is
+claimed exactly once with a conditional UPDATE, so a lost or repeated job never double-notifies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -23,7 +26,7 @@ WORKDAY_MINUTES = 8 * 60  # 09:00–17:00
 
 @dataclass(frozen=True)
 class SlaTerms:
-    """The working minutes a unit has to accept and to resolve, and the tier label."""
+    """The minutes a unit has to accept and to resolve (working minutes; wall-clock for urgent), and the tier."""
 
     tier: str
     accept_minutes: int
@@ -33,7 +36,7 @@ class SlaTerms:
 # (category or None for "any", urgent, tier, accept minutes, resolve minutes). Seeded into sla_policy;
 # also the fallback when the table has no matching row, so a fresh database still computes sensible deadlines.
 DEFAULT_POLICIES: tuple[tuple[str | None, bool, str, int, int], ...] = (
-    (None, True, "urgent", 30, 2 * 60),  # urgent: accept within 30 working minutes, resolve within 2 h
+    (None, True, "urgent", 30, 2 * 60),  # urgent: accept within 30 minutes, resolve within 2 h, day and night
     (None, False, "general", 2 * 60, 3 * WORKDAY_MINUTES),  # general: 3 working days
     ("municipal", False, "complex", 2 * 60, 15 * WORKDAY_MINUTES),  # road/pipe works need planning: 15 days
     ("social_welfare", False, "complex", 2 * 60, 15 * WORKDAY_MINUTES),  # benefits need an assessment
@@ -49,7 +52,17 @@ RESOLVE_LADDER: tuple[tuple[str, float], ...] = (
 ACCEPT_LEVEL = "accept_overdue"
 AUTO_CLOSE_LEVEL = "auto_close"
 RESOLVE_LEVELS = tuple(level for level, _ in RESOLVE_LADDER)
-ALL_LEVELS = (*RESOLVE_LEVELS, ACCEPT_LEVEL, AUTO_CLOSE_LEVEL)
+
+# Triage (分拣): minutes to dispatch an appeal the router could not place, by urgency: two working hours for an
+# ordinary appeal, 15 wall-clock minutes for an urgent one (e.g. an emergency whose place is unknown).
+TRIAGE_MINUTES = {False: 2 * 60, True: 15}
+# Ladder steps on the triage deadline: (level, fraction): tell the triage staff again, then the secretary.
+TRIAGE_LADDER: tuple[tuple[str, float], ...] = (
+    ("triage_overdue", 1.0),
+    ("triage_secretary", 2.0),
+)
+TRIAGE_LEVELS = tuple(level for level, _ in TRIAGE_LADDER)
+ALL_LEVELS = (*RESOLVE_LEVELS, ACCEPT_LEVEL, AUTO_CLOSE_LEVEL, *TRIAGE_LEVELS)
 
 
 def seed_sla_policies(session: Session) -> int:
@@ -94,27 +107,72 @@ def policy_for(session: Session, category: str | None, urgent: bool) -> SlaTerms
 
 @dataclass(frozen=True)
 class Deadlines:
-    """An appeal's deadlines from a dispatch moment."""
+    """An appeal's deadlines from a dispatch moment; `wall_clock` when they run day and night."""
 
     terms: SlaTerms
     start: datetime
     accept_due_at: datetime
     due_at: datetime
     ladder: tuple[tuple[str, datetime], ...]
+    wall_clock: bool = False
+
+
+class _Clock:
+    """Adds minutes to a moment: working minutes on the calendar, or wall-clock minutes for urgent appeals."""
+
+    def __init__(self, session: Session, wall_clock: bool) -> None:
+        self.wall_clock = wall_clock
+        self.calendar = None if wall_clock else WorkCalendar(session)
+
+    def add(self, start: datetime, minutes: float) -> datetime:
+        if self.calendar is None:
+            return (start + timedelta(minutes=minutes)).astimezone(UTC)
+        return self.calendar.add_working_minutes(start, minutes)
 
 
 def compute_deadlines(session: Session, appeal: Appeal, start: datetime) -> Deadlines:
-    """Acceptance and resolution deadlines and the ladder's due times, in working time from `start`."""
-    terms = policy_for(session, appeal.category, bool(appeal.urgent))
-    cal = WorkCalendar(session)
-    ladder = tuple((level, cal.add_working_minutes(start, terms.resolve_minutes * f)) for level, f in RESOLVE_LADDER)
+    """Acceptance and resolution deadlines and the ladder's due times from `start` (urgent: wall clock)."""
+    urgent = bool(appeal.urgent)
+    terms = policy_for(session, appeal.category, urgent)
+    clock_ = _Clock(session, wall_clock=urgent)
+    ladder = tuple((level, clock_.add(start, terms.resolve_minutes * f)) for level, f in RESOLVE_LADDER)
     return Deadlines(
         terms=terms,
         start=start,
-        accept_due_at=cal.add_working_minutes(start, terms.accept_minutes),
+        accept_due_at=clock_.add(start, terms.accept_minutes),
         due_at=dict(ladder)["overdue"],
         ladder=ladder,
+        wall_clock=urgent,
     )
+
+
+@dataclass(frozen=True)
+class TriageDeadline:
+    """When an appeal waiting for triage must be dispatched, and its ladder's due times."""
+
+    start: datetime
+    due_at: datetime
+    ladder: tuple[tuple[str, datetime], ...]
+    wall_clock: bool
+
+
+def compute_triage(session: Session, appeal: Appeal, start: datetime) -> TriageDeadline:
+    """The triage deadline from `start`: working minutes, or wall-clock minutes for an urgent appeal."""
+    urgent = bool(appeal.urgent)
+    minutes = TRIAGE_MINUTES[urgent]
+    clock_ = _Clock(session, wall_clock=urgent)
+    ladder = tuple((level, clock_.add(start, minutes * f)) for level, f in TRIAGE_LADDER)
+    return TriageDeadline(start=start, due_at=ladder[0][1], ladder=ladder, wall_clock=urgent)
+
+
+def schedule_triage(session: Session, appeal: Appeal, triage: TriageDeadline) -> int:
+    """Cancel pending steps and store the triage ladder as a new round; returns the round number."""
+    cancel_reminders(session, appeal, reason="triage")
+    rnd = current_round(session, appeal.id) + 1
+    for level, due in triage.ladder:
+        session.add(Reminder(appeal_id=appeal.id, round=rnd, level=level, due_at=due))
+    session.flush()
+    return rnd
 
 
 def current_round(session: Session, appeal_id: int) -> int:
@@ -216,7 +274,11 @@ def job_id(appeal_id: int, rnd: int, level: str) -> str:
 
 
 def working_minutes_left(session: Session, appeal: Appeal, now: datetime | None = None) -> float | None:
-    """Working minutes until the appeal's due_at (negative when overdue), or None before dispatch."""
+    """Minutes until the appeal's due_at (negative when overdue), or None before dispatch: working minutes,
+    or wall-clock minutes for an urgent appeal, whose clock never stops."""
     if appeal.due_at is None:
         return None
-    return WorkCalendar(session).working_minutes_between(now or clock.now(), appeal.due_at)
+    now = now or clock.now()
+    if appeal.urgent:
+        return (appeal.due_at - now).total_seconds() / 60
+    return WorkCalendar(session).working_minutes_between(now, appeal.due_at)

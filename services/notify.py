@@ -59,6 +59,10 @@ STAFF_SLOTS = {
     "note": "thing5",
 }
 _KEYWORD = re.compile(r"^[a-z_]+\d+$")
+# A `time` keyword takes a 24-hour time with the date ("2019年10月1日 15:01"), and unlike `thing` (20 characters)
+# it is not cut short, so deadlines go there in full, never into the note:
+# https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html
+TEMPLATE_TIME_FORMAT = "%Y年%m月%d日 %H:%M"
 
 
 class DeliveryInFlight(Conflict):
@@ -340,6 +344,11 @@ def note_window_closed(session: Session, resident_id: int, budget: int) -> None:
 
 
 # ---------------------------------------------------------------------------- planning
+
+
+def template_time(value: datetime | None) -> str:
+    """A moment as a template `time` value in the community's time zone: "2026年12月07日 05:15"."""
+    return value.astimezone(clock.LOCAL_TZ).strftime(TEMPLATE_TIME_FORMAT) if value is not None else ""
 
 
 def _local_time(now: datetime) -> str:

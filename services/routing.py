@@ -105,6 +105,8 @@ class RouteDecision:
     rule_id: int | None = None
     needs_triage: bool = False
     reasons: list[str] = field(default_factory=list)
+    # Filled by route_appeal: the staff whose notifications were queued (handler, grid leader, duty, triage).
+    notified_staff_ids: list[int] = field(default_factory=list)
 
     @property
     def note(self) -> str:
@@ -326,23 +328,29 @@ def grid_leaders(session: Session, grid_id: int | None) -> list[Staff]:
     return list(session.scalars(stmt.order_by(Staff.id)))
 
 
-def push_urgent(session: Session, appeal: Appeal, *, include_handler: bool = True) -> list[int]:
-    """Push an urgent appeal at once to its handler's staff and the grid leader; returns who was notified.
+def push_urgent(
+    session: Session, appeal: Appeal, *, include_handler: bool = True, exclude: tuple[int, ...] = ()
+) -> list[int]:
+    """Push an urgent appeal at once to its handler's staff, the grid leader and, outside working hours, the
+    staff on duty; returns who was notified.
 
-    The workflow's dispatch already pushes the handler (urgently, for an urgent appeal), so after a dispatch
-    only the grid leader is added here; without a dispatch the handler is pushed too.
+    The workflow's dispatch already pushes the handler (and the duty staff at night), so after a dispatch the
+    people it told are passed as `exclude`; without a dispatch the handler is pushed too.
     """
+    from infra import clock
     from services import notify  # the notifications area
 
     targets: list[Staff] = []
     handlers = handler_staff(session, appeal) if include_handler else []
-    for member in handlers + grid_leaders(session, appeal.grid_id):
-        if member.id not in {t.id for t in targets}:
+    duty = workflow.on_duty_now(session, appeal, clock.now())
+    for member in handlers + grid_leaders(session, appeal.grid_id) + duty:
+        if member.id not in {t.id for t in targets} and member.id not in exclude:
             targets.append(member)
     from nlp.taxonomy import label_of
 
     reasons = "、".join(appeal.urgency_reasons) or "紧急"
     summary = f"{label_of(appeal.category or 'other')}：{appeal.text}"
+    due = appeal.accept_due_at if appeal.status == "dispatched" else appeal.due_at
     for member in targets:
         notify.notify_staff(
             session,
@@ -353,6 +361,7 @@ def push_urgent(session: Session, appeal: Appeal, *, include_handler: bool = Tru
             fields={
                 "number": appeal.number or str(appeal.id),
                 "summary": summary[:60],
+                **({"deadline": notify.template_time(due)} if due is not None else {}),
                 "note": f"紧急：{reasons}",
             },
             related=("appeal", appeal.id),
@@ -441,8 +450,13 @@ def route_appeal(session: Session, appeal: Appeal, result: Decision, *, actor: A
         return route  # consultations are answered, never dispatched
     # At intake the resident's answer (services.intake) already says where it went and by when.
     dispatched = dispatch_route(session, appeal, route, actor=actor, notify_resident=False)
+    told = workflow.last_notified(session, appeal, "dispatch") if dispatched else []
     if appeal.urgent and (dispatched or appeal.handler_type):
-        push_urgent(session, appeal, include_handler=not dispatched)
+        told += push_urgent(session, appeal, include_handler=not dispatched, exclude=tuple(told))
+    if appeal.status == "triaged":
+        # Nobody could place it: the triage/duty staff are told now and its triage clock starts.
+        told += workflow.start_triage(session, appeal, reason=route.note or None)
+    route.notified_staff_ids = list(dict.fromkeys(told))
     return route
 
 
@@ -507,6 +521,7 @@ def recategorise(
     session.flush()
     route = decide(session, appeal, new_category, why=f"工作人员改为 {new_category}")
     appeal.routing_note = (f"{appeal.routing_note or ''}；改派：{route.note}")[-500:]
+    entered_triage = appeal.status != "triaged"
     if route.needs_triage or appeal.status == "dispatched":
         # Back to triage first: the unit it was sent to has not accepted it, and the state machine dispatches
         # only from received / triaged / returned (a new dispatch starts a new reminder round).
@@ -518,6 +533,8 @@ def recategorise(
         )  # fmt: skip
         appeal.status = "triaged"
     if route.needs_triage:
+        if entered_triage and appeal.status == "triaged":
+            workflow.start_triage(session, appeal, reason=route.note or None)
         return appeal
     dispatch_route(session, appeal, route, actor=workflow.Actor("staff", staff.id, staff.role))
     return appeal

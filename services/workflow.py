@@ -294,24 +294,29 @@ def notify_staff_members(
     title: str,
     extra: dict[str, str] | None = None,
     urgent: bool = False,
-) -> int:
-    """Push a template notification about `appeal` to each staff member (idempotent by key and staff id)."""
+    deadline: datetime | None = None,
+) -> list[int]:
+    """Push a template notification about `appeal` to each staff member (idempotent by key and staff id);
+    returns the ids of the staff members whose notification was queued.
+
+    The template's `time` slot carries `deadline` (default: the resolution deadline) with its full date.
+    """
     from nlp.taxonomy import label_of
-    from services.notify import notify_staff
+    from services.notify import notify_staff, template_time
 
     # The staff task template's slots (services.notify.STAFF_SLOTS); other labels are appended to the note.
     fields = {
         "number": appeal.number or str(appeal.id),
         "summary": f"{label_of(appeal.category) if appeal.category else '诉求'}：{redact_text(appeal.text)}"[:20],
-        "deadline": clock.local_text(appeal.due_at),
+        "deadline": template_time(deadline or appeal.due_at),
         "note": STATUS_LABELS.get(appeal.status, appeal.status),
         **(extra or {}),
     }
-    seen: set[int] = set()
+    seen: list[int] = []
     for member in staff:
         if member.id in seen:
             continue
-        seen.add(member.id)
+        seen.append(member.id)
         notify_staff(
             session,
             member.id,
@@ -321,7 +326,68 @@ def notify_staff_members(
             related=("appeal", appeal.id),
             urgent=urgent or bool(appeal.urgent),
         )
-    return len(seen)
+    return seen
+
+
+def _ids(people: list[Staff]) -> list[int]:
+    """Distinct staff ids, in order."""
+    return list(dict.fromkeys(p.id for p in people))
+
+
+def on_duty_now(session: Session, appeal: Appeal, now: datetime) -> list[Staff]:
+    """For an urgent appeal outside working hours, the community's staff on duty (else nobody extra)."""
+    if not appeal.urgent:
+        return []
+    from services.duty import night_duty
+
+    return night_duty(session, appeal.community_id, now)
+
+
+def last_notified(session: Session, appeal: Appeal, action: str = "dispatch") -> list[int]:
+    """The staff ids the latest `action` event (dispatch or triage) queued notifications for."""
+    event = session.scalar(
+        select(AppealEvent)
+        .where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == action)
+        .order_by(AppealEvent.id.desc())
+        .limit(1)
+    )
+    return list((event.payload or {}).get("notified_staff_ids") or []) if event is not None else []
+
+
+def start_triage(session: Session, appeal: Appeal, *, reason: str | None = None) -> list[int]:
+    """Start the triage clock of an appeal nobody could place and tell the triage/duty staff at once.
+
+    Returns the ids of the staff told (also recorded on the `triage` event, with the deadline).
+    """
+    from services.duty import triage_staff
+
+    now = clock.now()
+    triage = deadlines.compute_triage(session, appeal, now)
+    appeal.triage_due_at = triage.due_at
+    people = triage_staff(session, appeal.community_id, appeal.grid_id, now)
+    event = _record(
+        session,
+        appeal,
+        "triage",
+        SYSTEM,
+        note=reason,
+        payload={
+            "triage_due_at": _iso(triage.due_at),
+            "wall_clock": triage.wall_clock,
+            "notified_staff_ids": _ids(people),
+        },
+    )
+    deadlines.schedule_triage(session, appeal, triage)
+    notify_staff_members(
+        session,
+        appeal,
+        people,
+        key=f"appeal:{appeal.id}:ev{event.id}",
+        title="紧急待分拣：请立即派单" if appeal.urgent else "待分拣：请尽快派单",
+        deadline=triage.due_at,
+        extra={"note": "无法自动分派，请人工分拣"},
+    )
+    return _ids(people)
 
 
 # ---------------------------------------------------------------- transitions
@@ -403,6 +469,8 @@ def dispatch(
     appeal.accept_due_at = due.accept_due_at
     appeal.due_at = due.due_at
     session.flush()
+    # The unit, and for an urgent appeal outside working hours the staff on duty as well.
+    recipients = handler_staff(session, appeal) + on_duty_now(session, appeal, now)
     event = _record(
         session,
         appeal,
@@ -420,6 +488,8 @@ def dispatch(
             "due_at": _iso(due.due_at),
             "accept_due_at": _iso(due.accept_due_at),
             "tier": due.terms.tier,
+            "wall_clock": due.wall_clock,
+            "notified_staff_ids": _ids(recipients),
         },
     )
     deadlines.schedule_ladder(session, appeal, due)
@@ -427,10 +497,11 @@ def dispatch(
     notify_staff_members(
         session,
         appeal,
-        handler_staff(session, appeal),
+        recipients,
         key=f"appeal:{appeal.id}:ev{event.id}",
-        title="新派单：请及时签收" if not appeal.urgent else "紧急派单：请立即签收",
-        extra={"签收时限": clock.local_text(due.accept_due_at)},
+        title="新派单：请于时限前签收" if not appeal.urgent else "紧急派单：请于时限前签收",
+        deadline=due.accept_due_at,  # the template's time slot: the sign-in deadline, date and time in full
+        extra={"note": f"办结时限{clock.local_text(due.due_at)}"},
     )
     if notify_resident:
         notify_residents(
@@ -752,15 +823,25 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
             deadlines.mark_cancelled(session, row, f"moved on ({appeal.status})")
             return f"skipped: {appeal.status}"
         return "sent"
-    applicable = ("dispatched",) if level == deadlines.ACCEPT_LEVEL else WORKING_STATES
+    if level in deadlines.TRIAGE_LEVELS:
+        applicable: tuple[str, ...] = ("triaged",)
+    elif level == deadlines.ACCEPT_LEVEL:
+        applicable = ("dispatched",)
+    else:
+        applicable = WORKING_STATES
     if appeal.status not in applicable:
         deadlines.mark_cancelled(session, row, f"moved on ({appeal.status})")
         return f"skipped: {appeal.status}"
+    # An urgent appeal's ladder runs day and night: outside working hours each step also reaches the staff
+    # on duty, who can act while the grid leader or the secretary is asleep.
+    duty = on_duty_now(session, appeal, now)
 
-    if level in _LADDER_TEXT:
+    if level in deadlines.TRIAGE_LEVELS:
+        _triage_step(session, appeal, row.round, level, key, now)
+    elif level in _LADDER_TEXT:
         title, n = _LADDER_TEXT[level]
         _record(session, appeal, "remind", SYSTEM, payload={"level": n, "step": level, "round": row.round})
-        notify_staff_members(session, appeal, handler_staff(session, appeal), key=key, title=title)
+        notify_staff_members(session, appeal, handler_staff(session, appeal) + duty, key=key, title=title)
     elif level == deadlines.ACCEPT_LEVEL:
         leader = grid_leader(session, appeal)
         _record(
@@ -770,8 +851,8 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
             SYSTEM,
             payload={"kind": "accept", "accept_due_at": _iso(appeal.accept_due_at), "round": row.round},
         )
-        to = handler_staff(session, appeal) + ([leader] if leader is not None else [])
-        notify_staff_members(session, appeal, to, key=key, title="签收超时：请立即签收")
+        to = handler_staff(session, appeal) + ([leader] if leader is not None else []) + duty
+        notify_staff_members(session, appeal, to, key=key, title="签收超时：请立即签收", deadline=appeal.accept_due_at)
     elif level == "overdue":
         appeal.overdue = True
         appeal.escalation_level = max(appeal.escalation_level, 1)
@@ -790,7 +871,7 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
             SYSTEM,
             payload={"level": 1, "to_staff_id": leader.id if leader else None, "round": row.round},
         )
-        to = handler_staff(session, appeal) + ([leader] if leader is not None else [])
+        to = handler_staff(session, appeal) + ([leader] if leader is not None else []) + duty
         notify_staff_members(session, appeal, to, key=key, title="诉求已超期：请督办", urgent=True)
     else:  # secretary
         appeal.overdue = True
@@ -806,13 +887,42 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
         notify_staff_members(
             session,
             appeal,
-            [top] if top is not None else [],
+            ([top] if top is not None else []) + duty,
             key=key,
             title="诉求严重超期：请书记督办",
             urgent=True,
         )
     session.flush()
     return "sent"
+
+
+def _triage_step(session: Session, appeal: Appeal, rnd: int, level: str, key: str, now: datetime) -> None:
+    """The triage deadline passed with the appeal still unplaced: tell the triage staff again, then the
+    secretary (escalation levels 1 and 2 of the triage ladder)."""
+    from services.duty import triage_staff
+
+    if level == "triage_overdue":
+        to = triage_staff(session, appeal.community_id, appeal.grid_id, now)
+        n, title = 1, "分拣超时：请立即派单"
+    else:
+        top = secretary(session, appeal)
+        to = ([top] if top is not None else []) + triage_staff(session, appeal.community_id, appeal.grid_id, now)
+        n, title = 2, "分拣严重超时：请书记督办"
+    appeal.escalation_level = max(appeal.escalation_level, n)
+    _record(
+        session,
+        appeal,
+        "escalate",
+        SYSTEM,
+        payload={
+            "kind": "triage",
+            "level": n,
+            "triage_due_at": _iso(appeal.triage_due_at),
+            "round": rnd,
+            "to_staff_ids": _ids(to),
+        },
+    )
+    notify_staff_members(session, appeal, to, key=key, title=title, urgent=True, deadline=appeal.triage_due_at)
 
 
 # ---------------------------------------------------------------- reading

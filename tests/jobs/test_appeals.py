@@ -278,3 +278,181 @@ def test_ladder_on_postgresql(pg_app: Flask, clock: Any) -> None:
         session.refresh(appeal)
         assert session.scalar(select(func.count()).select_from(AppealEvent).where(AppealEvent.action == "remind")) == 1
         session.close()
+
+
+# ---------------------------------------------------------------- the urgent clock at night, and triage
+
+
+def template_data(sandbox: Any, org: Any, key: str, title: str) -> list[dict[str, str]]:
+    """The keyword values of the template messages the sandbox received for a staff member, by title."""
+    out = []
+    for s in sandbox.sent(org.staff[key].openid, "template"):
+        data = {k: v["value"] for k, v in s["body"]["data"].items()}
+        if title in data.get("thing1", ""):
+            out.append(data)
+    return out
+
+
+def _resident(session: Session, org: Any, openid: str) -> Resident:
+    from infra import clock as project_clock
+
+    b = org.buildings["E-LZ-1"]
+    r = Resident(openid=openid, subscribed=True, community_id=org.community.id, grid_id=b.grid_id,
+                 building_id=b.id, last_inbound_at=project_clock.now())  # fmt: skip
+    session.add(r)
+    session.flush()
+    return r
+
+
+@pytest.mark.parametrize("start", [local(2026, 12, 6, 4, 45), local(2026, 10, 5, 4, 45)], ids=["sunday", "holiday"])
+def test_gas_smell_at_night_runs_on_the_wall_clock_to_the_staff_on_duty(
+    app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any, start: datetime
+) -> None:
+    from services.duty import plan_rotation
+    from services.intake import handle_text
+    from services.routing import seed_routing
+
+    seed_calendar(session)
+    seed_sla_policies(session)
+    seed_routing(session)
+    on_duty = org.staff["g2_leader"]  # on the night shift, not the appeal's grid (G1) nor its unit
+    plan_rotation(session, org.community.id, start.date() - timedelta(days=1), 2, night_staff=[on_duty.id])
+    clock.freeze(start)
+    result = handle_text(session, _resident(session, org, "o-res-gas"), "3幢楼道里燃气味很重，好像漏气了")
+    appeal = result.appeal
+    assert appeal is not None
+    assert appeal.urgent
+    assert appeal.status == "dispatched"
+    assert appeal.department_id == org.departments["fire"].id
+    # Wall-clock minutes: sign in by 05:15, done by 06:45 — not 09:30 and 11:00 in working time.
+    assert appeal.accept_due_at == start + timedelta(minutes=30)
+    assert appeal.due_at == start + timedelta(hours=2)
+    dispatch_event = session.scalar(
+        select(AppealEvent).where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == "dispatch")
+    )
+    assert dispatch_event.payload["wall_clock"] is True
+    assert on_duty.id in dispatch_event.payload["notified_staff_ids"]
+    commit(app, session)
+    run_jobs()
+
+    # The dispatch reached the fire station and the person on duty, with the full sign-in deadline.
+    day = f"{start.year}年{start.month:02d}月{start.day:02d}日"
+    for key in ("dept_fire", "g2_leader"):
+        [data] = template_data(sandbox, org, key, "紧急派单")
+        assert data["time4"] == f"{day} 05:15"
+        assert data["thing5"] == f"办结时限{start.month:02d}月{start.day:02d}日 06:45"
+    assert template_data(sandbox, org, "g1_leader", "紧急诉求")  # the grid leader is pushed too
+
+    # Every step of the ladder is due at night and goes to the staff on duty.
+    steps = [
+        (start + timedelta(minutes=30), "签收超时", ("dept_fire", "g1_leader", "g2_leader")),
+        (start + timedelta(minutes=60), "已过办理时限一半", ("dept_fire", "g2_leader")),
+        (start + timedelta(minutes=96), "即将超期", ("dept_fire", "g2_leader")),
+        (start + timedelta(hours=2), "诉求已超期", ("dept_fire", "g1_leader", "g2_leader")),
+        (start + timedelta(hours=3), "严重超期", ("secretary", "g2_leader")),
+    ]
+    for moment, title, told in steps:
+        assert moment.astimezone(LOCAL_TZ).hour < 8  # before any office opens
+        clock.freeze(moment - timedelta(minutes=1))
+        assert tick(app) == 0
+        clock.freeze(moment)
+        assert tick(app) >= 1
+        run_jobs()
+        for key in told:
+            assert sends(sandbox, org, key, title) == 1, (title, key)
+    assert reload(session, appeal).escalation_level == 2
+
+
+def test_daytime_urgent_ladder_leaves_the_night_shift_alone(
+    app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any
+) -> None:
+    from services.duty import add_shift
+
+    seed_calendar(session)
+    seed_sla_policies(session)
+    # A shift that covers office hours on a working day: the office is staffed, the duty person is not told.
+    add_shift(session, org.community.id, org.staff["g2_leader"].id, local(2026, 11, 20, 0), local(2026, 11, 21, 0))
+    appeal = create_appeal(session, resident=None, text="燃气泄漏", channel="staff")
+    appeal.category, appeal.urgent = "fire_safety", True
+    workflow.dispatch(session, appeal, actor=workflow.SYSTEM, department_id=org.departments["fire"].id)
+    assert appeal.accept_due_at == local(2026, 11, 20, 10, 30)  # Friday 10:00 + 30 minutes
+    commit(app, session)
+    clock.freeze(local(2026, 11, 20, 10, 30))
+    tick(app)
+    run_jobs()
+    assert sends(sandbox, org, "dept_fire", "签收超时") == 1
+    assert sends(sandbox, org, "g2_leader", "签收超时") == 0
+    assert sends(sandbox, org, "g2_leader", "紧急派单") == 0
+
+
+def test_unplaced_appeal_tells_triage_staff_at_once_and_has_a_ladder(
+    app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any
+) -> None:
+    from services.intake import handle_text
+    from services.routing import seed_routing
+
+    seed_calendar(session)
+    seed_sla_policies(session)
+    seed_routing(session)
+    result = handle_text(session, _resident(session, org, "o-res-pit"), "你们能不能来看看门口那个坑")
+    appeal = result.appeal
+    assert appeal is not None
+    assert appeal.status == "triaged"
+    assert appeal.triage_due_at == local(2026, 11, 20, 12)  # Friday 10:00 + 2 working hours
+    told = workflow.last_notified(session, appeal, "triage")
+    assert set(told) == {org.staff["community_staff"].id, org.staff["g1_leader"].id}
+    commit(app, session)
+    run_jobs()
+    [data] = template_data(sandbox, org, "community_staff", "待分拣")
+    assert data["time4"] == "2026年11月20日 12:00"
+    assert data["character_string2"] == appeal.number
+    assert template_data(sandbox, org, "g1_leader", "待分拣")
+
+    clock.freeze(local(2026, 11, 20, 12))
+    assert tick(app) == 1
+    run_jobs()
+    assert sends(sandbox, org, "community_staff", "分拣超时") == 1
+    assert sends(sandbox, org, "g1_leader", "分拣超时") == 1
+    clock.freeze(local(2026, 11, 20, 14))
+    assert tick(app) == 1
+    run_jobs()
+    assert sends(sandbox, org, "secretary", "分拣严重超时") == 1
+    escalations = session.scalars(
+        select(AppealEvent).where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == "escalate")
+    ).all()
+    assert [(e.payload["kind"], e.payload["level"]) for e in escalations] == [("triage", 1), ("triage", 2)]
+    session.commit()
+
+    # A dispatch stops the triage clock: nothing of the triage ladder is left pending.
+    clock.freeze(local(2026, 11, 20, 14, 30))
+    workflow.dispatch(session, appeal, actor=staff(org, "g1_leader"), handler_type="grid")
+    pending = session.scalars(
+        select(Reminder).where(
+            Reminder.appeal_id == appeal.id, Reminder.sent_at.is_(None), Reminder.cancelled_at.is_(None)
+        )
+    ).all()
+    assert pending
+    assert not {r.level for r in pending} & {"triage_overdue", "triage_secretary"}
+    session.commit()
+
+
+def test_unplaced_appeal_at_night_goes_to_the_staff_on_duty(
+    app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any
+) -> None:
+    from services.duty import add_shift
+    from services.intake import handle_text
+    from services.routing import seed_routing
+
+    seed_calendar(session)
+    seed_routing(session)
+    night = org.staff["g3_leader"]
+    add_shift(session, org.community.id, night.id, local(2026, 12, 5, 17, 30), local(2026, 12, 6, 8, 30))
+    clock.freeze(local(2026, 12, 6, 4, 45))
+    result = handle_text(session, _resident(session, org, "o-res-pit2"), "你们能不能来看看门口那个坑")
+    assert result.appeal is not None
+    assert result.appeal.status == "triaged"
+    assert workflow.last_notified(session, result.appeal, "triage") == [night.id]
+    commit(app, session)
+    run_jobs()
+    assert sends(sandbox, org, "g3_leader", "待分拣") == 1
+    assert sends(sandbox, org, "community_staff", "待分拣") == 0

@@ -108,3 +108,49 @@ def test_working_minutes_left(session: Session, org: Any) -> None:
     appeal.due_at = local(2026, 11, 23, 10)
     assert deadlines.working_minutes_left(session, appeal, local(2026, 11, 20, 16)) == 120
     assert deadlines.working_minutes_left(session, appeal, local(2026, 11, 23, 11)) == -60
+
+
+def test_urgent_deadlines_are_wall_clock_at_night_and_on_holidays(session: Session, org: Any) -> None:
+    seed_calendar(session)
+    for start in (local(2026, 12, 6, 4, 45), local(2026, 10, 5, 4, 45)):  # a Sunday; a 国庆 Monday
+        urgent = deadlines.compute_deadlines(session, make_appeal(session, "fire_safety", urgent=True), start)
+        assert urgent.wall_clock
+        assert urgent.accept_due_at == start + timedelta(minutes=30)  # 05:15, not 09:30
+        assert urgent.due_at == start + timedelta(hours=2)  # 06:45, not 11:00
+        ladder = dict(urgent.ladder)
+        assert ladder["remind_50"] == start + timedelta(minutes=60)
+        assert ladder["remind_80"] == start + timedelta(minutes=96)
+        assert ladder["secretary"] == start + timedelta(minutes=180)  # 07:45: still night
+    # An ordinary appeal filed at the same moment keeps working time: Monday 09:00 + 2 working hours.
+    general = deadlines.compute_deadlines(session, make_appeal(session), local(2026, 12, 6, 4, 45))
+    assert not general.wall_clock
+    assert general.accept_due_at == local(2026, 12, 7, 11)
+    assert general.due_at == local(2026, 12, 9, 17)  # 3 working days from Monday 09:00
+
+
+def test_urgent_minutes_left_count_the_night(session: Session, org: Any) -> None:
+    appeal = make_appeal(session, "fire_safety", urgent=True)
+    appeal.due_at = local(2026, 12, 6, 6, 45)
+    assert deadlines.working_minutes_left(session, appeal, local(2026, 12, 6, 4, 45)) == 120
+    assert deadlines.working_minutes_left(session, appeal, local(2026, 12, 6, 7, 0)) == -15
+
+
+def test_triage_deadline_and_ladder(session: Session, org: Any) -> None:
+    seed_calendar(session)
+    friday = local(2026, 11, 20, 16)
+    triage = deadlines.compute_triage(session, make_appeal(session, "other"), friday)
+    assert not triage.wall_clock
+    assert triage.due_at == local(2026, 11, 23, 10)  # 1 working hour on Friday, 1 on Monday
+    assert dict(triage.ladder)["triage_secretary"] == local(2026, 11, 23, 12)
+    night = local(2026, 12, 6, 4, 45)
+    urgent = make_appeal(session, "other", urgent=True)
+    triage = deadlines.compute_triage(session, urgent, night)
+    assert triage.wall_clock
+    assert triage.due_at == night + timedelta(minutes=15)
+    assert deadlines.schedule_triage(session, urgent, triage) == 1
+    due = deadlines.due_reminders(session, night + timedelta(minutes=15))
+    assert [(r.appeal_id, r.level) for r in due] == [(urgent.id, "triage_overdue")]
+    # Dispatching starts the next round and cancels the triage steps still pending.
+    dispatch = deadlines.compute_deadlines(session, urgent, night + timedelta(minutes=10))
+    assert deadlines.schedule_ladder(session, urgent, dispatch) == 2
+    assert {r.level for r in deadlines.due_reminders(session, night + timedelta(hours=1))} == {"accept_overdue"}
