@@ -444,3 +444,24 @@ def test_default_model_end_to_end(
     assert appeal.model_version
     assert appeal.routing_keywords
     assert appeal.confidence >= 0.5
+
+
+def test_route_reports_everyone_it_queued_a_notification_for(session: Session, seeded: Any, clock: Any) -> None:
+    from services import workflow
+    from services.appeals import create_appeal
+
+    r = resident_in(session, seeded, "E-LZ-2", "o-told")
+    urgent = create_appeal(session, resident=r, text="楼道里飞线充电，现在着火了！", channel="wechat")
+    route = routing.route_appeal(session, urgent, CLF.classify(urgent.text))
+    pushed = {j.args[0] for j in _staff_pushes(session)}
+    assert set(route.notified_staff_ids) == pushed
+    assert {seeded.staff["dept_fire"].id, seeded.staff["g1_leader"].id} <= pushed
+    assert len(route.notified_staff_ids) == len(set(route.notified_staff_ids))
+
+    unclear = create_appeal(session, resident=r, text="你们能不能来看看门口那个坑", channel="wechat")
+    route = routing.route_appeal(session, unclear, CLF.classify(unclear.text))
+    assert unclear.status == "triaged"
+    assert unclear.triage_due_at is not None
+    assert route.notified_staff_ids  # nobody is left uninformed
+    assert route.notified_staff_ids == workflow.last_notified(session, unclear, "triage")
+    assert set(route.notified_staff_ids) <= {j.args[0] for j in _staff_pushes(session)}
