@@ -209,7 +209,8 @@ def reopen(
         wf.handler_staff(session, appeal),
         key=f"appeal:{appeal.id}:ev{event.id}",
         title="居民反映问题未解决，诉求已重办",
-        extra={"重办原因": reason.strip()[:60], "签收时限": clock.local_text(due.accept_due_at)},
+        deadline=due.accept_due_at,  # the sign-in deadline in the template's time slot, date and time in full
+        extra={"重办原因": reason.strip()[:60]},
     )
     wf.notify_residents(
         session,

@@ -279,3 +279,22 @@ def test_chat_refusals_are_explained_in_chinese(session: Session, org: Any, alic
     assert reply is not None
     assert "重办期限" in reply
     assert not any("a" <= ch.lower() <= "z" for ch in reply.replace(appeal.number, ""))
+
+
+def test_reopen_tells_the_unit_its_full_sign_in_deadline(
+    session: Session, org: Any, alice: Resident, clock: Any, run_jobs: Any, sandbox: Any
+) -> None:
+    appeal = resolved(session, org, alice)
+    workflow.rate(session, appeal, resident_id=alice.id, rating="unsatisfied")
+    workflow.reopen(session, appeal, resident_id=alice.id, reason="灯又灭了")
+    due = appeal.accept_due_at.astimezone(LOCAL_TZ)
+    commit_and_enqueue(session)
+    run_jobs()
+    [message] = [
+        s["body"]["data"]
+        for s in sandbox.sent(org.staff["g1_worker"].openid, "template")
+        if "重办" in s["body"]["data"]["thing1"]["value"]
+    ]
+    # The deadline has a slot of its own, date and time in full; only the note may be shortened.
+    assert message["time4"]["value"] == f"{due.year}年{due:%m月%d日 %H:%M}"
+    assert "签收时限" not in message["thing5"]["value"]
