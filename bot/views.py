@@ -3,6 +3,7 @@
 Official rules: https://developers.weixin.qq.com/doc/oplatform/Website_App/WeChat_Login/message_push.md
 (signature, echostr) and https://developers.weixin.qq.com/doc/subscription/guide/dev/push/encryption.md
 (modes, msg_signature).
+The GET (URL verification) is refused (403) on a bad signature or a timestamp outside the window.
 Order of checks on a POST: signature (403) → timestamp window (403) → body size (413) → msg_signature in AES
 mode (403) → decrypt / parse (failures are logged, stored and answered `success`) → persist, dedupe and the
 replay check, handle (bot/inbound.py: a signed URL, timestamp + nonce, delivers one message only; another
@@ -54,15 +55,16 @@ def _crypto(token: str, aes_key: str, appid: str) -> MessageCrypto:
 
 @bp.get("/wechat")
 def verify_url() -> Response:
-    """URL verification: echo `echostr` verbatim when the signature matches (message_push.md)."""
+    """URL verification: echo `echostr` verbatim when the signature matches (message_push.md) and the
+    timestamp is inside the replay window, as for pushes: a captured verification URL expires too."""
     args = request.args
+    timestamp = args.get("timestamp", "")
     if not check_signature(
-        current_app.config["WECHAT_TOKEN"],
-        args.get("signature", ""),
-        args.get("timestamp", ""),
-        args.get("nonce", ""),
+        current_app.config["WECHAT_TOKEN"], args.get("signature", ""), timestamp, args.get("nonce", "")
     ):
-        return Response("forbidden", status=403, mimetype="text/plain")
+        return _forbidden("bad signature on URL verification")
+    if not _fresh(timestamp):
+        return _forbidden("URL verification timestamp outside the window")
     return Response(args.get("echostr", ""), mimetype="text/plain")
 
 
