@@ -81,6 +81,8 @@ def event_msg_ids(fields: Mapping[str, str], raw: str) -> list[str]:
 
 
 QUEUED = "queued"
+FAILED = "failed"
+UNREADABLE = "unreadable"  # msg_type of a push that passed the signature check but could not be decrypted or parsed
 JOB = "jobs.inbound.process_inbound"
 MEDIA_TYPES = frozenset({"image", "video", "shortvideo", "location"})
 
@@ -187,11 +189,11 @@ def persist_unreadable(
         **_EMPTY_ROW,
         "dedupe_key": "raw:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:48],
         "openid": openid[:64] or "-",
-        "msg_type": "unreadable",
+        "msg_type": UNREADABLE,
         "wx_create_time": timestamp,
         "body": raw[:65536],
         "encrypted": encrypted,
-        "status": "failed",
+        "status": FAILED,
         "last_error": error[:500],
         "received_at": clock.now(),
         "push_nonce": push_nonce,
@@ -300,7 +302,7 @@ def _msg_id(fields: Mapping[str, str], raw_xml: str, msg_type: str) -> str | Non
     return fields.get("MsgId", "").strip()[:32] or None
 
 
-def _row(fields: Mapping[str, str], raw_xml: str, *, encrypted: bool, push_nonce: str | None) -> dict[str, Any]:
+def row_values(fields: Mapping[str, str], raw_xml: str, *, encrypted: bool, push_nonce: str | None) -> dict[str, Any]:
     """The inbound row's values for a push, as first stored (status `received`)."""
     msg_type = fields.get("MsgType", "").strip().lower()[:32] or "unknown"
     return {
@@ -339,7 +341,7 @@ def queue(
     microseconds. A redelivery is answered with the stored reply; Replayed is raised when `push_nonce`
     ("timestamp:nonce" of the signed URL) already delivered a different message.
     """
-    values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
+    values = row_values(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
     if not might_run_in_worker(fields, values["msg_type"], values["openid"]):
         return None
     with dbapi.transaction(engine) as tx:
@@ -362,7 +364,7 @@ def handle(
     back only the handler's work (a savepoint): the message stays, marked `failed`, the resident gets a short
     "processing" reply, and the same job retries it. Replayed as for `queue`.
     """
-    values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
+    values = row_values(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
     run = _InSession(session)
     inserted = run.insert(_INSERT_ID, values)
     if inserted is None:
@@ -379,7 +381,7 @@ def handle(
             text = handlers.dispatch(ctx)
     except Exception as e:
         log.exception("handling inbound %d (%s) from %s failed", row.id, row.msg_type, privacy.pseudonym(ctx.openid))
-        row.status = "failed"
+        row.status = FAILED
         row.last_error = f"{type(e).__name__}: {e}"[:2000]
         defer(session, JOB, row.id, job_id=job_id_for(row.id))
         text = menu.RETRY_LATER if handlers.opens_window(ctx) else None

@@ -17,13 +17,16 @@ import secrets
 from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import inbound
+from bot.failed import count_failed
 from bot.replies import SUCCESS
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
-from infra.web import db_session, get_db, read_body
+from infra.web import add_health_check, db_session, get_db, read_body
 from wechat.crypto import CryptoError, MessageCrypto
 from wechat.signature import check_signature
 
@@ -39,6 +42,16 @@ def _text(body: str, status: int = 200) -> Response:
 def _forbidden(reason: str) -> Response:
     log.warning("refused WeChat push from %s: %s", request.remote_addr, reason)
     return _text("forbidden", 403)
+
+
+@bp.record_once
+def _report_failed_pushes(state: BlueprintSetupState) -> None:
+    # /healthz shows how many stored pushes wait for an operator (`hongguan inbound failed`).
+    add_health_check(state.app, "inbound", _inbound_health)
+
+
+def _inbound_health(session: Session) -> dict[str, int]:
+    return {"failed": count_failed(session)}
 
 
 @bp.errorhandler(RequestEntityTooLarge)
