@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import models
 from infra.db import make_engine
-from infra.migrate import is_up_to_date, upgrade
+from infra.migrate import alembic_config, is_up_to_date, upgrade
 
 
 def _diff(url: str) -> list:
@@ -74,7 +75,13 @@ def _msg_id_after_upgrade(url: str) -> list:
                     " false, 'handled', 1, 1, CURRENT_TIMESTAMP)"
                 )
             )
-            return [tuple(r) for r in conn.execute(sa.text("SELECT msg_id FROM inbound_message ORDER BY id"))]
+            upgraded = [tuple(r) for r in conn.execute(sa.text("SELECT msg_id FROM inbound_message ORDER BY id"))]
+        # Downgrading keeps what fits a BIGINT; the id that does not becomes NULL (the row stays).
+        command.downgrade(alembic_config(url), "0010_push_nonce")
+        with engine.begin() as conn:
+            downgraded = [tuple(r) for r in conn.execute(sa.text("SELECT msg_id FROM inbound_message ORDER BY id"))]
+        assert downgraded == [(6054768590064713728,), (None,)]
+        return upgraded
     finally:
         engine.dispose()
 
