@@ -23,6 +23,7 @@ from sqlalchemy.sql import ClauseElement
 
 from bot import binding, handlers, menu
 from bot.replies import text_reply
+from bot.xmlsafe import nested_texts
 from infra import clock, dbapi, privacy
 from jobs.outbox import commit_and_enqueue
 from models.messages import InboundMessage
@@ -48,18 +49,40 @@ class Received:
 
 
 def dedupe_key(fields: Mapping[str, str], raw: str) -> str:
-    """MsgId for messages; FromUserName+CreateTime+Event+EventKey for events (hashed: no openid in it)."""
+    """WeChat's own rule: MsgId for messages; FromUserName + CreateTime for events, with Event, EventKey and
+    the event's MsgID where it carries one (hashed: no openid in it).
+
+    Delivery receipts (TEMPLATESENDJOBFINISH, MASSSENDJOBFINISH, subscribe_msg_sent_event) for different
+    messages can reach one user in the same second: their MsgIDs keep them apart. Events without a MsgID get
+    the same key as before it was part of the rule.
+    """
     msg_id = fields.get("MsgId", "").strip()
     if fields.get("MsgType", "").lower() != "event" and msg_id:
         return f"msg:{msg_id}"
     parts = [fields.get(k, "") for k in ("FromUserName", "CreateTime", "Event", "EventKey")]
     if fields.get("MsgType", "").lower() == "event":
+        event_ids = event_msg_ids(fields, raw)
+        if event_ids:
+            parts.append(",".join(event_ids))
         return "ev:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:48]
     # A message without MsgId is not something WeChat sends; identical bodies are still one message.
     return "body:" + hashlib.sha256(raw.encode()).hexdigest()[:48]
 
 
+def event_msg_ids(fields: Mapping[str, str], raw: str) -> list[str]:
+    """The MsgID(s) an event carries: top-level in delivery receipts, one per <List> item in
+    subscribe_msg_sent_event (https://developers.weixin.qq.com/doc/service/api/notify/notify/api_sendnewsubscribemsg.html)."""
+    top = (fields.get("MsgID") or fields.get("MsgId") or "").strip()
+    if top:
+        return [top]
+    if "<MsgID>" not in raw and "<MsgId>" not in raw:
+        return []
+    return [v for v in nested_texts(raw, ("MsgID", "MsgId")) if v]
+
+
 QUEUED = "queued"
+FAILED = "failed"
+UNREADABLE = "unreadable"  # msg_type of a push that passed the signature check but could not be decrypted or parsed
 JOB = "jobs.inbound.process_inbound"
 MEDIA_TYPES = frozenset({"image", "video", "shortvideo", "location"})
 
@@ -166,11 +189,11 @@ def persist_unreadable(
         **_EMPTY_ROW,
         "dedupe_key": "raw:" + hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:48],
         "openid": openid[:64] or "-",
-        "msg_type": "unreadable",
+        "msg_type": UNREADABLE,
         "wx_create_time": timestamp,
         "body": raw[:65536],
         "encrypted": encrypted,
-        "status": "failed",
+        "status": FAILED,
         "last_error": error[:500],
         "received_at": clock.now(),
         "push_nonce": push_nonce,
@@ -271,7 +294,15 @@ def _queue(run: _Run, values: dict[str, Any], fields: Mapping[str, str], account
     return Received(inserted, reply, duplicate=False, status=QUEUED)
 
 
-def _row(fields: Mapping[str, str], raw_xml: str, *, encrypted: bool, push_nonce: str | None) -> dict[str, Any]:
+def _msg_id(fields: Mapping[str, str], raw_xml: str, msg_type: str) -> str | None:
+    """The message's MsgId, or an event's (first) MsgID, as WeChat wrote it (digits; at most 32 kept)."""
+    if msg_type == "event":
+        ids = event_msg_ids(fields, raw_xml)
+        return ids[0][:32] if ids else None
+    return fields.get("MsgId", "").strip()[:32] or None
+
+
+def row_values(fields: Mapping[str, str], raw_xml: str, *, encrypted: bool, push_nonce: str | None) -> dict[str, Any]:
     """The inbound row's values for a push, as first stored (status `received`)."""
     msg_type = fields.get("MsgType", "").strip().lower()[:32] or "unknown"
     return {
@@ -280,7 +311,7 @@ def _row(fields: Mapping[str, str], raw_xml: str, *, encrypted: bool, push_nonce
         "openid": fields.get("FromUserName", "")[:64],
         "msg_type": msg_type,
         "event": (fields.get("Event") or None) if msg_type == "event" else None,
-        "msg_id": _int(fields.get("MsgId")) or None,
+        "msg_id": _msg_id(fields, raw_xml, msg_type),
         "wx_create_time": _int(fields.get("CreateTime")),
         "body": raw_xml,
         "encrypted": encrypted,
@@ -310,7 +341,7 @@ def queue(
     microseconds. A redelivery is answered with the stored reply; Replayed is raised when `push_nonce`
     ("timestamp:nonce" of the signed URL) already delivered a different message.
     """
-    values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
+    values = row_values(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
     if not might_run_in_worker(fields, values["msg_type"], values["openid"]):
         return None
     with dbapi.transaction(engine) as tx:
@@ -333,7 +364,7 @@ def handle(
     back only the handler's work (a savepoint): the message stays, marked `failed`, the resident gets a short
     "processing" reply, and the same job retries it. Replayed as for `queue`.
     """
-    values = _row(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
+    values = row_values(fields, raw_xml, encrypted=encrypted, push_nonce=push_nonce)
     run = _InSession(session)
     inserted = run.insert(_INSERT_ID, values)
     if inserted is None:
@@ -350,7 +381,7 @@ def handle(
             text = handlers.dispatch(ctx)
     except Exception as e:
         log.exception("handling inbound %d (%s) from %s failed", row.id, row.msg_type, privacy.pseudonym(ctx.openid))
-        row.status = "failed"
+        row.status = FAILED
         row.last_error = f"{type(e).__name__}: {e}"[:2000]
         defer(session, JOB, row.id, job_id=job_id_for(row.id))
         text = menu.RETRY_LATER if handlers.opens_window(ctx) else None

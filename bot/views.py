@@ -3,6 +3,7 @@
 Official rules: https://developers.weixin.qq.com/doc/oplatform/Website_App/WeChat_Login/message_push.md
 (signature, echostr) and https://developers.weixin.qq.com/doc/subscription/guide/dev/push/encryption.md
 (modes, msg_signature).
+The GET (URL verification) is refused (403) on a bad signature or a timestamp outside the window.
 Order of checks on a POST: signature (403) → timestamp window (403) → body size (413) → msg_signature in AES
 mode (403) → decrypt / parse (failures are logged, stored and answered `success`) → persist, dedupe and the
 replay check, handle (bot/inbound.py: a signed URL, timestamp + nonce, delivers one message only; another
@@ -16,13 +17,16 @@ import secrets
 from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import inbound
+from bot.failed import count_failed
 from bot.replies import SUCCESS
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
-from infra.web import db_session, get_db, read_body
+from infra.web import add_health_check, db_session, get_db, read_body
 from wechat.crypto import CryptoError, MessageCrypto
 from wechat.signature import check_signature
 
@@ -40,6 +44,16 @@ def _forbidden(reason: str) -> Response:
     return _text("forbidden", 403)
 
 
+@bp.record_once
+def _report_failed_pushes(state: BlueprintSetupState) -> None:
+    # /healthz shows how many stored pushes wait for an operator (`hongguan inbound failed`).
+    add_health_check(state.app, "inbound", _inbound_health)
+
+
+def _inbound_health(session: Session) -> dict[str, int]:
+    return {"failed": count_failed(session)}
+
+
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(e: RequestEntityTooLarge) -> Response:
     # WeChat's pushes are a few KB; never answer with an HTML error page.
@@ -54,15 +68,16 @@ def _crypto(token: str, aes_key: str, appid: str) -> MessageCrypto:
 
 @bp.get("/wechat")
 def verify_url() -> Response:
-    """URL verification: echo `echostr` verbatim when the signature matches (message_push.md)."""
+    """URL verification: echo `echostr` verbatim when the signature matches (message_push.md) and the
+    timestamp is inside the replay window, as for pushes: a captured verification URL expires too."""
     args = request.args
+    timestamp = args.get("timestamp", "")
     if not check_signature(
-        current_app.config["WECHAT_TOKEN"],
-        args.get("signature", ""),
-        args.get("timestamp", ""),
-        args.get("nonce", ""),
+        current_app.config["WECHAT_TOKEN"], args.get("signature", ""), timestamp, args.get("nonce", "")
     ):
-        return Response("forbidden", status=403, mimetype="text/plain")
+        return _forbidden("bad signature on URL verification")
+    if not _fresh(timestamp):
+        return _forbidden("URL verification timestamp outside the window")
     return Response(args.get("echostr", ""), mimetype="text/plain")
 
 

@@ -7,7 +7,7 @@ refused in well under a millisecond. Formats: https://developers.weixin.qq.com/d
 
 from __future__ import annotations
 
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -23,12 +23,7 @@ def parse_xml(body: bytes | str) -> dict[str, str]:
     """The root's child elements as {tag: text} (CDATA unwrapped, missing text as ""); raises XmlError."""
     if not body or not body.strip():
         raise XmlError("empty body")
-    try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as e:
-        raise XmlError(f"refused: {type(e).__name__}") from e
-    except (ParseError, ValueError) as e:
-        raise XmlError(f"malformed XML: {e}") from e
+    root = _root(body)
     if root.tag != "xml":
         raise XmlError(f"unexpected root element <{root.tag[:32]}>")
     fields: dict[str, str] = {}
@@ -39,3 +34,20 @@ def parse_xml(body: bytes | str) -> dict[str, str]:
             # Nested elements (e.g. SendPicsInfo) keep their text only; hongguan reads flat fields.
             fields.setdefault(child.tag, (child.text or "").strip() if len(child) == 0 else "")
     return fields
+
+
+def nested_texts(body: bytes | str, tags: tuple[str, ...]) -> list[str]:
+    """The text of every element named in `tags`, at any depth, in document order; raises XmlError.
+
+    For the few pushes that nest fields, such as subscribe_msg_sent_event's <List> items."""
+    root = _root(body)
+    return [(el.text or "").strip() for el in root.iter() if el.tag in tags and len(el) == 0]
+
+
+def _root(body: bytes | str) -> Element:
+    try:
+        return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as e:
+        raise XmlError(f"refused: {type(e).__name__}") from e
+    except (ParseError, ValueError) as e:
+        raise XmlError(f"malformed XML: {e}") from e

@@ -20,9 +20,11 @@ def main() -> None:
 
 def _add_area_commands() -> None:
     """Command groups that live beside the code they drive."""
+    from cli.inbound_commands import inbound_group
     from cli.nlp_commands import nlp_group
     from cli.routing_commands import routing_group
 
+    main.add_command(inbound_group)
     main.add_command(nlp_group)
     main.add_command(routing_group)
 

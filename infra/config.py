@@ -48,7 +48,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "APPEAL_REOPEN_DAYS": (7, "days after resolution during which the resident may reopen"),
     "APPEAL_CHASE_HOURS": (24, "hours between two chases (催办) of one appeal"),
     "INBOUND_RELAY_INTERVAL": (0.25, "seconds between the relay's polls for stored messages to hand to RQ"),
-    "TIMESTAMP_WINDOW": (300, "seconds a WeChat push timestamp may differ from now (replay window)"),
+    "TIMESTAMP_WINDOW": (300, "seconds a push or URL verification (GET) timestamp may differ from now (replay window)"),
     "MAX_CONTENT_LENGTH": (64 * 1024, "largest request body accepted, bytes"),
     "TIMEZONE": ("Asia/Shanghai", "local time zone for working days, deadlines and reports"),
     "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", "external URL of the web process, used in links"),

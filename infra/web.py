@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify
@@ -17,6 +18,10 @@ from infra.db import Database
 
 DB_KEY = "hongguan.db"
 REDIS_KEY = "hongguan.redis"
+HEALTH_KEY = "hongguan.health"
+
+# A health check reads the database through a read-only session and returns what /healthz reports for it.
+HealthCheck = Callable[[Session], dict[str, Any]]
 
 
 class LazyCookieSessions(SecureCookieSessionInterface):
@@ -57,6 +62,11 @@ def init_app(app: Flask, db: Database, redis: Redis) -> None:
             session.close()
 
     app.register_blueprint(health_bp)
+
+
+def add_health_check(app: Flask, name: str, check: HealthCheck) -> None:
+    """Report `check`'s result under `name` on /healthz (a layer's own figures, e.g. failed pushes)."""
+    app.extensions.setdefault(HEALTH_KEY, {})[name] = check
 
 
 def get_db(app: Flask | None = None) -> Database:
@@ -104,12 +114,19 @@ health_bp = Blueprint("health", __name__)
 
 @health_bp.get("/healthz")
 def healthz() -> Any:
-    """Database and Redis status: 200 when the database answers (Redis down only degrades), else 503."""
+    """Database and Redis status, and the registered checks' figures: 200 when the database answers (Redis
+    down only degrades), else 503."""
     report: dict[str, Any] = {}
     try:
         with get_db().engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         report["database"] = {"ok": True, "dialect": get_db().engine.dialect.name}
+        checks: dict[str, HealthCheck] = current_app.extensions.get(HEALTH_KEY, {})
+        if checks:
+            with get_db().session(deferred=True) as session:  # reads only: never holds SQLite's write lock
+                for name, check in checks.items():
+                    report[name] = check(session)
+                session.rollback()
     except SQLAlchemyError as e:
         report["database"] = {"ok": False, "error": type(e).__name__}
     try:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import handlers
-from bot.inbound import JOB, QUEUED, job_id_for
+from bot.inbound import FAILED, JOB, QUEUED, UNREADABLE, job_id_for
 from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
 from infra.web import db_session
@@ -63,6 +63,9 @@ def _process_one(session: Session, inbound_id: int) -> str:
     if row.status == "handled":
         session.commit()
         return "already handled"
+    if row.msg_type == UNREADABLE:  # only an operator's retry (bot/failed.py) can make it readable
+        session.commit()
+        return "unreadable"
     if not row.body:  # erased on unsubscribe: nothing left to handle, and nobody to answer
         row.status = "handled"
         row.handled_at = clock.now()
@@ -71,6 +74,8 @@ def _process_one(session: Session, inbound_id: int) -> str:
     try:
         fields = parse_xml(row.body)
     except XmlError as e:  # stored bodies were parsed once already; a failure here will not heal by retrying
+        row.status = FAILED
+        row.attempts = max(row.attempts + 1, MAX_RESUMES)  # left to an operator: the sweep passes it by
         row.last_error = f"XmlError: {e}"[:2000]
         session.commit()
         return "unparsable"
@@ -86,7 +91,7 @@ def _process_one(session: Session, inbound_id: int) -> str:
         row = session.get(InboundMessage, inbound_id, populate_existing=True)
         assert row is not None
         row.attempts += 1
-        row.status = "failed"  # RQ retries it; later messages of the sender no longer wait for it
+        row.status = FAILED  # RQ retries it; later messages of the sender no longer wait for it
         row.last_error = f"{type(e).__name__}: {e}"[:2000]
         session.commit()
         raise
@@ -136,14 +141,16 @@ def resume_stuck(limit: int = 200) -> int:
     The webhook stores first and the relay (jobs/relay.py) enqueues second. If the job is lost afterwards (a
     worker killed at the wrong instant, a Redis that lost its data), the row still says `queued` or `failed`:
     this sweep re-enqueues it under the same job id, replacing a job that is not running, and
-    `process_inbound` skips handled rows.
+    `process_inbound` skips handled rows. Pushes that could not be read, and messages whose retries are
+    spent, stay failed for an operator (`hongguan inbound failed` / `retry`, bot/failed.py): retrying them
+    here would only repeat the failure.
     """
     session = db_session()
     cutoff = clock.now() - STUCK_AFTER
     ids = list(
         session.scalars(
             select(InboundMessage.id)
-            .where(InboundMessage.status.in_((QUEUED, "failed")))
+            .where(InboundMessage.status.in_((QUEUED, FAILED)), InboundMessage.msg_type != UNREADABLE)
             .where(InboundMessage.received_at < cutoff, InboundMessage.attempts < MAX_RESUMES)
             .order_by(InboundMessage.id)
             .limit(limit)

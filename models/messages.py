@@ -28,7 +28,9 @@ class InboundMessage(Base):
     openid: Mapped[str] = mapped_column(String(64), index=True)
     msg_type: Mapped[str] = mapped_column(String(32))
     event: Mapped[str | None] = mapped_column(String(64), default=None)
-    msg_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # WeChat's MsgId (the event's MsgID for delivery receipts): an unsigned 64-bit number, kept as its digits
+    # because values of 2^63 and above fit neither database's signed BIGINT.
+    msg_id: Mapped[str | None] = mapped_column(String(32), default=None)
     wx_create_time: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[str] = mapped_column(Text)  # decrypted XML
     encrypted: Mapped[bool] = mapped_column(default=False)

@@ -11,6 +11,7 @@ def test_healthz_reports_database_and_redis(client):
     body = client.get("/healthz").get_json()
     assert body["database"]["ok"] is True
     assert body["redis"]["ok"] is True
+    assert body["inbound"] == {"failed": 0}  # stored pushes waiting for an operator
     assert body["status"] == "ok"
 
 

@@ -2,8 +2,13 @@
 
 It speaks WeChat's HTTP API shapes (errcode/errmsg JSON, tokens, 45015 outside the 48 h window, 43101 for
 subscribe messages without a grant, single-use js_code) so the client wrapper, jobs and the chat simulator
-exercise real HTTP. Control endpoints under /sandbox/* let tests and `hongguan chat` read what was sent and
-inject failures. Official shapes: see ../shared/reference/wechat-protocol.md §3.
+exercise real HTTP. Like WeChat it reads a POST body as JSON whatever its Content-Type (wechatpy sends none),
+and answers WeChat's own codes for what is missing or wrong: 41001 no access_token, 40002 bad grant_type,
+44002 empty body, 47001 not JSON, 40003 bad openid, 40008 bad msgtype, 40037 bad template_id,
+41002/41004/41008 no appid/secret/code; stable_token's force_refresh is rate-limited as documented (no
+rotation within 30 s of the last one, 45009 past 20 a day); user/info carries a unionid for followers that
+have one. Control endpoints under /sandbox/* let tests and `hongguan chat` read what was sent and inject
+failures. Official shapes: see ../shared/reference/wechat-protocol.md §3.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import secrets
 import threading
 import time
@@ -25,6 +31,17 @@ DEFAULT_SECRET = "sandbox-secret"  # noqa: S105 - a loopback fake's published cr
 DEFAULT_MINIAPP_APPID = "wx-sandbox-miniapp"
 DEFAULT_MINIAPP_SECRET = "sandbox-miniapp-secret"  # noqa: S105 - likewise
 TOKEN_TTL = 7200
+# getStableAccessToken, force_refresh=true: "该模式限制每天20次 … 请保证调用时间隔至少为30s，否则不会刷新"
+# (https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken).
+FORCE_REFRESH_INTERVAL = 30.0
+FORCE_REFRESHES_PER_DAY = 20
+# The message types of customer-service messages (api_sendcustommessage); anything else is 40008.
+CUSTOM_MSGTYPES = frozenset(
+    {"text", "image", "voice", "video", "music", "news", "mpnews", "mpnewsarticle", "msgmenu", "wxcard",
+     "miniprogrampage"}
+)  # fmt: skip
+# OpenIDs and template ids are URL-safe ASCII; anything else is refused as invalid (40003 / 40037).
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass
@@ -63,12 +80,26 @@ class SandboxState:
     require_grants: bool = False
     used_codes: set[str] = field(default_factory=set)
     unionids: dict[str, str] = field(default_factory=dict)
+    oa_unionids: dict[str, str] = field(default_factory=dict)  # official-account openid -> unionid
+    templates: set[str] | None = None  # the account's template ids; None accepts any well-formed id
+    # appid -> (time of the last forced rotation, (day, forced refreshes that day))
+    last_forced: dict[str, float] = field(default_factory=dict)
+    forced_by_day: dict[tuple[str, str], int] = field(default_factory=dict)
+    offset: float = 0.0  # seconds the sandbox's clock was moved forward (`SandboxServer.advance`)
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def now(self) -> float:
+        """The sandbox's monotonic clock (token expiry, refresh intervals), movable by tests."""
+        return time.monotonic() + self.offset
+
+    def day(self) -> str:
+        """Today in Beijing time, the day WeChat's daily limits count in."""
+        return time.strftime("%Y-%m-%d", time.gmtime(time.time() + self.offset + 8 * 3600))
 
     def new_token(self, appid: str) -> str:
         """Issue a token for `appid`; that app's older tokens stay valid for 5 more minutes, as on WeChat."""
         token = "SANDBOX_" + secrets.token_hex(16)
-        now = time.monotonic()
+        now = self.now()
         for old, (owner, exp) in list(self.tokens.items()):
             if owner == appid:
                 self.tokens[old] = (owner, min(exp, now + 300))
@@ -82,14 +113,16 @@ class SandboxState:
     def valid(self, token: str | None, appid: str | None = None) -> bool:
         """True when `token` is live (and, if given, belongs to `appid`)."""
         owner, exp = self.tokens.get(token or "", ("", 0.0))
-        return bool(token) and exp > time.monotonic() and (appid is None or owner == appid)
+        return bool(token) and exp > self.now() and (appid is None or owner == appid)
 
     def token_error(self, token: str | None, appid: str) -> tuple[int, str] | None:
         """The errcode WeChat gives for `token` on an API of `appid`, or None when it is accepted."""
         owner, exp = self.tokens.get(token or "", ("", 0.0))
-        if not token or owner != appid:
+        if not token:
+            return 41001, "access_token missing"
+        if owner != appid:
             return 40001, "invalid credential, access_token is invalid or not latest"
-        if exp <= time.monotonic():
+        if exp <= self.now():
             return 42001, "access_token expired"
         return None
 
@@ -111,17 +144,71 @@ def _err(errcode: int, errmsg: str) -> Response:
     return jsonify({"errcode": errcode, "errmsg": errmsg})
 
 
+class _BadRequest(Exception):
+    """A request WeChat refuses with `errcode` before doing anything (answered as errcode JSON)."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(errmsg)
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+def _raw_json() -> Any:
+    """The body as JSON whatever its Content-Type, None when empty; _BadRequest (47001) when not JSON."""
+    data = request.get_data(cache=True)
+    if not data.strip():
+        return None
+    try:
+        return json.loads(data)
+    except ValueError as e:  # UnicodeDecodeError included
+        raise _BadRequest(47001, "data format error") from e
+
+
+def _json_body() -> dict[str, Any]:
+    """The POST body of an API call: 44002 when empty, 47001 when it is not a JSON object."""
+    body = _raw_json()
+    if body is None:
+        raise _BadRequest(44002, "empty post data")
+    if not isinstance(body, dict):
+        raise _BadRequest(47001, "data format error")
+    return body
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
 def make_app(state: SandboxState) -> Flask:
     """The sandbox's WSGI app over `state`."""
     app = Flask("wechat-sandbox")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    @app.errorhandler(_BadRequest)
+    def _refused(e: _BadRequest) -> Response:
+        return _err(e.errcode, e.errmsg)
+
+    def _openid(value: Any) -> str:
+        # 40003: missing, or not an openid at all (WeChat's are 28 URL-safe characters).
+        if not _valid_id(value):
+            raise _BadRequest(40003, "invalid openid")
+        return str(value)
+
+    def _template_id(value: Any) -> str:
+        with state.lock:
+            known = state.templates
+        if not _valid_id(value) or (known is not None and value not in known):
+            raise _BadRequest(40037, "invalid template_id")
+        return str(value)
 
     @app.before_request
     def _record_and_inject() -> Response | None:
         path = request.path
         if path.startswith("/sandbox/"):
             return None
-        body = request.get_json(silent=True) if request.data else None
+        try:
+            body = _raw_json()
+        except _BadRequest:
+            body = request.get_data(as_text=True)[:200]  # recorded as sent
         params = {k: v for k, v in request.args.items() if k not in {"secret"}}
         if isinstance(body, dict) and "secret" in body:
             body = {k: v for k, v in body.items() if k != "secret"}  # never keep an AppSecret in records
@@ -148,10 +235,19 @@ def make_app(state: SandboxState) -> Flask:
             error = state.token_error(request.args.get("access_token"), appid or state.appid)
         return None if error is None else _err(*error)
 
+    def _check_credentials(given: Any) -> None:
+        if given.get("grant_type") != "client_credential":
+            raise _BadRequest(40002, "invalid grant_type")
+        if not given.get("appid"):
+            raise _BadRequest(41002, "appid missing")
+        if not given.get("secret"):
+            raise _BadRequest(41004, "appsecret missing")
+
     @app.get("/cgi-bin/token")
     def token() -> Response:
         # https://developers.weixin.qq.com/doc/service/en/Basic_Information/Get_access_token.html
         # Each fetch issues a new token; the app's previous ones die 5 minutes later.
+        _check_credentials(request.args)
         appid = state.app_for(request.args.get("appid"), request.args.get("secret"))
         if appid is None:
             known = request.args.get("appid") in {state.appid, state.miniapp_appid}
@@ -164,8 +260,10 @@ def make_app(state: SandboxState) -> Flask:
     @app.post("/cgi-bin/stable_token")
     def stable_token() -> Response:
         # https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken
-        # Normal mode returns the live token unchanged; force_refresh=true rotates it.
-        body = request.get_json(silent=True) or {}
+        # Normal mode returns the live token unchanged; force_refresh=true rotates it, but not within 30 s of
+        # the last forced rotation (the live token comes back), and the 21st of a day is 45009.
+        body = _json_body()
+        _check_credentials(body)
         appid = state.app_for(body.get("appid"), body.get("secret"))
         if appid is None:
             known = body.get("appid") in {state.appid, state.miniapp_appid}
@@ -174,11 +272,21 @@ def make_app(state: SandboxState) -> Flask:
             state.stable_token_fetches += 1
             state.count_fetch(appid)
             current = state.stable_tokens.get(appid)
-            if body.get("force_refresh"):
+            rotate = not state.valid(current, appid)
+            if body.get("force_refresh") is True:
                 state.forced_refreshes += 1
-            if body.get("force_refresh") or not state.valid(current, appid):
+                today = (appid, state.day())
+                if state.forced_by_day.get(today, 0) >= FORCE_REFRESHES_PER_DAY:
+                    return _err(45009, "reach max api daily quota limit")
+                last = state.last_forced.get(appid)
+                if last is None or state.now() - last >= FORCE_REFRESH_INTERVAL:
+                    state.forced_by_day[today] = state.forced_by_day.get(today, 0) + 1
+                    state.last_forced[appid] = state.now()
+                    rotate = True
+            if rotate:
                 current = state.stable_tokens[appid] = state.new_token(appid)
-            remaining = int(state.tokens[current][1] - time.monotonic())
+            assert current is not None
+            remaining = int(state.tokens[current][1] - state.now())
             return jsonify({"access_token": current, "expires_in": remaining})
 
     def _record_send(kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -193,8 +301,11 @@ def make_app(state: SandboxState) -> Flask:
         # https://developers.weixin.qq.com/doc/service/api/customer/message/api_sendcustommessage
         if (denied := _require_token()) is not None:
             return denied
-        body = request.get_json(silent=True) or {}
-        touser = body.get("touser")
+        body = _json_body()
+        touser = _openid(body.get("touser"))
+        msgtype = body.get("msgtype")
+        if msgtype not in CUSTOM_MSGTYPES or not isinstance(body.get(msgtype), dict):
+            raise _BadRequest(40008, "invalid message type")
         with state.lock:
             if touser in state.closed_windows or touser in state.unsubscribed:
                 return _err(45015, "response out of time limit or subscription is canceled")
@@ -206,8 +317,9 @@ def make_app(state: SandboxState) -> Flask:
         # https://developers.weixin.qq.com/doc/service/api/notify/template/api_sendtemplatemessage.md
         if (denied := _require_token()) is not None:
             return denied
-        body = request.get_json(silent=True) or {}
-        touser = body.get("touser") or ""
+        body = _json_body()
+        touser = _openid(body.get("touser"))
+        _template_id(body.get("template_id"))
         with state.lock:
             if touser in state.unsubscribed:
                 return _err(43004, "require subscribe")
@@ -216,19 +328,19 @@ def make_app(state: SandboxState) -> Flask:
             dedupe = (touser, str(body.get("client_msg_id") or ""))
             if dedupe[1] and dedupe in state.template_msg_ids:
                 msgid, at = state.template_msg_ids[dedupe]
-                if time.monotonic() - at < 600:
+                if state.now() - at < 600:
                     return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
             record = _record_send("template", body)
             msgid = 200000 + record["id"]
             if dedupe[1]:
-                state.template_msg_ids[dedupe] = (msgid, time.monotonic())
+                state.template_msg_ids[dedupe] = (msgid, state.now())
         return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
 
     def _subscribe(kind: str, appid: str) -> Response:
         if (denied := _require_token(appid)) is not None:
             return denied
-        body = request.get_json(silent=True) or {}
-        key = (body.get("touser") or "", body.get("template_id") or "")
+        body = _json_body()
+        key = (_openid(body.get("touser")), _template_id(body.get("template_id")))
         for name, item in (body.get("data") or {}).items():
             value = str((item or {}).get("value", ""))
             if name.startswith("thing") and len(value) > 20:
@@ -258,10 +370,16 @@ def make_app(state: SandboxState) -> Flask:
         # https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-login/code2Session.html
         # On success WeChat returns no errcode at all, only openid/session_key/unionid.
         args = request.args
+        if not args.get("appid"):
+            return _err(41002, "appid missing")
+        if not args.get("secret"):
+            return _err(41004, "appsecret missing")
         if args.get("appid") != state.miniapp_appid or args.get("secret") != state.miniapp_secret:
             return _err(40125, "invalid appsecret")
         code = args.get("js_code", "")
-        if not code or code.startswith("invalid"):
+        if not code:
+            return _err(41008, "missing code")
+        if code.startswith("invalid"):
             return _err(40029, "invalid code")
         with state.lock:
             if code in state.used_codes:
@@ -279,16 +397,21 @@ def make_app(state: SandboxState) -> Flask:
     @app.get("/cgi-bin/user/info")
     def user_info() -> Response:
         # https://developers.weixin.qq.com/doc/service/api/usermanage/userinfo/api_userinfo
+        # unionid only when the account is bound to an Open Platform account and the user has one.
         if (denied := _require_token()) is not None:
             return denied
-        openid = request.args.get("openid", "")
+        openid = _openid(request.args.get("openid"))
         with state.lock:
             if openid in state.unsubscribed:
                 return jsonify({"subscribe": 0, "openid": openid})
-        return jsonify(
-            {"subscribe": 1, "openid": openid, "subscribe_time": int(time.time()),
-             "subscribe_scene": "ADD_SCENE_QR_CODE", "remark": "", "tagid_list": []}
-        )  # fmt: skip
+            unionid = state.oa_unionids.get(openid)
+        info = {
+            "subscribe": 1, "openid": openid, "subscribe_time": int(time.time()),
+            "subscribe_scene": "ADD_SCENE_QR_CODE", "remark": "", "tagid_list": [],
+        }  # fmt: skip
+        if unionid:
+            info["unionid"] = unionid
+        return jsonify(info)
 
     # ---- control endpoints (not part of WeChat's API)
 
@@ -365,6 +488,11 @@ def reset_state(state: SandboxState) -> None:
         state.require_grants = False
         state.used_codes.clear()
         state.unionids.clear()
+        state.oa_unionids.clear()
+        state.templates = None
+        state.last_forced.clear()
+        state.forced_by_day.clear()
+        state.offset = 0.0
 
 
 class SandboxServer:
@@ -468,9 +596,24 @@ class SandboxServer:
     def expire_tokens(self) -> None:
         """Let every issued access token expire now (API calls then get 42001)."""
         with self.state.lock:
-            now = time.monotonic()
+            now = self.state.now()
             for token, (owner, _exp) in list(self.state.tokens.items()):
                 self.state.tokens[token] = (owner, now)
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox's clock forward (token expiry, force-refresh interval, daily limits)."""
+        with self.state.lock:
+            self.state.offset += seconds
+
+    def set_unionid(self, openid: str, unionid: str) -> None:
+        """Give the official-account follower `openid` a unionid (user/info returns it from now on)."""
+        with self.state.lock:
+            self.state.oa_unionids[openid] = unionid
+
+    def set_templates(self, template_ids: set[str] | None) -> None:
+        """The template ids the account has (others get 40037); None accepts any well-formed id."""
+        with self.state.lock:
+            self.state.templates = None if template_ids is None else set(template_ids)
 
     def fetches_for(self, appid: str) -> int:
         """Token fetches (/cgi-bin/token and /cgi-bin/stable_token) made for `appid`."""

@@ -38,7 +38,7 @@ def test_free_text_is_stored_queued_and_committed_by_the_hot_path_itself(app, cl
     assert (got.status, got.duplicate) == ("queued", False)
     assert menu.ACK_QUEUED in got.reply_xml
     # Visible to another connection: committed, with no Session involved.
-    assert _stored(app) == [(1, "queued", "100:a", 1)]
+    assert _stored(app) == [("1", "queued", "100:a", 1)]
 
 
 def test_the_hot_path_leaves_the_sqlite_write_lock_free_when_it_returns(app, clock):
@@ -62,7 +62,7 @@ def test_what_stays_inline_is_left_to_handle_in_the_requests_session(app, clock)
         assert menu.HELP_TEXT.splitlines()[0] in got.reply_xml
         assert _stored(app) == []  # the caller commits
         inbound.finish(session)
-        assert _stored(app) == [(3, "handled", "100:c", 1)]
+        assert _stored(app) == [("3", "handled", "100:c", 1)]
     finally:
         session.close()
 
@@ -75,4 +75,13 @@ def test_a_redelivery_is_counted_and_a_reused_signed_url_is_refused(app, clock):
     assert (again.inbound_id, again.duplicate, again.reply_xml) == (first.inbound_id, True, first.reply_xml)
     with pytest.raises(inbound.Replayed):
         _queue(app, _fields(app, "另一条消息", 5), "100:d")
-    assert _stored(app) == [(4, "queued", "100:d", 2)]
+    assert _stored(app) == [("4", "queued", "100:d", 2)]
+
+
+@pytest.mark.postgres
+def test_a_msgid_of_2_to_the_64_minus_1_is_stored_on_postgresql(pg_app, clock):
+    fields = _fields(pg_app, "小区北门的路灯坏了", 2**64 - 1)
+    got = inbound.queue(get_db(pg_app).engine, fields, "<xml/>", encrypted=True, account_id="gh_t", push_nonce="1:a")
+    assert got is not None
+    assert got.status == "queued"
+    assert _stored(pg_app) == [(str(2**64 - 1), "queued", "1:a", 1)]

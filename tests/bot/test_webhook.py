@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -10,6 +11,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, update
 
 from bot import handlers, menu
+from bot.inbound import dedupe_key
 from bot.xmlsafe import parse_xml
 from infra.web import db_session, get_redis
 from jobs.outbox import sweep
@@ -50,13 +52,28 @@ def _text(wx, content: str, msg_id: int = 9001) -> dict:
 # ---------------------------------------------------------------------------------------- verification
 
 
-def test_get_verification_echoes_echostr(client, app):
+def test_get_verification_echoes_echostr(client, app, clock):
+    # The official example's moment (message_push.md): the replay window applies to the GET as well.
+    clock.freeze(datetime.fromtimestamp(1714036504 + 20, UTC))
     params = {"timestamp": "1714036504", "nonce": "1514711492", "echostr": "4375120948345356249"}
     params["signature"] = sign(app.config["WECHAT_TOKEN"], params["timestamp"], params["nonce"])
     resp = client.get("/wechat", query_string=params)
     assert resp.status_code == 200
     assert resp.get_data(as_text=True) == "4375120948345356249"
     params["signature"] = "0" * 40
+    assert client.get("/wechat", query_string=params).status_code == 403
+
+
+@pytest.mark.parametrize("skew", [-301, 301, -86400])
+def test_get_verification_outside_the_timestamp_window_is_refused(client, app, clock, skew):
+    ts = str(int(clock.now().timestamp()) + skew)
+    params = {"timestamp": ts, "nonce": "1514711492", "echostr": "4375120948345356249"}
+    params["signature"] = sign(app.config["WECHAT_TOKEN"], ts, params["nonce"])
+    resp = client.get("/wechat", query_string=params)
+    assert resp.status_code == 403
+    assert "4375120948345356249" not in resp.get_data(as_text=True)
+    params["timestamp"] = "not-a-number"
+    params["signature"] = sign(app.config["WECHAT_TOKEN"], "not-a-number", params["nonce"])
     assert client.get("/wechat", query_string=params).status_code == 403
 
 
@@ -287,6 +304,68 @@ def test_events_are_deduped_by_sender_time_event_and_key(wx, org, session):
     assert _count(session, PendingJob) == 1  # one profile fetch, not three
 
 
+@pytest.mark.parametrize("msg_id", [2**63, 2**64 - 1, 9223372036854775807])
+def test_a_msgid_beyond_a_signed_64_bit_integer_is_stored_and_filed(wx, org, session, msg_id):
+    # WeChat's MsgId is unsigned: 2^63 and above must be stored, deduped and handled like any other.
+    fields = _text(wx, "二期地下车库漏水，车都泡了", msg_id=msg_id)
+    for _ in range(2):
+        resp = wx.post(fields)
+        assert resp.status_code == 200
+        assert wx.fake.read_reply(resp.get_data(as_text=True))["Content"] == menu.ACK_QUEUED
+    stored = select(InboundMessage.msg_id, InboundMessage.dedupe_key, InboundMessage.deliveries)
+    assert _rows(session, stored) == [(str(msg_id), f"msg:{msg_id}", 2)]
+    wx.run_jobs()
+    assert _rows(session, select(Appeal.text)) == [("二期地下车库漏水，车都泡了",)]
+
+
+RECEIPTS = {
+    "TEMPLATESENDJOBFINISH": {"Status": "success"},
+    "MASSSENDJOBFINISH": {"Status": "send success", "TotalCount": "2", "FilterCount": "2", "SentCount": "2"},
+}
+
+
+@pytest.mark.parametrize("event", sorted(RECEIPTS))
+def test_receipts_in_the_same_second_with_different_msgids_are_distinct(wx, org, session, event):
+    def receipt(msg_id: str) -> dict:
+        return wx.fake.fields("event", Event=event, MsgID=msg_id, **RECEIPTS[event])
+
+    first, second = receipt("200001"), receipt("200002")
+    assert first["CreateTime"] == second["CreateTime"]
+    for fields in (first, second, first):  # the last one is WeChat delivering the first receipt again
+        assert wx.post(fields).get_data(as_text=True) == "success"
+    rows = _rows(session, select(InboundMessage.msg_id, InboundMessage.deliveries).order_by(InboundMessage.id))
+    assert rows == [("200001", 2), ("200002", 1)]
+
+
+def _subscribe_msg_sent(wx, *msg_ids: str) -> str:
+    items = "".join(
+        f"<List><TemplateId><![CDATA[tpl-notice]]></TemplateId><MsgID>{m}</MsgID>"
+        "<ErrorCode>0</ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List>"
+        for m in msg_ids
+    )
+    f = wx.fake.fields("event", Event="subscribe_msg_sent_event")
+    return (
+        f"<xml><ToUserName><![CDATA[{f['ToUserName']}]]></ToUserName><FromUserName><![CDATA[{f['FromUserName']}]]>"
+        f"</FromUserName><CreateTime>{f['CreateTime']}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent>{items}</SubscribeMsgSentEvent></xml>"
+    )
+
+
+def test_subscribe_message_receipts_are_told_apart_by_their_nested_msgids(wx, org, session):
+    # subscribe_msg_sent_event carries its MsgID inside <SubscribeMsgSentEvent><List>.
+    for body in (_subscribe_msg_sent(wx, "1700827132819554304"), _subscribe_msg_sent(wx, "1700827132819554305")):
+        assert wx.post(body).get_data(as_text=True) == "success"
+    assert wx.post(_subscribe_msg_sent(wx, "1700827132819554304")).get_data(as_text=True) == "success"
+    rows = _rows(session, select(InboundMessage.msg_id, InboundMessage.deliveries).order_by(InboundMessage.id))
+    assert rows == [("1700827132819554304", 2), ("1700827132819554305", 1)]
+
+
+def test_event_dedupe_keys_without_a_msgid_are_unchanged():
+    fields = {"MsgType": "event", "FromUserName": "oX", "CreateTime": "1", "Event": "CLICK", "EventKey": "HELP"}
+    legacy = "ev:" + hashlib.sha256("\x1f".join(["oX", "1", "CLICK", "HELP"]).encode()).hexdigest()[:48]
+    assert dedupe_key(fields, "<xml/>") == legacy  # rows stored before MsgID joined the key still match
+
+
 # ------------------------------------------------------------------------------------ window, failures
 
 
@@ -419,7 +498,7 @@ def test_a_captured_url_cannot_resend_another_stored_message(wx, org, session, c
     # The first message's URL with the second message's body: refused, and the second is not counted again.
     assert wx.post(second, timestamp=ts, nonce="1001").status_code == 403
     rows = _rows(session, select(InboundMessage.msg_id, InboundMessage.deliveries).order_by(InboundMessage.id))
-    assert rows == [(41, 1), (42, 1)]
+    assert rows == [("41", 1), ("42", 1)]
 
 
 @pytest.fixture

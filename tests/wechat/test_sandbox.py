@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 import requests
+import requests.adapters
 
 TIMEOUT = 5
 
@@ -173,3 +177,168 @@ def test_fault_injection_counts_down_and_control_endpoints_work(sandbox):
     assert sandbox.sent() == []
     assert sandbox.calls() == []
     assert _post(sandbox, "/cgi-bin/message/custom/send", body, access_token=token)["errcode"] == 40001
+
+
+# ------------------------------------------------------------- WeChat's own error codes for bad requests
+
+
+def _raw_post(sandbox, path, data: bytes, **params):
+    # No Content-Type, as wechatpy posts its JSON.
+    return requests.post(sandbox.url + path, params=params, data=data, timeout=TIMEOUT).json()
+
+
+def test_a_json_body_without_content_type_is_read(sandbox):
+    token = _oa_token(sandbox)
+    body = json.dumps({"touser": "oUser", "msgtype": "text", "text": {"content": "无类型头"}}, ensure_ascii=False)
+    assert _raw_post(sandbox, "/cgi-bin/message/custom/send", body.encode(), access_token=token)["errcode"] == 0
+    [sent] = sandbox.sent(kind="custom")
+    assert (sent["touser"], sent["body"]["text"]["content"]) == ("oUser", "无类型头")
+    stable = {"grant_type": "client_credential", "appid": sandbox.appid, "secret": sandbox.secret}
+    assert "access_token" in _raw_post(sandbox, "/cgi-bin/stable_token", json.dumps(stable).encode())
+
+
+def test_missing_and_invalid_fields_get_wechats_error_codes(sandbox):
+    token = _oa_token(sandbox)
+    custom = "/cgi-bin/message/custom/send"
+    text = {"touser": "oUser", "msgtype": "text", "text": {"content": "x"}}
+    assert _post(sandbox, custom, text)["errcode"] == 41001  # no access_token at all
+    assert _raw_post(sandbox, custom, b"", access_token=token)["errcode"] == 44002
+    assert _raw_post(sandbox, custom, b"not json", access_token=token)["errcode"] == 47001
+    assert _post(sandbox, custom, {**text, "touser": None}, access_token=token)["errcode"] == 40003
+    assert _post(sandbox, custom, {**text, "touser": "o user!"}, access_token=token)["errcode"] == 40003
+    assert _post(sandbox, custom, {**text, "msgtype": "telegram"}, access_token=token)["errcode"] == 40008
+    assert _post(sandbox, custom, {"touser": "oUser", "msgtype": "text"}, access_token=token)["errcode"] == 40008
+    template = "/cgi-bin/message/template/send"
+    tpl = {"touser": "oUser", "template_id": "tpl-notice", "data": {}}
+    assert _post(sandbox, template, {**tpl, "template_id": ""}, access_token=token)["errcode"] == 40037
+    sandbox.set_templates({"tpl-notice"})
+    assert _post(sandbox, template, {**tpl, "template_id": "tpl-other"}, access_token=token)["errcode"] == 40037
+    assert _post(sandbox, template, tpl, access_token=token)["errcode"] == 0
+    assert _post(sandbox, template, {**tpl, "touser": ""}, access_token=token)["errcode"] == 40003
+    assert _get(sandbox, "/cgi-bin/user/info", access_token=token)["errcode"] == 40003
+    assert len(sandbox.sent()) == 1  # nothing refused was recorded as sent
+
+
+def test_token_endpoints_check_grant_type_and_missing_credentials(sandbox):
+    legacy = {"grant_type": "client_credential", "appid": sandbox.appid, "secret": sandbox.secret}
+    assert _get(sandbox, "/cgi-bin/token", **{**legacy, "grant_type": "password"})["errcode"] == 40002
+    assert _get(sandbox, "/cgi-bin/token", **{**legacy, "appid": ""})["errcode"] == 41002
+    assert _get(sandbox, "/cgi-bin/token", **{**legacy, "secret": ""})["errcode"] == 41004
+    assert _post(sandbox, "/cgi-bin/stable_token", {**legacy, "grant_type": "x"})["errcode"] == 40002
+    assert _raw_post(sandbox, "/cgi-bin/stable_token", b"")["errcode"] == 44002
+    assert sandbox.token_fetches == sandbox.stable_token_fetches == 0
+    login = {"appid": sandbox.miniapp_appid, "secret": sandbox.miniapp_secret, "grant_type": "authorization_code"}
+    assert _get(sandbox, "/sns/jscode2session", **login)["errcode"] == 41008
+    assert _get(sandbox, "/sns/jscode2session", js_code="", **login)["errcode"] == 41008
+
+
+def test_forced_stable_token_refresh_is_rate_limited_as_documented(sandbox):
+    first = _stable(sandbox, sandbox.appid, sandbox.secret, force=True)["access_token"]
+    # Within 30 s of the last forced rotation WeChat does not rotate again: the live token comes back.
+    assert _stable(sandbox, sandbox.appid, sandbox.secret, force=True)["access_token"] == first
+    sandbox.advance(30)
+    second = _stable(sandbox, sandbox.appid, sandbox.secret, force=True)["access_token"]
+    assert second != first
+    for _ in range(18):  # 20 forced rotations a day
+        sandbox.advance(30)
+        assert "access_token" in _stable(sandbox, sandbox.appid, sandbox.secret, force=True)
+    sandbox.advance(30)
+    assert _stable(sandbox, sandbox.appid, sandbox.secret, force=True)["errcode"] == 45009
+    assert "access_token" in _stable(sandbox, sandbox.appid, sandbox.secret)  # normal mode still works
+    assert "access_token" in _stable(sandbox, sandbox.miniapp_appid, sandbox.miniapp_secret, force=True)
+    sandbox.advance(24 * 3600)
+    assert "access_token" in _stable(sandbox, sandbox.appid, sandbox.secret, force=True)
+
+
+def test_user_info_returns_a_unionid_only_for_followers_that_have_one(sandbox):
+    token = _oa_token(sandbox)
+    assert "unionid" not in _get(sandbox, "/cgi-bin/user/info", access_token=token, openid="oPlain")
+    sandbox.set_unionid("oBound", "ounion-bound-1")
+    info = _get(sandbox, "/cgi-bin/user/info", access_token=token, openid="oBound")
+    assert (info["subscribe"], info["unionid"]) == (1, "ounion-bound-1")
+
+
+# -------------------------------------------------------------- driven by the real wechatpy client library
+
+
+class _ToSandbox(requests.adapters.HTTPAdapter):
+    """Sends wechatpy's requests for api.weixin.qq.com to the sandbox (its base URLs are hard-coded)."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base
+
+    def send(self, request, **kwargs):
+        request.url = request.url.replace("https://api.weixin.qq.com", self.base, 1)
+        return super().send(request, **kwargs)
+
+
+def _wechatpy(sandbox, appid, secret):
+    from wechatpy import WeChatClient
+
+    client = WeChatClient(appid, secret, timeout=TIMEOUT, auto_retry=False)
+    client._http.mount("https://api.weixin.qq.com/", _ToSandbox(sandbox.url))
+    return client
+
+
+def test_wechatpy_fetches_a_token_and_sends_custom_and_template_messages(sandbox):
+    client = _wechatpy(sandbox, sandbox.appid, sandbox.secret)
+    assert client.message.send_text("oWechatpyUser", "来自 wechatpy 的消息")["errcode"] == 0
+    result = client.message.send_template("oWechatpyUser", "tpl-notice", {"thing1": {"value": "停水通知"}})
+    assert result["msgid"] > 0
+    assert sandbox.token_fetches == 1  # one token, used for both calls
+    custom, template = sandbox.sent()
+    assert (custom["kind"], custom["touser"], custom["body"]["text"]["content"]) == (
+        "custom",
+        "oWechatpyUser",
+        "来自 wechatpy 的消息",
+    )
+    assert (template["kind"], template["touser"], template["body"]["template_id"]) == (
+        "template",
+        "oWechatpyUser",
+        "tpl-notice",
+    )
+
+
+def test_wechatpy_sees_wechats_error_codes(sandbox):
+    from wechatpy.exceptions import WeChatClientException
+
+    client = _wechatpy(sandbox, sandbox.appid, sandbox.secret)
+    with pytest.raises(WeChatClientException) as bad_openid:
+        client.message.send_text("", "没有收件人")
+    assert bad_openid.value.errcode == 40003
+    with pytest.raises(WeChatClientException) as bad_type:
+        client.post("message/custom/send", data={"touser": "oWechatpyUser", "msgtype": "telegram"})
+    assert bad_type.value.errcode == 40008
+    with pytest.raises(WeChatClientException) as bad_template:
+        client.message.send_template("oWechatpyUser", "", {})
+    assert bad_template.value.errcode == 40037
+    sandbox.close_window("oWechatpyUser")
+    with pytest.raises(WeChatClientException) as closed:
+        client.message.send_text("oWechatpyUser", "窗口外")
+    assert closed.value.errcode == 45015
+    assert sandbox.sent() == []
+    wrong = _wechatpy(sandbox, sandbox.appid, "not-the-secret")
+    with pytest.raises(WeChatClientException) as refused:
+        wrong.message.send_text("oWechatpyUser", "x")
+    assert refused.value.errcode == 40125
+
+
+def test_wechatpy_user_info_and_mini_program_login(sandbox):
+    sandbox.set_unionid("oFollower", "ounion-follower")
+    client = _wechatpy(sandbox, sandbox.appid, sandbox.secret)
+    assert client.user.get("oFollower")["unionid"] == "ounion-follower"
+    assert "unionid" not in client.user.get("oOther")
+    mini = _wechatpy(sandbox, sandbox.miniapp_appid, sandbox.miniapp_secret)
+    session = mini.wxa.code_to_session("carol:1")
+    assert session["openid"].startswith("omini")
+    assert session["session_key"]
+    assert "errcode" not in session
+    from wechatpy.exceptions import WeChatClientException
+
+    with pytest.raises(WeChatClientException) as used:
+        mini.wxa.code_to_session("carol:1")
+    assert used.value.errcode == 40163
+    with pytest.raises(WeChatClientException) as missing:
+        mini.wxa.code_to_session("")
+    assert missing.value.errcode == 41008
