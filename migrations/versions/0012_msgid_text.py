@@ -2,7 +2,7 @@
 above do not fit a signed BIGINT on either database (SQLite refused the insert, PostgreSQL overflowed).
 
 Revision ID: 0012_msgid_text
-Revises: 0010_push_nonce
+Revises: 0011_duty_roster
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_msgid_text"
-down_revision: str | Sequence[str] | None = "0010_push_nonce"
+down_revision: str | Sequence[str] | None = "0011_duty_roster"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
