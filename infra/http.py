@@ -1,10 +1,13 @@
-"""One JSON error shape for every API: {"code", "message", "details"} with the right 4xx."""
+"""One JSON error shape for every API: {"code", "message", "details"} with the right 4xx; hostile input guards."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -73,3 +76,87 @@ def register_domain_errors(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(e: DomainError) -> Response:
         return error_response(e.status, e.code, e.message, e.details)
+
+
+# ---------------------------------------------------------------- hostile input
+
+# No request body of hongguan's is nested more than a few levels; Python's JSON parser and pydantic recurse,
+# so a body nested a thousand deep would exhaust the interpreter's stack (RecursionError, an HTTP 500).
+MAX_JSON_DEPTH = 32
+# A JSON string literal (escapes included) or a bracket: brackets inside strings do not count.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+NUL = "\x00"
+
+
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when the JSON text opens more than `limit` arrays/objects inside one another (checked unparsed)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # cannot be that deep: the common case costs two C-level counts
+    depth = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False
+
+
+def _contains_nul(value: Any) -> bool:
+    """True when any string (key or value) in a parsed JSON document holds U+0000 (iterative: depth-safe)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class GuardedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, refusing over-deep documents (400) and text holding NUL characters (422).
+
+    NUL is refused rather than stripped, on every database alike: PostgreSQL cannot store U+0000 in text
+    while SQLite would keep it, and silently changing what a resident wrote is worse than asking again.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse like Flask does, after the depth check; then refuse NUL characters."""
+        text = s.decode(json.detect_encoding(s), "surrogatepass") if isinstance(s, (bytes, bytearray)) else s
+        if json_depth_exceeds(text):
+            raise ApiError(400, "json_too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused")
+        value = super().loads(text, **kwargs)
+        if _contains_nul(value):
+            raise ApiError(422, "nul_character", "text must not contain NUL (U+0000) characters")
+        return value
+
+
+def _nul_in_request() -> bool:
+    """True when the path, a query or form field (name or value) holds a NUL character."""
+    if NUL in request.path:
+        return True
+    fields = [request.args]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields.append(request.form)
+    return any(NUL in key or any(NUL in v for v in values) for md in fields for key, values in md.lists())
+
+
+def install_input_guards(app: Flask) -> None:
+    """Guard every API against hostile input: deep JSON (400), NUL characters in JSON, query, form, path (422)."""
+    provider = GuardedJSONProvider(app)
+    for option in ("ensure_ascii", "sort_keys", "compact", "mimetype"):
+        setattr(provider, option, getattr(app.json, option))
+    app.json = provider
+
+    @app.before_request
+    def _refuse_nul() -> Response | None:
+        if _is_api_request() and _nul_in_request():
+            return error_response(422, "nul_character", "text must not contain NUL (U+0000) characters")
+        return None
