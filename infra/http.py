@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -83,29 +82,29 @@ def register_domain_errors(app: Flask) -> None:
 # No request body of hongguan's is nested more than a few levels; Python's JSON parser and pydantic recurse,
 # so a body nested a thousand deep would exhaust the interpreter's stack (RecursionError, an HTTP 500).
 MAX_JSON_DEPTH = 32
-# A JSON string literal (escapes included) or a bracket: brackets inside strings do not count.
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 NUL = "\x00"
+_NUL_ESCAPE = "\\u0000"  # how U+0000 appears in JSON text (a raw NUL byte is invalid JSON)
 
 
-def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """True when the JSON text opens more than `limit` arrays/objects inside one another (checked unparsed)."""
-    if text.count("[") + text.count("{") <= limit:
-        return False  # cannot be that deep: the common case costs two C-level counts
+def json_too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when a parsed document nests arrays/objects more than `limit` levels (iterative, level by level)."""
+    level = [value] if isinstance(value, (dict, list)) else []
     depth = 0
-    for match in _JSON_TOKENS.finditer(text):
-        token = match.group()
-        if token in ("[", "{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token in ("]", "}"):
-            depth -= 1
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, (dict, list))
+        ]
     return False
 
 
-def _contains_nul(value: Any) -> bool:
-    """True when any string (key or value) in a parsed JSON document holds U+0000 (iterative: depth-safe)."""
+def json_has_nul(value: Any) -> bool:
+    """True when any key or string of a parsed document holds U+0000 (iterative)."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -123,17 +122,25 @@ def _contains_nul(value: Any) -> bool:
 class GuardedJSONProvider(DefaultJSONProvider):
     """Flask's JSON provider, refusing over-deep documents (400) and text holding NUL characters (422).
 
-    NUL is refused rather than stripped, on every database alike: PostgreSQL cannot store U+0000 in text
-    while SQLite would keep it, and silently changing what a resident wrote is worse than asking again.
+    Python's C parser guards its own recursion (RecursionError, caught here); pydantic and the handlers
+    would not, so nothing nested deeper than MAX_JSON_DEPTH gets past parsing. NUL is refused rather than
+    stripped, on every database alike: PostgreSQL cannot store U+0000 in text while SQLite would keep it,
+    and silently changing what a resident wrote is worse than asking again.
     """
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        """Parse like Flask does, after the depth check; then refuse NUL characters."""
+        """Parse like Flask does; then refuse documents that are too deep or hold NUL characters."""
         text = s.decode(json.detect_encoding(s), "surrogatepass") if isinstance(s, (bytes, bytearray)) else s
-        if json_depth_exceeds(text):
+        try:
+            value = super().loads(text, **kwargs)
+        except RecursionError:
+            value, too_deep = None, True
+        else:
+            too_deep = json_too_deep(value)
+        if too_deep:
             raise ApiError(400, "json_too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels is refused")
-        value = super().loads(text, **kwargs)
-        if _contains_nul(value):
+        # Only a text holding the escape can hold a NUL; the walk then tells an escaped backslash from it.
+        if _NUL_ESCAPE in text and json_has_nul(value):
             raise ApiError(422, "nul_character", "text must not contain NUL (U+0000) characters")
         return value
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.http import MAX_JSON_DEPTH, json_depth_exceeds
+from infra.http import MAX_JSON_DEPTH, json_has_nul, json_too_deep
 
 
 def nested(depth: int) -> str:
@@ -14,11 +14,18 @@ def nested(depth: int) -> str:
     return '{"code": ' + "[" * depth + "]" * depth + "}"
 
 
-def test_depth_is_measured_outside_strings_only():
-    assert not json_depth_exceeds(nested(MAX_JSON_DEPTH - 1))
-    assert json_depth_exceeds(nested(MAX_JSON_DEPTH))
-    assert not json_depth_exceeds(json.dumps({"text": "[" * 1000 + '\\"{' * 50}))  # brackets inside a string
-    assert json.loads(json.dumps({"text": "[" * 1000}))  # and that document is valid JSON
+def test_documents_are_judged_by_their_nesting_and_their_text():
+    assert not json_too_deep(json.loads(nested(MAX_JSON_DEPTH - 1)))  # the object plus 31 arrays
+    assert json_too_deep(json.loads(nested(MAX_JSON_DEPTH)))
+    assert not json_too_deep({"text": "[" * 1000})  # brackets inside a string are text
+    assert json_has_nul({"a": [{"b": "x\u0000"}]})
+    assert json_has_nul({"a\u0000": 1})
+    assert not json_has_nul(json.loads('{"a": "\\\\u0000"}'))  # an escaped backslash, then "u0000"
+
+
+def test_unclosed_deep_json_is_400_not_500(client):
+    response = client.post("/api/v1/auth/login", data='{"code": ' + "[" * 5000, content_type="application/json")
+    assert response.status_code == 400
 
 
 @pytest.mark.parametrize("depth", [1000, 30_000])
