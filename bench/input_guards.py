@@ -6,6 +6,7 @@ Compares Flask's own JSON provider with infra.http.GuardedJSONProvider on the sa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -38,10 +39,8 @@ def per_call_us(fn, body: bytes, rounds: int = 7) -> float:
     for _ in range(rounds):
         started = time.perf_counter()
         for _ in range(n):
-            try:
+            with contextlib.suppress(ApiError, RecursionError):
                 fn(body)
-            except (ApiError, RecursionError):
-                pass
         samples.append((time.perf_counter() - started) / n * 1e6)
     return statistics.median(samples)
 
