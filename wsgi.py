@@ -15,7 +15,12 @@ from flask_openapi3 import Info, OpenAPI
 from infra import privacy
 from infra.config import load_config
 from infra.db import Database
-from infra.http import register_domain_errors, register_error_handlers, validation_error_response
+from infra.http import (
+    install_input_guards,
+    register_domain_errors,
+    register_error_handlers,
+    validation_error_response,
+)
 from infra.redis import connect
 from infra.web import init_app
 
@@ -64,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_CONTENT_LENGTH"]
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in responses
+    install_input_guards(app)  # deep JSON and NUL characters get a 4xx before any handler or database sees them
     Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
 
     privacy.configure(settings["PII_KEY"])

@@ -23,10 +23,12 @@ def _add_area_commands() -> None:
     from cli.inbound_commands import inbound_group
     from cli.nlp_commands import nlp_group
     from cli.routing_commands import routing_group
+    from cli.staff_tokens import staff_token_group
 
     main.add_command(inbound_group)
     main.add_command(nlp_group)
     main.add_command(routing_group)
+    main.add_command(staff_token_group)
 
 
 _add_area_commands()
@@ -158,16 +160,3 @@ def import_command(kind: str, path: str) -> None:
     except OrgImportError as e:
         raise click.ClickException(str(e)) from e
     click.echo(report.summary())
-
-
-@main.command("staff-token")
-@click.argument("staff_id", type=int)
-@with_appcontext
-def staff_token_command(staff_id: int) -> None:
-    """Issue a bearer token for the staff console API (shown once; only its hash is stored)."""
-    from console.auth import issue_staff_token
-    from infra.web import get_db
-
-    with get_db().transaction() as session:
-        token = issue_staff_token(session, staff_id)
-    click.echo(token)

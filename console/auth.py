@@ -2,14 +2,15 @@
 
 Clients send `Authorization: Bearer hgs_…`. The staff row (role, scope, active) is reloaded on every request,
 so a deactivated member or a changed role takes effect at once (OWASP API1/API5: never trust a client role).
-The lead exposes `issue_staff_token` as `hongguan staff-token STAFF_ID`.
+Every token expires (HONGGUAN_STAFF_TOKEN_TTL, or --ttl when issued) and can be revoked at once, alone or all
+of a member's: `hongguan staff-token STAFF_ID [--ttl SECONDS]`, `hongguan staff-token revoke …` (cli/staff_tokens.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import g, request
 from sqlalchemy import select, update
@@ -37,40 +38,63 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_staff_token(session: Session, staff_id: int) -> str:
-    """Create a bearer token for an active staff member and return it (shown once; only its hash is kept)."""
+DEFAULT_TTL = timedelta(days=30)  # the STAFF_TOKEN_TTL setting's default
+
+
+def issue_staff_token(session: Session, staff_id: int, *, ttl: timedelta = DEFAULT_TTL) -> str:
+    """Create a bearer token for an active staff member, valid for `ttl`, and return it (shown once)."""
+    if ttl <= timedelta(0):
+        raise ValueError("a token's lifetime must be positive")
     staff = session.get(Staff, staff_id)
     if staff is None or not staff.active:
         raise ValueError(f"no active staff member with id {staff_id}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(StaffToken(staff_id=staff_id, token_hash=_hash(token), created_at=clock.now()))
+    now = clock.now()
+    session.add(StaffToken(staff_id=staff_id, token_hash=_hash(token), created_at=now, expires_at=now + ttl))
     session.flush()
     return token
 
 
-def revoke_staff_tokens(session: Session, staff_id: int) -> int:
-    """Revoke every live token of a staff member; returns how many."""
+def token_expiry(session: Session, token: str) -> datetime | None:
+    """When a token expires (None when it is unknown)."""
+    return session.scalar(select(StaffToken.expires_at).where(StaffToken.token_hash == _hash(token)))
+
+
+def revoke_staff_token(session: Session, token: str) -> bool:
+    """Revoke one token given in full (a leaked one); True when it was live."""
     result = session.execute(
         update(StaffToken)
-        .where(StaffToken.staff_id == staff_id, StaffToken.revoked_at.is_(None))
+        .where(StaffToken.token_hash == _hash(token), StaffToken.revoked_at.is_(None))
         .values(revoked_at=clock.now())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_staff_tokens(session: Session, staff_id: int) -> int:
+    """Revoke every live (unexpired, unrevoked) token of a staff member; returns how many."""
+    now = clock.now()
+    result = session.execute(
+        update(StaffToken)
+        .where(StaffToken.staff_id == staff_id, StaffToken.revoked_at.is_(None), StaffToken.expires_at > now)
+        .values(revoked_at=now)
     )
     return result.rowcount or 0
 
 
 def staff_for_token(session: Session, token: str, *, now: datetime | None = None) -> Staff | None:
-    """The active staff member a live token belongs to, or None."""
+    """The active staff member a live (known, unexpired, unrevoked) token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None
+    now = now or clock.now()
     row = session.scalar(
         select(StaffToken).where(StaffToken.token_hash == _hash(token), StaffToken.revoked_at.is_(None))
     )
-    if row is None:
+    if row is None or row.expires_at <= now:
         return None
     staff = session.get(Staff, row.staff_id)
     if staff is None or not staff.active:
         return None
-    row.last_used_at = now or clock.now()
+    row.last_used_at = now
     return staff
 
 
@@ -87,6 +111,6 @@ def current_staff() -> Staff:
     staff = staff_for_token(session, token.strip())
     if staff is None:
         session.rollback()
-        raise ApiError(401, "invalid_token", "the staff token is unknown, revoked, or its owner is inactive")
+        raise ApiError(401, "invalid_token", "the staff token is unknown, expired, revoked, or its owner is inactive")
     g.console_staff = staff
     return staff

@@ -37,6 +37,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "MINIAPP_STATE": ("formal", "developer | trial | formal: the mini-program version a subscribe msg opens"),
     "WECHAT_TOKEN_MIN_TTL": (1800, "seconds; the token refresher renews the access token below this"),
     "MINIAPP_SESSION_TTL": (7 * 24 * 3600, "seconds a mini-program session token stays valid"),
+    "STAFF_TOKEN_TTL": (30 * 24 * 3600, "seconds a staff console token stays valid (`hongguan staff-token --ttl`)"),
     "MINIAPP_TEMPLATE_BOOKING_REMINDER": ("", "mini-program subscribe template id: reminder before a booked slot"),
     "MINIAPP_TEMPLATE_BOOKING_OFFER": ("", "mini-program subscribe template id: a waitlist place is offered"),
     "BOOKING_STRIKE_LIMIT": (3, "no-shows within the strike window that block booking"),

@@ -1,8 +1,9 @@
 """RQ jobs that deliver notifications recorded by services.notify (thin: claim, plan, call WeChat, record).
 
-Each job commits its claim before calling WeChat, so no database transaction (on SQLite: the write lock) is
-held during an HTTP call. WeChatUnavailable and retryable API errors propagate for RQ's retries; a key
-already `sent` is never sent again.
+Each job commits its claim, and which call it is about to make, before calling WeChat, so no database
+transaction (on SQLite: the write lock) is held during an HTTP call. WeChatUnavailable and retryable API
+errors, which prove nothing was delivered, propagate for RQ's retries; a key already `sent` is never sent
+again, and neither is one whose delivery is `uncertain` (DeliveryUncertain: WeChat may have delivered it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from wechat.client import (
     QUOTA_EXCEEDED,
     SUBSCRIBE_REFUSED,
     TOKEN_ERRCODES,
+    DeliveryUncertain,
     OutsideServiceWindow,
     WeChatAPIError,
     WeChatUnavailable,
@@ -77,12 +79,24 @@ def _deliver(
         granted = attempt.channel in notify.GRANTED_CHANNELS
         if granted:
             took = notify.take_subscribe_grant(session, attempt.openid, attempt.template_id or "")
-            session.commit()
             if not took:
+                session.commit()
                 log.info("notify %s: no %s grant for %s", key, attempt.channel, pseudonym(attempt.openid))
                 continue
+        notify.mark_calling(session, ledger, attempt)
+        session.commit()
         try:
             response = _send(attempt)
+        except DeliveryUncertain as e:
+            # WeChat may have delivered it: never resend or fall back to another channel; the grant and the
+            # window budget count as spent, as WeChat would have counted them.
+            results.append(AttemptResult(attempt, -1, f"uncertain: {e}"))
+            if attempt.channel == "custom" and resident_id is not None:
+                notify.note_cs_send(session, resident_id)
+            notify.finish_delivery(session, ledger, results, sent=False, uncertain=True)
+            session.commit()
+            log.warning("notify %s: delivery by %s uncertain (%s); not resending", key, attempt.channel, e)
+            return f"uncertain:{attempt.channel}"
         except WeChatUnavailable as e:
             results.append(AttemptResult(attempt, -1, f"unavailable: {e}"))
             if granted:
@@ -94,7 +108,8 @@ def _deliver(
             results.append(AttemptResult(attempt, e.errcode, e.errmsg))
             if resident_id is not None:
                 notify.note_window_closed(session, resident_id, settings.cs_budget)
-                session.commit()
+            ledger.channel = "pending"  # WeChat refused it: no call in flight
+            session.commit()
             continue
         except WeChatAPIError as e:
             results.append(AttemptResult(attempt, e.errcode, e.errmsg))
@@ -106,6 +121,7 @@ def _deliver(
                 notify.finish_delivery(session, ledger, results, sent=False)
                 session.commit()
                 raise
+            ledger.channel = "pending"
             session.commit()
             continue  # a permanent refusal of this channel (unfollowed, bad template …): try the next one
         results.append(AttemptResult(attempt, 0, "ok", response.get("msgid")))
@@ -118,6 +134,15 @@ def _deliver(
     session.commit()
     log.warning("notify %s: not delivered (%d call(s) failed)", key, len(results))
     return "undelivered"
+
+
+def _not_again(session: Session, ledger_key: str) -> str:
+    """The claim found the notification sent, or its delivery uncertain: nothing is sent again."""
+    row = notify.delivery_status(session, ledger_key)
+    status = "already-sent" if row is None or row.status == "sent" else "uncertain"
+    session.commit()
+    log.info("notify %s: %s; not sending again", ledger_key, status)
+    return status
 
 
 def deliver_to_resident(
@@ -135,9 +160,7 @@ def deliver_to_resident(
     now = clock.now()
     ledger = notify.claim_delivery(session, ledger_key, now=now, related=(related_type, related_id))
     if ledger is None:
-        session.commit()
-        log.info("notify %s: already sent", ledger_key)
-        return "already-sent"
+        return _not_again(session, ledger_key)
     resident = session.get(Resident, resident_id)
     attempts = (
         notify.plan_resident(
@@ -146,7 +169,7 @@ def deliver_to_resident(
         if resident is not None
         else []
     )
-    session.commit()  # the claim is visible before WeChat is called
+    # _deliver commits the claim together with the first call it marks, before WeChat is called.
     reason = "resident not found" if resident is None else "no channel can reach the resident"
     return _deliver(session, ledger, attempts, settings, resident_id=resident_id, reason=reason)
 
@@ -166,9 +189,7 @@ def deliver_to_staff(
     ledger_key = notify.staff_ledger_key(staff_id, key)
     ledger = notify.claim_delivery(session, ledger_key, now=clock.now(), related=(related_type, related_id))
     if ledger is None:
-        session.commit()
-        log.info("notify %s: already sent", ledger_key)
-        return "already-sent"
+        return _not_again(session, ledger_key)
     staff = session.get(Staff, staff_id)
     attempts = (
         notify.plan_staff(
@@ -177,6 +198,5 @@ def deliver_to_staff(
         if staff is not None
         else []
     )
-    session.commit()
     reason = "staff not found" if staff is None else "staff inactive, without openid, or no staff template"
     return _deliver(session, ledger, attempts, settings, reason=reason)

@@ -50,7 +50,7 @@ class Me(BaseModel):
     staff_id: int | None
     partner_id: int | None
     is_volunteer: bool
-    bound: bool = Field(description="true when the resident is bound to a building (grid known)")
+    bound: bool = Field(description="true when the resident is bound to a grid (never after erasure)")
 
 
 class SubscriptionBody(BaseModel):
@@ -128,7 +128,7 @@ def me() -> Any:
         staff_id=principal.staff_id,
         partner_id=principal.partner_id,
         is_volunteer=resident.is_volunteer,
-        bound=resident.grid_id is not None,
+        bound=resident.grid_id is not None and resident.erased_at is None,  # erased rows keep grid for statistics
     ).model_dump()
 
 

@@ -62,7 +62,8 @@ class OutboundMessage(Base):
     template_id: Mapped[str | None] = mapped_column(String(64), default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
-    status: Mapped[str] = mapped_column(String(16))  # sent | failed
+    # sent | failed | uncertain (WeChat may have delivered it; never resent) | sending (keyed row, claimed)
+    status: Mapped[str] = mapped_column(String(16))
     errcode: Mapped[int] = mapped_column(default=0)
     errmsg: Mapped[str] = mapped_column(String(200), default="")
     wx_msgid: Mapped[int | None] = mapped_column(BigInteger, default=None)

@@ -104,3 +104,5 @@ class StaffToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Refused from this moment on (HONGGUAN_STAFF_TOKEN_TTL after issue, or `hongguan staff-token --ttl`).
+    expires_at: Mapped[datetime] = mapped_column()

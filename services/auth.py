@@ -137,10 +137,16 @@ def login(
 
 
 def resolve(session: Session, token: str, *, now: datetime) -> MiniappSession | None:
-    """The live session for a raw token, or None if unknown, expired or revoked."""
+    """The live session for a raw token, or None if unknown, expired, revoked or its resident was erased."""
     if not token or len(token) > 200:
         return None
-    row = session.scalar(select(MiniappSession).where(MiniappSession.token_hash == hash_token(token)))
+    # An erased resident's sessions are revoked by the erasure; the join also refuses one that a login
+    # racing the erasure may have added.
+    row = session.scalar(
+        select(MiniappSession)
+        .join(Resident, Resident.id == MiniappSession.resident_id)
+        .where(MiniappSession.token_hash == hash_token(token), Resident.erased_at.is_(None))
+    )
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
     return row

@@ -12,6 +12,11 @@ that caused it; `jobs.notify` delivers it later. Residents' channel rule (wechat
 Staff get template messages at their `Staff.openid`. Deliveries are idempotent through
 `OutboundMessage.idempotency_key`: the keyed row is claimed before WeChat is called and says `sent` once a
 channel has delivered; every other call to WeChat is kept as an unkeyed `failed` row beside it.
+
+Delivery is at most once. A call whose outcome is unknown (WeChat may have delivered the message but its
+answer never arrived, or the run died while the call was in flight) leaves the keyed row `uncertain`: it is
+neither retried nor sent on another channel, which could give the resident the same message twice, and it is
+never counted as sent. Operators find those rows by status.
 """
 
 from __future__ import annotations
@@ -458,11 +463,11 @@ def claim_delivery(
     now: datetime,
     related: tuple[str | None, int | None] = (None, None),
 ) -> OutboundMessage | None:
-    """Claim the keyed ledger row before calling WeChat; None when this notification was already sent.
+    """Claim the keyed ledger row before calling WeChat; None when it was sent or its delivery is uncertain.
 
     Raises DeliveryInFlight when another run claimed it moments ago. A claim older than IN_FLIGHT_STALE
-    belongs to a run that died mid-send and is taken over (the message may then arrive twice: RQ is
-    at-least-once; template messages carry client_msg_id so WeChat drops the repeat).
+    belongs to a run that died: if it had not started a call yet (channel still `pending`) it is taken
+    over; if a call was in flight, WeChat may have delivered it, so the row becomes `uncertain` instead.
     """
     related_type, related_id = related
     stmt = (
@@ -492,24 +497,56 @@ def claim_delivery(
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    if row.status == "sent":
+    if row.status in ("sent", "uncertain"):
         return None
     if row.status == "sending" and now - row.created_at < IN_FLIGHT_STALE:
         raise DeliveryInFlight(f"notification {ledger_key} is being delivered by another run")
+    if row.status == "sending" and row.channel != "pending":
+        log.warning(
+            "notification %s: the run sending it by %s died mid-call; delivery uncertain", ledger_key, row.channel
+        )
+        row.status = "uncertain"
+        row.errcode = -1
+        row.errmsg = "the run sending it stopped during the call; WeChat may have delivered it"
+        session.flush()
+        return None
     if row.status == "sending":
-        log.warning("taking over notification %s from a run that died mid-send", ledger_key)
+        log.warning("taking over notification %s from a run that died before calling WeChat", ledger_key)
     elif row.channel not in ("pending", "none"):
         session.add(_history_row(row))  # keep the previous run's last failure before reusing the row
     row.status = "sending"
+    row.channel = "pending"  # no call in flight yet (mark_calling says when one starts)
     row.created_at = now  # on the keyed row, created_at is when the current attempt started
     session.flush()
     return row
 
 
+def mark_calling(session: Session, ledger: OutboundMessage, attempt: Attempt) -> None:
+    """Note on the claimed row which call is about to go out (commit it before calling WeChat).
+
+    A run that dies after this point may have delivered the message; claim_delivery then records it as
+    uncertain rather than sending it again.
+    """
+    ledger.channel = attempt.channel
+    ledger.openid = attempt.openid
+    ledger.template_id = attempt.template_id
+    ledger.payload = attempt.payload()
+    session.flush()
+
+
 def finish_delivery(
-    session: Session, ledger: OutboundMessage, results: list[AttemptResult], *, sent: bool, reason: str = ""
+    session: Session,
+    ledger: OutboundMessage,
+    results: list[AttemptResult],
+    *,
+    sent: bool,
+    reason: str = "",
+    uncertain: bool = False,
 ) -> None:
-    """Record the calls made: the last one on the keyed row (sent or failed), earlier ones as failed rows."""
+    """Record the calls made: the last one on the keyed row (sent, uncertain or failed), earlier ones as failed.
+
+    `uncertain`: the last call may have been delivered (its answer was lost); the row is never resent.
+    """
     for result in results[:-1]:
         session.add(
             OutboundMessage(
@@ -539,7 +576,7 @@ def finish_delivery(
         ledger.channel = "none"
         ledger.errcode = 0
         ledger.errmsg = (reason or "no channel can reach the recipient")[:200]
-    ledger.status = "sent" if sent else "failed"
+    ledger.status = "sent" if sent else "uncertain" if uncertain else "failed"
     session.flush()
 
 

@@ -5,6 +5,10 @@ grid's boundary polygon. Unsubscribing erases personal data as WeChat requires
 ("开发者收到用户取消关注事件时需要删除该用户的所有信息",
 https://developers.weixin.qq.com/doc/service/Account_Management/Wechat_Accreditation_Event_Push.html)
 while the resident row stays, pseudonymous, so appeals keep an accountable requester.
+
+One person is one Resident across the official account and the mini-program, so erasure covers both
+channels (the README's "Erasure" paragraph is the policy): the mini-program identity and its sessions go
+with the official-account one, and the next login from either channel starts a fresh, unbound profile.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ from datetime import datetime
 from typing import Any
 
 from shapely.geometry import Point, shape
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from infra import clock, privacy
-from models.messages import InboundMessage
+from models.messages import InboundMessage, OutboundMessage
+from models.miniapp import IdempotencyRecord, MiniappSession
+from models.notify import SubscribeGrant
 from models.org import Building, Community, Estate, Grid, QRScene
 from models.resident import Resident
 from services.errors import NotFound
@@ -99,21 +105,66 @@ def subscribe(session: Session, openid: str) -> Resident:
 
 
 def erase_on_unsubscribe(session: Session, openid: str) -> Resident | None:
-    """Unfollow: clear name, phone, room, building and dialogue; replace the openid with a pseudonym.
-
-    The row stays (appeals point at it and must stay accountable); its grid/community remain for statistics.
-    The inbound message log of that openid is pseudonymised and its bodies dropped. A later re-follow creates
-    a fresh profile: nothing links it back except the keyed pseudonym.
-    """
+    """Unfollow: erase the person on both channels (see `erase`); the message log of `openid` is emptied."""
     resident = get_by_openid(session, openid)
-    now = clock.now()
     pseudo = privacy.pseudonym(openid)
     session.execute(
         update(InboundMessage).where(InboundMessage.openid == openid).values(openid=pseudo, body="", reply=None)
     )
     if resident is None:
         return None
-    resident.openid = f"{pseudo}:{resident.id}"  # unique even when the same person follows and leaves twice
+    erase(session, resident)
+    return resident
+
+
+def erase(session: Session, resident: Resident) -> None:
+    """Erase a resident's personal data on the official account and the mini-program alike.
+
+    Erased: name, phone, room, building, dialogue state, unionid; both openids become keyed pseudonyms (on
+    the resident, the send log and the sessions); every mini-program session is revoked and its session_key
+    dropped; subscribe grants and cached idempotent responses are deleted. Kept, linked to this pseudonymous
+    row, for accountability: appeals and their event log, bookings, signups, the points ledger and
+    redemptions, read receipts, and community/grid for statistics. Nothing links a later login or re-follow
+    back to this row.
+    """
+    now = clock.now()
+    openids = [o for o in (resident.openid, resident.miniapp_openid) if o]
+    if openids:
+        session.execute(
+            delete(SubscribeGrant)
+            .where(SubscribeGrant.openid.in_(openids))
+            .execution_options(synchronize_session=False)
+        )
+        for openid in openids:
+            session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.openid == openid)
+                .values(openid=privacy.pseudonym(openid))
+                .execution_options(synchronize_session=False)
+            )
+    sessions = MiniappSession.resident_id == resident.id
+    session.execute(
+        update(MiniappSession)
+        .where(sessions, MiniappSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if resident.miniapp_openid:
+        session.execute(
+            update(MiniappSession)
+            .where(sessions)
+            .values(session_key="", openid=privacy.pseudonym(resident.miniapp_openid))
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        delete(IdempotencyRecord)
+        .where(IdempotencyRecord.resident_id == resident.id)
+        .execution_options(synchronize_session=False)
+    )
+    if resident.openid and resident.erased_at is None:
+        # Unique even when the same person follows and leaves twice.
+        resident.openid = f"{privacy.pseudonym(resident.openid)}:{resident.id}"
+    resident.miniapp_openid = None
     resident.unionid = None
     resident.name = None
     resident.phone = None
@@ -121,10 +172,10 @@ def erase_on_unsubscribe(session: Session, openid: str) -> Resident | None:
     resident.building_id = None
     resident.dialog_state = None
     resident.subscribed = False
-    resident.unsubscribed_at = now
-    resident.erased_at = now
+    if resident.openid:
+        resident.unsubscribed_at = now
+    resident.erased_at = resident.erased_at or now
     session.flush()
-    return resident
 
 
 def _binding(session: Session, resident: Resident) -> Binding | None:

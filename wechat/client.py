@@ -12,6 +12,10 @@ jscode2session. This module does each of those the way WeChat's docs ask:
   (SET NX PX) while the others wait briefly and re-read it.
 - 40001/42001/40014: exactly one refresh and one retry, never a loop.
 - explicit (connect, read) timeouts; timeouts, connection errors and 5xx raise WeChatUnavailable.
+- sends are at most once: a send whose failure leaves open whether WeChat delivered it (a read timeout
+  after the request went out, a dropped connection, a 5xx other than 503, an unreadable answer) raises
+  DeliveryUncertain, which callers record and never retry; only a failure that proves the request never
+  reached WeChat (connect error or connect timeout, 503, errcode -1 "system busy") is a safe retry.
 - 45015/45047 (outside the 48 h customer-service window / over its budget) raise OutsideServiceWindow so
   the caller falls back to a template or subscribe message.
 - every call is logged with its errcode and elapsed time; openids only as pseudonyms, never tokens/secrets.
@@ -32,6 +36,7 @@ import requests
 from flask import Flask, current_app
 from redis import Redis
 from redis.exceptions import RedisError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from infra.privacy import pseudonym
 
@@ -85,6 +90,20 @@ class WeChatUnavailable(Exception):
 
     def __str__(self) -> str:
         return f"{self.path or 'wechat'}: {self.args[0]}"
+
+
+class DeliveryUncertain(WeChatUnavailable):
+    """A send failed after its request may have reached WeChat: it may have been delivered, so never resend."""
+
+
+def _never_sent(error: requests.RequestException) -> bool:
+    """True when a transport error proves the request never reached WeChat (no connection was made)."""
+    if isinstance(error, (requests.ConnectTimeout, requests.exceptions.SSLError)):
+        return True  # the TCP connect or the TLS handshake failed: no byte of the request was sent
+    if isinstance(error, requests.ConnectionError):
+        cause = error.args[0] if error.args else None
+        return isinstance(cause, MaxRetryError) and isinstance(cause.reason, (NewConnectionError, ConnectTimeoutError))
+    return isinstance(error, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema))
 
 
 def limit_values(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -298,8 +317,14 @@ class WeChatClient:
         body: dict[str, Any] | None = None,
         openid: str | None = None,
         note: str = "",
+        at_most_once: bool = False,
     ) -> dict[str, Any]:
-        """One HTTP request, logged; raises WeChatUnavailable for transport failures, 5xx and non-JSON."""
+        """One HTTP request, logged; raises WeChatUnavailable for transport failures, 5xx and non-JSON.
+
+        With `at_most_once` (message sends), a failure after the request may have reached WeChat raises
+        DeliveryUncertain instead, so the caller does not send the message a second time.
+        """
+        uncertain = DeliveryUncertain if at_most_once else WeChatUnavailable
         url = self.api_base + path
         data = None
         headers = {}
@@ -313,29 +338,27 @@ class WeChatClient:
             response = self._http.request(
                 method, url, params=params, data=data, headers=headers, timeout=self._timeouts
             )
-        except requests.Timeout as e:
-            elapsed = (time.monotonic() - started) * 1000
-            log.warning("wechat %s %s %s openid=%s timeout elapsed=%.0fms", self.name, method, path, who, elapsed)
-            raise WeChatUnavailable(f"timed out after {elapsed:.0f} ms", path) from e
         except requests.RequestException as e:
             elapsed = (time.monotonic() - started) * 1000
+            error = WeChatUnavailable if _never_sent(e) else uncertain
             log.warning(
-                "wechat %s %s %s openid=%s %s elapsed=%.0fms",
-                self.name,
-                method,
-                path,
-                who,
-                type(e).__name__,
-                elapsed,
-            )
-            raise WeChatUnavailable(f"connection failed: {type(e).__name__}", path) from e
+                "wechat %s %s %s openid=%s %s elapsed=%.0fms%s",
+                self.name, method, path, who, type(e).__name__, elapsed,
+                " (delivery uncertain)" if error is DeliveryUncertain else "",
+            )  # fmt: skip
+            if isinstance(e, requests.Timeout):
+                raise error(f"timed out after {elapsed:.0f} ms ({type(e).__name__})", path) from e
+            raise error(f"connection failed: {type(e).__name__}", path) from e
         elapsed = (time.monotonic() - started) * 1000
         if response.status_code >= 500:
             log.warning(
                 "wechat %s %s %s openid=%s http=%s elapsed=%.0fms",
                 self.name, method, path, who, response.status_code, elapsed,
             )  # fmt: skip
-            raise WeChatUnavailable(f"HTTP {response.status_code}", path)
+            # 503: the service refused the request before handling it; any other 5xx (a gateway timing out,
+            # an internal error) may come after WeChat acted on it.
+            error = WeChatUnavailable if response.status_code == 503 else uncertain
+            raise error(f"HTTP {response.status_code}", path)
         try:
             result = response.json()
         except ValueError as e:
@@ -347,9 +370,9 @@ class WeChatClient:
                 who,
                 response.status_code,
             )
-            raise WeChatUnavailable(f"HTTP {response.status_code} with a non-JSON body", path) from e
+            raise uncertain(f"HTTP {response.status_code} with a non-JSON body", path) from e
         if not isinstance(result, dict):
-            raise WeChatUnavailable("unexpected JSON shape", path)
+            raise uncertain("unexpected JSON shape", path)
         errcode = int(result.get("errcode") or 0)  # success often has no errcode at all (jscode2session)
         level = logging.INFO if errcode == 0 else logging.WARNING
         if errcode == QUOTA_EXCEEDED:
@@ -370,12 +393,17 @@ class WeChatClient:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         openid: str | None = None,
+        at_most_once: bool = False,
     ) -> dict[str, Any]:
-        """An authenticated call: at most one token refresh and one retry, then errors are raised."""
+        """An authenticated call: at most one token refresh and one retry, then errors are raised.
+
+        The retry after 40001/42001/40014 is safe for sends too: WeChat refused the token, so nothing was sent.
+        """
         token = self.get_access_token()
         result = self._http_call(
-            method, path, params={**(params or {}), "access_token": token}, body=body, openid=openid
-        )
+            method, path, params={**(params or {}), "access_token": token}, body=body, openid=openid,
+            at_most_once=at_most_once,
+        )  # fmt: skip
         if int(result.get("errcode") or 0) in TOKEN_ERRCODES:
             token = self._refresh(rejected=token)
             result = self._http_call(
@@ -385,6 +413,7 @@ class WeChatClient:
                 body=body,
                 openid=openid,
                 note="retry",
+                at_most_once=at_most_once,
             )
         return self._check(result, path)
 
@@ -411,7 +440,9 @@ class WeChatClient:
 
         https://developers.weixin.qq.com/doc/service/api/customer/message/api_sendcustommessage
         """
-        return self._call("POST", "/cgi-bin/message/custom/send", body=payload, openid=payload.get("touser"))
+        return self._call(
+            "POST", "/cgi-bin/message/custom/send", body=payload, openid=payload.get("touser"), at_most_once=True
+        )
 
     def send_template(
         self,
@@ -434,7 +465,7 @@ class WeChatClient:
             body["miniprogram"] = miniprogram
         if client_msg_id:
             body["client_msg_id"] = client_msg_id
-        return self._call("POST", "/cgi-bin/message/template/send", body=body, openid=openid)
+        return self._call("POST", "/cgi-bin/message/template/send", body=body, openid=openid, at_most_once=True)
 
     def send_subscribe(
         self,
@@ -454,7 +485,7 @@ class WeChatClient:
             body["page"] = page
         if miniprogram:
             body["miniprogram"] = miniprogram
-        return self._call("POST", "/cgi-bin/message/subscribe/bizsend", body=body, openid=openid)
+        return self._call("POST", "/cgi-bin/message/subscribe/bizsend", body=body, openid=openid, at_most_once=True)
 
     def send_mp_subscribe(
         self,
@@ -478,7 +509,7 @@ class WeChatClient:
         }
         if page:
             body["page"] = page
-        return self._call("POST", "/cgi-bin/message/subscribe/send", body=body, openid=openid)
+        return self._call("POST", "/cgi-bin/message/subscribe/send", body=body, openid=openid, at_most_once=True)
 
     # ------------------------------------------------------------------ users
 

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 DEFAULT_APPID = "wx-sandbox-appid"
@@ -52,6 +52,9 @@ class Fault:
     status: int | None = None
     delay: float = 0.0
     times: int | None = 1  # None = until cleared
+    # Seconds to hold the answer after the call was handled (a send is then recorded as delivered): the
+    # "WeChat accepted it, but the answer came too late" case that leaves the caller uncertain.
+    delay_after: float = 0.0
 
 
 @dataclass
@@ -221,6 +224,7 @@ def make_app(state: SandboxState) -> Flask:
                     del state.faults[path]
         if fault is None:
             return None
+        g.sandbox_delay_after = fault.delay_after
         if fault.delay:
             time.sleep(fault.delay)
         if fault.status:
@@ -228,6 +232,13 @@ def make_app(state: SandboxState) -> Flask:
         if fault.errcode is not None:
             return _err(fault.errcode, "sandbox injected error")
         return None
+
+    @app.after_request
+    def _answer_late(response: Response) -> Response:
+        delay = g.get("sandbox_delay_after", 0.0)
+        if delay:
+            time.sleep(delay)
+        return response
 
     def _require_token(appid: str | None = None) -> Response | None:
         # Tokens are per app: the official account's token does not work on the mini-program's APIs.
@@ -429,7 +440,7 @@ def make_app(state: SandboxState) -> Flask:
         with state.lock:
             state.faults[body["path"]] = Fault(
                 errcode=body.get("errcode"), status=body.get("status"), delay=float(body.get("delay", 0)),
-                times=body.get("times", 1),
+                times=body.get("times", 1), delay_after=float(body.get("delay_after", 0)),
             )  # fmt: skip
         return jsonify({"ok": True})
 
@@ -560,11 +571,17 @@ class SandboxServer:
 
     def fail(
         self, path: str, *, errcode: int | None = None, status: int | None = None, delay: float = 0.0,
-        times: int | None = 1,
+        times: int | None = 1, delay_after: float = 0.0,
     ) -> None:  # fmt: skip
-        """Make the next `times` calls to `path` fail (errcode, HTTP status) or be slow (None: forever)."""
+        """Make the next `times` calls to `path` fail (errcode, HTTP status) or be slow (None: forever).
+
+        `delay` holds the call before it is handled; `delay_after` handles it (a send is delivered) and then
+        holds the answer.
+        """
         with self.state.lock:
-            self.state.faults[path] = Fault(errcode=errcode, status=status, delay=delay, times=times)
+            self.state.faults[path] = Fault(
+                errcode=errcode, status=status, delay=delay, times=times, delay_after=delay_after
+            )
 
     def close_window(self, openid: str) -> None:
         """Put `openid` outside the 48 h customer-service window (custom sends get 45015)."""

@@ -134,6 +134,61 @@ def test_unsubscribe_erases_personal_data_but_keeps_the_appeal_accountable(wx, o
     assert fresh.erased_at is None
 
 
+def test_unsubscribe_erases_the_person_on_the_mini_program_too(wx, org, session, client):
+    import hashlib
+
+    from models import MiniappSession, OutboundMessage, SubscribeGrant
+
+    wx.say("/subscribe b-e-lz-1")
+    # The same person in the mini-program: WeChat gives both channels one unionid (the sandbox derives it).
+    unionid = "ounion" + hashlib.sha256(b"alice").hexdigest()[:20]
+    session.execute(update(Resident).where(Resident.openid == OPENID).values(unionid=unionid))
+    session.commit()
+    resident_id = _resident(session).id
+    login = client.post("/api/v1/auth/login", json={"code": "alice:1"})
+    assert login.status_code == 200, login.json
+    auth = {"Authorization": f"Bearer {login.json['token']}"}
+    me = client.get("/api/v1/me", headers=auth)
+    assert (me.json["resident_id"], me.json["bound"]) == (resident_id, True)
+    assert client.post("/api/v1/subscriptions", json={"template_id": "tpl-x"}, headers=auth).status_code == 200
+    session.add(OutboundMessage(channel="custom", openid=OPENID, payload={}, status="sent"))
+    session.commit()
+
+    assert wx.say("/unsubscribe") is None
+
+    # The old mini-program session is refused at once; nothing of the person is left on either channel.
+    refused = client.get("/api/v1/me", headers=auth)
+    assert (refused.status_code, refused.json["code"]) == (401, "session_expired")
+    erased = _one(session, select(Resident.miniapp_openid, Resident.unionid).where(Resident.id == resident_id))
+    assert tuple(erased) == (None, None)
+    sessions = _rows(session, select(MiniappSession.revoked_at, MiniappSession.session_key, MiniappSession.openid))
+    assert [(r.revoked_at is not None, r.session_key, r.openid.startswith("u:")) for r in sessions] == [
+        (True, "", True)
+    ]
+    assert _rows(session, select(func.count()).select_from(SubscribeGrant)) == [(0,)]
+    assert [r.openid.startswith("u:") for r in _rows(session, select(OutboundMessage.openid))] == [True]
+    # A session a login racing the erasure might have added to the erased row is refused as well.
+    from datetime import timedelta
+
+    from infra import clock as clock_module
+    from services import auth as auth_service
+
+    raced = auth_service.hash_token("raced-token")
+    now = clock_module.now()
+    session.add(
+        MiniappSession(token_hash=raced, resident_id=resident_id, openid="x", session_key="k", created_at=now,
+                       expires_at=now + timedelta(days=1))
+    )  # fmt: skip
+    session.commit()
+    assert client.get("/api/v1/me", headers={"Authorization": "Bearer raced-token"}).status_code == 401
+    # Logging in again starts a fresh, unbound profile: nothing links it back to the erased row.
+    again = client.post("/api/v1/auth/login", json={"code": "alice:2"})
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {again.json['token']}"})
+    assert me.status_code == 200
+    assert me.json["resident_id"] != resident_id
+    assert me.json["bound"] is False
+
+
 def test_unsubscribe_of_an_unknown_user_creates_nothing(wx, org, session):
     assert wx.as_user("oNeverSeenBefore00000000000x").say("/unsubscribe") is None
     assert _rows(session, select(func.count()).select_from(Resident)) == [(0,)]

@@ -16,7 +16,7 @@ from jobs.queue import get_queue
 from jobs.tokens import refresh_access_tokens
 from models import OutboundMessage, Resident
 from services import notify
-from wechat.client import WeChatAPIError, WeChatUnavailable, oa_client
+from wechat.client import DeliveryUncertain, WeChatAPIError, WeChatUnavailable, oa_client
 
 CUSTOM = "/cgi-bin/message/custom/send"
 TEMPLATE = "/cgi-bin/message/template/send"
@@ -157,6 +157,71 @@ def test_wechat_down_propagates_for_retry_then_delivers_once(app, session, clock
     assert outbound(session) == [("custom", "sent", 0, True), ("custom", "failed", -1, False)]
 
 
+def test_a_send_that_times_out_after_wechat_accepted_it_is_sent_once_and_recorded_uncertain(
+    app, session, clock, sandbox
+):
+    app.config["WECHAT_TIMEOUT"] = 0.3
+    r = add_resident(session, last_inbound_at=clock_module.now())
+    # WeChat delivers the message, then answers later than hongguan waits.
+    sandbox.fail(CUSTOM, delay_after=1.5)
+    with app.app_context():
+        assert deliver_to_resident(r.id, "您的诉求已受理", "k-late-answer") == "uncertain:custom"
+        # RQ or the sweeper running the job again must not resend it.
+        assert deliver_to_resident(r.id, "您的诉求已受理", "k-late-answer") == "uncertain"
+    assert [s["kind"] for s in sandbox.sent(r.openid)] == ["custom"]
+    assert len(sandbox.calls(CUSTOM)) == 1
+    assert sandbox.calls(TEMPLATE) == []  # no fallback to another channel either
+    row = ledger(session, rkey(r.id, "k-late-answer"))
+    assert (row["status"], row["channel"], row["errcode"]) == ("uncertain", "custom", -1)
+    assert row["errmsg"].startswith("uncertain: ")
+    assert outbound(session) == [("custom", "uncertain", -1, True)]
+    assert cs_sends(session, r.id) == 1  # WeChat counted it against the window budget
+
+
+def test_a_gateway_error_after_the_request_reached_wechat_is_uncertain_not_retried(app, session, clock, sandbox):
+    r = add_resident(session, last_inbound_at=clock_module.now())
+    sandbox.fail(CUSTOM, status=504)
+    with app.app_context():
+        assert deliver_to_resident(r.id, "x", "k-504") == "uncertain:custom"
+        assert deliver_to_resident(r.id, "x", "k-504") == "uncertain"
+    assert len(sandbox.calls(CUSTOM)) == 1
+    assert ledger(session, rkey(r.id, "k-504"))["status"] == "uncertain"
+
+
+def test_a_connect_failure_proves_nothing_was_sent_and_is_retried(app, session, clock, sandbox):
+    import socket
+
+    r = add_resident(session, last_inbound_at=clock_module.now())
+    with socket.socket() as s:  # a loopback port with nobody listening: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with app.app_context():
+        client = oa_client()
+        client.get_access_token()  # the token is cached: only the send itself meets the refused port
+        client.api_base = closed
+        with pytest.raises(WeChatUnavailable) as info:
+            deliver_to_resident(r.id, "稍后送达", "k-refused")
+        assert not isinstance(info.value, DeliveryUncertain)
+        row = ledger(session, rkey(r.id, "k-refused"))
+        assert (row["status"], row["errcode"]) == ("failed", -1)
+        client.api_base = sandbox.url
+        assert deliver_to_resident(r.id, "稍后送达", "k-refused") == "sent:custom"
+    assert len(sandbox.sent(r.openid)) == 1
+
+
+def test_a_run_that_died_during_the_call_leaves_the_notification_uncertain(app, session, clock, sandbox):
+    r = add_resident(session, last_inbound_at=clock_module.now())
+    key = rkey(r.id, "k-died")
+    row = notify.claim_delivery(session, key, now=clock_module.now())
+    notify.mark_calling(session, row, notify.Attempt("custom", r.openid, None, {"text": "x"}))
+    session.commit()  # the claim and the call about to go out, as the dead run left them
+    clock.advance(notify.IN_FLIGHT_STALE + timedelta(seconds=1))
+    with app.app_context():
+        assert deliver_to_resident(r.id, "x", "k-died") == "uncertain"
+    assert sandbox.calls(CUSTOM) == []
+    assert ledger(session, key)["status"] == "uncertain"
+
+
 def test_persistent_token_error_is_retryable_not_swallowed(app, session, clock, sandbox):
     r = add_resident(session, last_inbound_at=clock_module.now())
     sandbox.fail(CUSTOM, errcode=40001, times=None)
@@ -205,7 +270,7 @@ def test_a_transient_failure_gives_the_grant_back(app, session, clock, sandbox):
     r = add_resident(session, openid=None, miniapp_openid="oMiniJob03")
     notify.record_subscribe_grant(session, "oMiniJob03", "tpl-mini-notice")
     session.commit()
-    sandbox.fail("/cgi-bin/message/subscribe/send", status=500)
+    sandbox.fail("/cgi-bin/message/subscribe/send", status=503)  # refused before handling: nothing was sent
     with app.app_context(), pytest.raises(WeChatUnavailable):
         deliver_to_resident(r.id, "x", "k-grant-back")
     assert grants(session, "oMiniJob03", "tpl-mini-notice") == 1

@@ -10,6 +10,7 @@ import pytest
 from infra.redis import connect
 from infra.web import get_redis
 from wechat.client import (
+    DeliveryUncertain,
     OutsideServiceWindow,
     WeChatAPIError,
     WeChatClient,
@@ -146,8 +147,38 @@ def test_server_error_is_unavailable(sandbox, redis):
 def test_system_busy_is_unavailable(sandbox, redis):
     client = make(sandbox, redis)
     sandbox.fail(CUSTOM, errcode=-1)
-    with pytest.raises(WeChatUnavailable):
+    with pytest.raises(WeChatUnavailable) as info:
         client.send_text("oF", "x")
+    assert not isinstance(info.value, DeliveryUncertain)  # "system busy": WeChat did not take it
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_5xx_after_the_send_reached_wechat_is_uncertain(sandbox, redis, status):
+    client = make(sandbox, redis)
+    sandbox.fail(CUSTOM, status=status)
+    with pytest.raises(DeliveryUncertain):
+        client.send_text("oF", "x")
+
+
+def test_503_proves_the_send_was_not_handled(sandbox, redis):
+    client = make(sandbox, redis)
+    sandbox.fail(CUSTOM, status=503)
+    with pytest.raises(WeChatUnavailable) as info:
+        client.send_text("oF", "x")
+    assert not isinstance(info.value, DeliveryUncertain)
+
+
+def test_an_answer_lost_after_the_send_was_accepted_is_uncertain_for_sends_only(sandbox, redis):
+    client = make(sandbox, redis, timeout=0.3)
+    client.get_access_token()
+    sandbox.fail(CUSTOM, delay_after=1.5)  # delivered, then the answer comes too late
+    with pytest.raises(DeliveryUncertain, match="timed out"):
+        client.send_text("oLate", "x")
+    assert len(sandbox.sent("oLate")) == 1
+    sandbox.fail("/cgi-bin/user/info", delay_after=1.5)
+    with pytest.raises(WeChatUnavailable) as info:  # a read can simply be made again
+        client.user_info("oLate")
+    assert not isinstance(info.value, DeliveryUncertain)
 
 
 def test_slow_wechat_times_out_instead_of_hanging(sandbox, redis):
@@ -164,6 +195,15 @@ def test_unreachable_wechat_is_unavailable(redis):
     client = WeChatClient("wx-a", "s", redis, api_base="http://127.0.0.1:9", timeout=0.5)
     with pytest.raises(WeChatUnavailable):
         client.send_text("oX", "x")
+
+
+def test_a_refused_connection_on_a_send_is_a_safe_retry(sandbox, redis):
+    client = make(sandbox, redis)
+    client.get_access_token()
+    client.api_base = "http://127.0.0.1:9"  # nothing listens on the discard port: the connect is refused
+    with pytest.raises(WeChatUnavailable, match="connection failed") as info:
+        client.send_text("oX", "x")
+    assert not isinstance(info.value, DeliveryUncertain)
 
 
 def test_failed_refresh_makes_waiting_callers_fail_fast_not_pile_on(sandbox, redis):
