@@ -80,6 +80,8 @@ def test_scoping_hides_other_units_appeals(
     assert {i["public_id"] for i in everything["items"]} == {lh.public_id}
     assert client.get("/console/api/appeals?status=open&limit=1", headers=secretary).json["total"] == 2
     assert client.get("/console/api/appeals?limit=500", headers=secretary).status_code == 422
+    bogus = client.get("/console/api/appeals?status=bogus", headers=secretary)
+    assert (bogus.status_code, bogus.json["code"]) == (422, "validation_error")
 
 
 def test_return_twice_then_arbitration_over_http(

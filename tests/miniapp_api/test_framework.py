@@ -34,6 +34,22 @@ def test_openapi_document_lists_the_api_with_bearer_security(client):
     assert client.get("/api/v1").status_code in (200, 308)  # interactive docs
 
 
+def test_swagger_ui_answers_with_or_without_a_trailing_slash(client):
+    page = client.get("/api/v1/swagger")
+    assert page.status_code == 200
+    assert b"swagger-ui" in page.data.lower()
+    slashed = client.get("/api/v1/swagger/")
+    assert (slashed.status_code, slashed.headers["Location"]) == (308, "/api/v1/swagger")
+    assert client.get("/api/v1/swagger/", follow_redirects=True).data == page.data
+
+
+def test_unknown_list_filters_are_a_422(client, login_as):
+    headers = login_as(None)
+    for url in ("/api/v1/appeals?status=bogus", "/api/v1/bookings?status=bogus"):
+        r = client.get(url, headers=headers)
+        assert (r.status_code, r.get_json()["code"]) == (422, "validation_error"), url
+
+
 def test_requests_without_or_with_a_bad_token_get_401_in_the_error_shape(client, org):
     r = client.get("/api/v1/notices")
     assert r.status_code == 401
