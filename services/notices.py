@@ -100,7 +100,10 @@ def publish(
     if staff.role == "property_staff" and category != "property":
         raise Forbidden("property staff publish property notices only")
     if staff.role == "grid_leader":
-        grid_id = staff.grid_id  # a grid leader speaks to their own grid
+        # A grid leader speaks to their own grid only: another grid is refused, never silently replaced.
+        if grid_id is not None and grid_id != staff.grid_id:
+            raise Forbidden("网格长只能向本网格发布通知", code="grid_out_of_scope")
+        grid_id = staff.grid_id
     if estate_id is not None:
         estate = session.get(Estate, estate_id)
         if estate is None or estate.community_id != staff.community_id:

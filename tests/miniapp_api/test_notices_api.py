@@ -43,3 +43,18 @@ def test_property_staff_publish_property_notices_only(app, client, login_as, org
     r = client.post("/api/v1/notices", headers=pc, json={"title": "电梯维保", "body": "b", "category": "property",
                                                           "estate_id": org.estates["E-LZ"].id})  # fmt: skip
     assert r.status_code == 201
+
+
+def test_a_grid_leader_cannot_publish_to_another_grid(app, client, login_as, org, count):
+    from models.miniapp import Notice
+
+    leader = _staff(app, login_as, org, "g1_leader")
+    r = client.post(
+        "/api/v1/notices", headers=leader, json={"title": "停水", "body": "周六停水", "grid_id": org.grids["G2"].id}
+    )
+    assert (r.status_code, r.get_json()["code"]) == (403, "grid_out_of_scope")
+    assert count(Notice) == 0
+    own = client.post(
+        "/api/v1/notices", headers=leader, json={"title": "停水", "body": "周六停水", "grid_id": org.grids["G1"].id}
+    )
+    assert own.status_code == 201
