@@ -89,8 +89,12 @@ def publish(
     pinned: bool = False,
     published_at: datetime,
     expires_at: datetime | None = None,
+    urgent: bool = False,
 ) -> Notice:
-    """Publish a notice in the staff member's community (property staff: only 'property' notices)."""
+    """Publish a notice in the staff member's community (property staff: only 'property' notices).
+
+    An urgent notice (and every emergency notice) is also pushed to each resident in its scope.
+    """
     if staff.role not in PUBLISHER_ROLES:
         raise Forbidden("your role cannot publish notices")
     if staff.community_id is None:
@@ -128,17 +132,43 @@ def publish(
     )
     session.add(notice)
     session.flush()
+    if urgent or category == "emergency":
+        push_to_audience(session, notice)
     return notice
 
 
-def audience_size(session: Session, notice: Notice) -> int:
-    """How many residents the notice is addressed to (bound residents in its scope)."""
-    stmt = select(func.count(Resident.id)).where(Resident.community_id == notice.community_id)
+def _audience(notice: Notice) -> Select[tuple[int]]:
+    """Ids of the bound residents in the notice's scope (community, and its estate or grid if any)."""
+    stmt = select(Resident.id).where(Resident.community_id == notice.community_id)
     if notice.grid_id is not None:
         stmt = stmt.where(Resident.grid_id == notice.grid_id)
     if notice.estate_id is not None:
         stmt = stmt.join(Building, Building.id == Resident.building_id).where(Building.estate_id == notice.estate_id)
-    return session.scalar(stmt) or 0
+    return stmt
+
+
+def push_to_audience(session: Session, notice: Notice) -> int:
+    """Tell every reachable resident in scope about the notice (one idempotent notification each); how many.
+
+    The channel follows the notification rules (customer-service message inside the 48 h window, else the
+    notice template or a mini-program subscribe message the resident has granted).
+    """
+    from services.notify import notify_resident
+
+    stmt = _audience(notice).where(
+        Resident.erased_at.is_(None), or_(Resident.openid.is_not(None), Resident.miniapp_openid.is_not(None))
+    )
+    text = f"【紧急通知】{notice.title}：{notice.body}"
+    text = text if len(text) <= 600 else text[:599] + "…"
+    recipients = list(session.scalars(stmt.order_by(Resident.id)))
+    for resident_id in recipients:
+        notify_resident(session, resident_id, text, key=f"notice:{notice.id}", related=("notice", notice.id))
+    return len(recipients)
+
+
+def audience_size(session: Session, notice: Notice) -> int:
+    """How many residents the notice is addressed to (bound residents in its scope)."""
+    return session.scalar(select(func.count()).select_from(_audience(notice).subquery())) or 0
 
 
 def receipt_counts(session: Session, staff: Staff, public_id: str) -> dict[str, int]:

@@ -84,8 +84,7 @@ def board(
         session.execute(select(Resident.id, Resident.name).where(Resident.id.in_([rid for rid, _ in ordered]))).all()
     )
     return [
-        RankRow(i + 1, rid, public_name(names.get(rid)), g, pts, at)
-        for i, (rid, (g, pts, at)) in enumerate(ordered)
+        RankRow(i + 1, rid, public_name(names.get(rid)), g, pts, at) for i, (rid, (g, pts, at)) in enumerate(ordered)
     ]
 
 
