@@ -255,9 +255,9 @@ def slot_availability(session: Session, venue: Venue, day: date, *, now: datetim
     return result
 
 
-def get_for_resident(session: Session, public_id: str, resident_id: int, *, lock: bool = False) -> Booking:
-    """A booking of this resident (another resident's booking is 'not found')."""
-    stmt = select(Booking).where(Booking.public_id == public_id, Booking.resident_id == resident_id)
+def get_for_resident(session: Session, booking_id: int, resident_id: int, *, lock: bool = False) -> Booking:
+    """A booking of this resident (another resident's booking is 'not found', so ids reveal nothing)."""
+    stmt = select(Booking).where(Booking.id == booking_id, Booking.resident_id == resident_id)
     booking = session.scalar(stmt.with_for_update() if lock else stmt)
     if booking is None:
         raise NotFound("no such booking")
@@ -371,9 +371,9 @@ def _release(session: Session, booking: Booking) -> None:
     session.execute(delete(BookingSeat).where(BookingSeat.booking_id == booking.id))
 
 
-def cancel(session: Session, public_id: str, *, resident_id: int, now: datetime, policy: BookingPolicy) -> Booking:
+def cancel(session: Session, booking_id: int, *, resident_id: int, now: datetime, policy: BookingPolicy) -> Booking:
     """Cancel one's own booking or leave the waitlist; frees the seats and offers them to the next in line."""
-    booking = get_for_resident(session, public_id, resident_id, lock=True)
+    booking = get_for_resident(session, booking_id, resident_id, lock=True)
     venue = _lock_venue(session, booking.venue_id)
     if booking.status in ("waitlisted", "offered"):
         pass  # leaving the queue or declining an offer is always allowed
@@ -467,15 +467,15 @@ def _notify_offer(session: Session, venue: Venue, booking: Booking, policy: Book
                 "time2": {"value": start},
                 "thing3": {"value": f"{deadline}前确认"},
             },
-            "page": f"pages/booking/detail?id={booking.public_id}",
+            "page": f"pages/booking/detail?id={booking.id}",
         },
         related=("booking", booking.id),
     )
 
 
-def confirm_offer(session: Session, public_id: str, *, resident_id: int, now: datetime) -> Booking:
+def confirm_offer(session: Session, booking_id: int, *, resident_id: int, now: datetime) -> Booking:
     """Accept a waitlist offer within its window (then it is pending approval or confirmed)."""
-    booking = get_for_resident(session, public_id, resident_id, lock=True)
+    booking = get_for_resident(session, booking_id, resident_id, lock=True)
     if booking.status != "offered":
         raise Conflict("there is no open offer for this booking", code="no_offer")
     if booking.offer_expires_at is None or booking.offer_expires_at <= now:
@@ -519,9 +519,9 @@ def require_venue_staff(session: Session, staff_id: int | None, venue: Venue) ->
     return staff
 
 
-def staff_get(session: Session, public_id: str, staff_id: int | None, *, lock: bool = False) -> Booking:
+def staff_get(session: Session, booking_id: int, staff_id: int | None, *, lock: bool = False) -> Booking:
     """A booking of a venue in the staff member's community."""
-    stmt = select(Booking).where(Booking.public_id == public_id)
+    stmt = select(Booking).where(Booking.id == booking_id)
     booking = session.scalar(stmt.with_for_update() if lock else stmt)
     if booking is None:
         raise NotFound("no such booking")
@@ -533,7 +533,7 @@ def staff_get(session: Session, public_id: str, staff_id: int | None, *, lock: b
 
 def decide(
     session: Session,
-    public_id: str,
+    booking_id: int,
     *,
     staff_id: int | None,
     approve: bool,
@@ -542,7 +542,7 @@ def decide(
     policy: BookingPolicy,
 ) -> Booking:
     """Approve or reject a pending booking; a rejection frees its seats for the waitlist."""
-    booking = staff_get(session, public_id, staff_id, lock=True)
+    booking = staff_get(session, booking_id, staff_id, lock=True)
     if booking.status != "pending":
         raise Conflict(f"only pending bookings can be decided (this one is {booking.status})", code="not_pending")
     booking.decided_by_staff_id = staff_id
@@ -566,7 +566,7 @@ _CHECKIN_SALT = "hongguan.booking.checkin"
 
 def checkin_token(booking: Booking, secret: str) -> str:
     """The signed code shown as a QR: names the booking and its current single-use nonce."""
-    return URLSafeSerializer(secret, salt=_CHECKIN_SALT).dumps({"b": booking.public_id, "n": booking.checkin_nonce})
+    return URLSafeSerializer(secret, salt=_CHECKIN_SALT).dumps({"b": booking.id, "n": booking.checkin_nonce})
 
 
 def check_in(session: Session, token: str, *, secret: str, staff_id: int | None, now: datetime) -> Booking:
@@ -575,9 +575,10 @@ def check_in(session: Session, token: str, *, secret: str, staff_id: int | None,
         payload = URLSafeSerializer(secret, salt=_CHECKIN_SALT).loads(token)
     except BadSignature:
         raise DomainError("this is not a valid check-in code", code="invalid_code") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("b"), str):
+    booking_id = payload.get("b") if isinstance(payload, dict) else None
+    if not isinstance(booking_id, int) or isinstance(booking_id, bool):
         raise DomainError("this is not a valid check-in code", code="invalid_code")
-    booking = staff_get(session, payload["b"], staff_id, lock=True)
+    booking = staff_get(session, booking_id, staff_id, lock=True)
     if payload.get("n") != booking.checkin_nonce:
         raise Conflict("this check-in code was already used", code="code_used")
     if booking.status == "checked_in":  # pragma: no cover - the nonce rotates on check-in
@@ -702,7 +703,7 @@ def queue_reminders(session: Session, *, now: datetime, policy: BookingPolicy) -
                 "kind": "mp_subscribe",
                 "template_id": policy.reminder_template,
                 "data": reminder_payload(session, booking),
-                "page": f"pages/booking/detail?id={booking.public_id}",
+                "page": f"pages/booking/detail?id={booking.id}",
             },
             related=("booking", booking.id),
         )
