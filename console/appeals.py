@@ -212,7 +212,7 @@ def _load(session: Session, staff: Staff, public_id: str, *, for_update: bool = 
         stmt = stmt.with_for_update()
     appeal = session.scalar(stmt)
     if appeal is None:
-        raise NotFound("no such appeal in your area")
+        raise NotFound("您的管辖范围内没有这件诉求")
     return appeal
 
 

@@ -84,7 +84,7 @@ def _item(notice: Notice, read: bool) -> dict[str, Any]:
 def _resident() -> Resident:
     resident = db_session().get(Resident, current_principal().resident_id)
     if resident is None:  # pragma: no cover - the session names an existing resident
-        raise ApiError(401, "unauthorized", "log in again")
+        raise ApiError(401, "unauthorized", "请重新登录")
     return resident
 
 
@@ -92,7 +92,7 @@ def _staff() -> Staff:
     staff_id = current_principal().staff_id
     staff = db_session().get(Staff, staff_id) if staff_id else None
     if staff is None:
-        raise ApiError(403, "forbidden", "this needs the role staff")
+        raise ApiError(403, "forbidden", "需要工作人员角色")
     return staff
 
 

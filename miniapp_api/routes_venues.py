@@ -180,9 +180,9 @@ def _visible_venue(session: Any, venue_id: int) -> Venue:
     venue = session.get(Venue, venue_id)
     resident = session.get(Resident, current_principal().resident_id)
     if venue is None or not venue.active:
-        raise NotFound("no such venue")
+        raise NotFound("没有这个场地")
     if resident is not None and resident.community_id not in (None, venue.community_id):
-        raise NotFound("no such venue")
+        raise NotFound("没有这个场地")
     return venue
 
 
@@ -310,7 +310,7 @@ def checkin_code(path: BookingPath) -> Any:
     session = db_session()
     b = svc.get_for_resident(session, path.booking_id, current_principal().resident_id)
     if b.status != "confirmed":
-        raise Conflict(f"the booking is {b.status}; only confirmed bookings check in", code="not_confirmed")
+        raise Conflict(f"预约状态为 {b.status}，只有已确认的预约可以签到", code="not_confirmed")
     return CheckinCode(code=svc.checkin_token(b, current_app.config["SECRET_KEY"]), booking_id=b.id).model_dump()
 
 
@@ -342,7 +342,7 @@ def pending_bookings(path: VenuePath, query: PageQuery) -> Any:
     session = db_session()
     venue = session.get(Venue, path.venue_id)
     if venue is None:
-        raise NotFound("no such venue")
+        raise NotFound("没有这个场地")
     svc.require_venue_staff(session, current_principal().staff_id, venue)
     stmt = select(Booking).where(Booking.venue_id == venue.id, Booking.status == "pending").order_by(Booking.id)
     return paginate(session, stmt, query, lambda b: _booking_out(session, b))

@@ -53,7 +53,7 @@ def get_for_resident(session: Session, public_id: str, resident: Resident, *, no
     """One notice the resident may see (404 otherwise: outside their scope looks the same as missing)."""
     notice = session.scalar(visible_to(session, resident, now=now).where(Notice.public_id == public_id))
     if notice is None:
-        raise NotFound("no such notice")
+        raise NotFound("没有这条通知")
     return notice
 
 
@@ -96,13 +96,13 @@ def publish(
     An urgent notice (and every emergency notice) is also pushed to each resident in its scope.
     """
     if staff.role not in PUBLISHER_ROLES:
-        raise Forbidden("your role cannot publish notices")
+        raise Forbidden("您的角色不能发布通知")
     if staff.community_id is None:
-        raise Forbidden("you are not attached to a community")
+        raise Forbidden("您还没有归属社区")
     if category not in CATEGORIES:
-        raise DomainError(f"unknown category {category!r}", code="invalid_category")
+        raise DomainError(f"未知的通知类别 {category!r}", code="invalid_category")
     if staff.role == "property_staff" and category != "property":
-        raise Forbidden("property staff publish property notices only")
+        raise Forbidden("物业人员只能发布物业通知")
     if staff.role == "grid_leader":
         # A grid leader speaks to their own grid only: another grid is refused, never silently replaced.
         if grid_id is not None and grid_id != staff.grid_id:
@@ -111,13 +111,13 @@ def publish(
     if estate_id is not None:
         estate = session.get(Estate, estate_id)
         if estate is None or estate.community_id != staff.community_id:
-            raise DomainError("no such estate in your community", code="invalid_estate")
+            raise DomainError("您的社区里没有这个小区", code="invalid_estate")
     if grid_id is not None:
         grid = session.get(Grid, grid_id)
         if grid is None or grid.community_id != staff.community_id:
-            raise DomainError("no such grid in your community", code="invalid_grid")
+            raise DomainError("您的社区里没有这个网格", code="invalid_grid")
     if expires_at is not None and expires_at <= published_at:
-        raise DomainError("expires_at must be in the future", code="invalid_expiry")
+        raise DomainError("expires_at（过期时间）必须晚于发布时间", code="invalid_expiry")
     notice = Notice(
         community_id=staff.community_id,
         estate_id=estate_id,
@@ -175,6 +175,6 @@ def receipt_counts(session: Session, staff: Staff, public_id: str) -> dict[str, 
     """Read counts for staff of the notice's community: {read, audience} (who read it is not disclosed)."""
     notice = session.scalar(select(Notice).where(Notice.public_id == public_id))
     if notice is None or staff.community_id != notice.community_id:
-        raise NotFound("no such notice")
+        raise NotFound("没有这条通知")
     read = session.scalar(select(func.count(NoticeRead.id)).where(NoticeRead.notice_id == notice.id)) or 0
     return {"read": read, "audience": max(audience_size(session, notice), read)}

@@ -132,7 +132,7 @@ def test_close_and_recategorise(
     leader = token("g1_leader")
     r = post(client, leader, appeal, "close", {"code": "unresolved"})
     assert r.status_code == 400
-    assert "explanation" in r.json["message"]
+    assert "说明原因" in r.json["message"]
     assert post(client, leader, appeal, "close", {"code": "withdrawn"}).status_code == 422
     other = make_appeal()
     r = post(client, leader, other, "recategorise", {"category": "noise", "note": "实为噪音"})

@@ -88,7 +88,7 @@ def test_roles_come_from_the_data(client, session, login_as, org):
 def test_require_roles_refuses_with_403(client, login_as, org):
     r = client.post("/api/v1/notices", headers=login_as(None), json={"title": "t", "body": "b"})
     assert r.status_code == 403
-    assert r.get_json() == {"code": "forbidden", "message": "this needs the role staff"}
+    assert r.get_json() == {"code": "forbidden", "message": "需要以下角色之一：staff"}
 
 
 def test_pagination_bounds_and_shape(client, session, login_as, org, clock):
@@ -176,3 +176,25 @@ def test_concurrent_duplicates_have_one_effect(app, session, login_as, org, coun
     assert count(Notice) == 1
     assert statuses.count(201) >= 1
     assert set(statuses) <= {201, 409}
+
+
+def test_error_messages_are_chinese_and_codes_stay_english(client, login_as, org):
+    import re
+
+    han = re.compile(r"[\u4e00-\u9fff]")
+    me = login_as(None)
+    answers = [
+        client.get("/api/v1/nowhere", headers=me),  # werkzeug's 404
+        client.delete("/api/v1/notices", headers=me),  # werkzeug's 405
+        client.get("/api/v1/notices"),  # no token
+        client.get("/api/v1/appeals?page_size=0", headers=me),  # validation
+        client.post("/api/v1/notices", headers=me, json={"title": "t", "body": "b"}),  # role
+        client.get("/api/v1/appeals/nope", headers=me),  # domain NotFound
+        client.post("/api/v1/bookings/999999/cancel", headers=me),
+        client.get("/console/api/appeals"),  # the staff API too
+    ]
+    for r in answers:
+        body = r.get_json()
+        assert r.status_code >= 400, r.request.path
+        assert re.fullmatch(r"[a-z_]+", body["code"]), body
+        assert han.search(body["message"]), body

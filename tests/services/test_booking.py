@@ -166,7 +166,7 @@ def test_one_resident_cannot_double_book_or_exceed_the_quota(session, hall, venu
     e = refused(svc.book, session, venue_id=venue.id, resident_id=r.id, starts_at=local(2026, 11, 23, 9), now=_now())
     assert isinstance(e, Forbidden)
     assert e.code == "quota_exceeded"
-    assert "2 upcoming bookings" in e.message
+    assert "2 个未到期的预约" in e.message
 
 
 def test_cancel_frees_the_seat_and_respects_the_cutoff(session, venue, residents, clock):
@@ -262,7 +262,7 @@ def test_qr_check_in_is_signed_single_use_and_windowed(session, org, venue, resi
     e = refused(svc.check_in, session, code, secret="other-secret", staff_id=staff_id, now=clock.now())
     assert e.code == "invalid_code"
     e = refused(svc.check_in, session, code, secret="secret", staff_id=staff_id, now=clock.now())
-    assert (e.code, e.message) == ("too_early", "check-in opens at 13:45")
+    assert (e.code, e.message) == ("too_early", "签到 13:45 开始")
     session.rollback()
     at = SAT_14 - timedelta(minutes=5)
     svc.check_in(session, code, secret="secret", staff_id=staff_id, now=at)
@@ -298,8 +298,7 @@ def test_no_shows_are_released_with_strikes_and_three_in_sixty_days_ban(session,
     assert (bans[0].starts_at, bans[0].ends_at) == (ban_start, ban_start + timedelta(days=14))
     e = refused(svc.book, session, venue_id=venue.id, resident_id=r.id, starts_at=local(2026, 11, 29, 14),
                 now=local(2026, 11, 28, 10))  # fmt: skip
-    assert (e.code, e.message) == ("booking_banned", "booking is suspended until 2026-12-11 14:16 after repeated "
-                                                      "no-shows")  # fmt: skip
+    assert (e.code, e.message) == ("booking_banned", "多次预约未到，2026-12-11 14:16 前暂停预约")
     session.rollback()
     # After the ban the resident books again.
     after = local(2026, 12, 11, 15)
