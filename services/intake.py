@@ -214,6 +214,11 @@ def submit_from_form(
     if isinstance(about, Appeal):
         if about.resident_id != resident.id:
             raise NotFound("没有找到这件诉求")
+        if about.status == "closed":
+            # Nobody works a closed appeal any more: a note there would go unread.
+            raise Conflict(
+                f"诉求 {about.number} 已结案，请作为新诉求提交，或在重办期限内申请重办", code="appeal_closed"
+            )
         return _noted(_add_notes(session, resident, about, [text]))
     if about is None:
         quoted = _quoted_appeal(session, resident, text)

@@ -76,6 +76,9 @@ def test_reopen_and_withdraw_from_the_mini_program(client, resident_headers, ses
     assert (r.get_json()["status"], r.get_json()["closure_code"]) == ("closed", "withdrawn")
     again = client.post(f"/api/v1/appeals/{pid}/withdraw", headers=resident_headers, json={})
     assert (again.status_code, again.get_json()["code"]) == (409, "invalid_transition")
+    # A closed appeal takes no more notes: the form is told to file it as new instead.
+    late = client.post("/api/v1/appeals", headers=resident_headers, json={"text": "灯又坏了", "about": pid})
+    assert (late.status_code, late.get_json()["code"]) == (409, "appeal_closed")
 
 
 def test_withdraw_is_refused_for_another_residents_appeal(client, login_as, resident_headers, org):
