@@ -127,7 +127,12 @@ def sandbox_command(host: str, port: int) -> None:
 
 
 @main.command("chat")
-@click.option("--openid", default="o-demo-resident-0001", show_default=True, help="the WeChat user you play")
+@click.option(
+    "--openid",
+    default="o-demo-resident-0001",  # services.demo.DEMO_RESIDENT_OPENID (kept literal: --help imports no models)
+    show_default=True,
+    help="the WeChat user you play (the default is the demo resident of 绿洲花园 1幢, grid G1)",
+)
 @click.option("--url", "base_url", default="http://127.0.0.1:5000", show_default=True, help="the running web")
 @click.option("--sandbox", "sandbox_url", default="http://127.0.0.1:5100", show_default=True)
 @click.option("--mode", type=click.Choice(["aes", "compat", "plain"]), default="aes", show_default=True)

@@ -106,11 +106,11 @@ def current_staff() -> Staff:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthorized", "staff login required: send Authorization: Bearer <staff token>")
+        raise ApiError(401, "unauthorized", "需要工作人员登录：请求头需带 Authorization: Bearer <staff token>")
     session = db_session()
     staff = staff_for_token(session, token.strip())
     if staff is None:
         session.rollback()
-        raise ApiError(401, "invalid_token", "the staff token is unknown, expired, revoked, or its owner is inactive")
+        raise ApiError(401, "invalid_token", "工作人员令牌无效、已过期、已撤销，或其所有人已停用")
     g.console_staff = staff
     return staff

@@ -234,9 +234,9 @@ def _window(start: date | None, end: date | None) -> tuple[date, date]:
     first = start or today.replace(day=1)
     last = end or today
     if last < first:
-        raise ApiError(400, "bad_window", "end must be on or after start")
+        raise ApiError(400, "bad_window", "结束日期不能早于开始日期")
     if (last - first).days > MAX_DAYS:
-        raise ApiError(400, "bad_window", f"the window may span at most {MAX_DAYS} days")
+        raise ApiError(400, "bad_window", f"时间范围最多 {MAX_DAYS} 天")
     return first, last
 
 
@@ -250,7 +250,7 @@ def _scope(staff: Staff, group_by: str) -> int | None:
         return None
     kind, attribute = UNIT_OF_ROLE.get(staff.role, (None, None))
     if kind != group_by or attribute is None or getattr(staff, attribute) is None:
-        raise Forbidden(f"your role sees KPIs of your own unit only (group_by={kind or 'month'})")
+        raise Forbidden(f"您的角色只能查看本单位的指标（group_by={kind or 'month'}）")
     return int(getattr(staff, attribute))
 
 
@@ -301,7 +301,7 @@ def list_reports() -> dict[str, Any]:
     """Weekly reports of my community, newest first."""
     staff = current_staff()
     if staff.role not in REPORT_ROLES:
-        raise Forbidden("weekly reports are for community staff and grid leaders")
+        raise Forbidden("周报仅供社区工作人员和网格长查看")
     session = db_session()
     everywhere = staff.role in ("street_officer", "admin")
     found = reports.list_reports(session, community_id=None if everywhere else staff.community_id)
@@ -317,11 +317,11 @@ def download_report(path: ReportPath) -> Response:
     session = db_session()
     report = session.get(Report, path.report_id)
     if report is None or not _report_visible(staff, report):
-        raise NotFound("no such report for you")
+        raise NotFound("没有您可查看的这份报告")
     file = reports.reports_path(Path(current_app.config["INSTANCE_PATH"]) / "reports", report)
     session.commit()
     if not file.exists():
-        raise NotFound("the report file is missing; it is rebuilt by the next weekly run")
+        raise NotFound("报告文件缺失，下次周报任务会重新生成")
     return send_file(file, mimetype=XLSX, as_attachment=True, download_name=report.filename, max_age=0)
 
 

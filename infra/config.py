@@ -51,8 +51,6 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "INBOUND_RELAY_INTERVAL": (0.25, "seconds between the relay's polls for stored messages to hand to RQ"),
     "TIMESTAMP_WINDOW": (300, "seconds a push or URL verification (GET) timestamp may differ from now (replay window)"),
     "MAX_CONTENT_LENGTH": (64 * 1024, "largest request body accepted, bytes"),
-    "TIMEZONE": ("Asia/Shanghai", "local time zone for working days, deadlines and reports"),
-    "PUBLIC_BASE_URL": ("http://127.0.0.1:5000", "external URL of the web process, used in links"),
 }
 
 # Secrets that must be set explicitly in production (the defaults above are for development only).

@@ -1,4 +1,8 @@
-"""One JSON error shape for every API: {"code", "message", "details"} with the right 4xx; hostile input guards."""
+"""One JSON error shape for every API: {"code", "message", "details"} with the right 4xx; hostile input guards.
+
+`code` is stable English for programs; `message` is Chinese, for the people using the mini-program and the
+console (field-level `details` keep pydantic's wording, keyed by field).
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,21 @@ def validation_error_response(e: ValidationError) -> Response:
         {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", ""), "type": err["type"]}
         for err in e.errors(include_url=False, include_context=False, include_input=False)
     ]
-    return error_response(422, "validation_error", "request body or parameters are invalid", details)
+    return error_response(422, "validation_error", "请求内容或参数不正确", details)
+
+
+# Werkzeug's own refusals (unknown URL, wrong method, body too large …) in the API's language.
+HTTP_MESSAGES = {
+    400: "请求格式不正确",
+    401: "请先登录",
+    403: "没有权限",
+    404: "没有这个地址",
+    405: "这个地址不支持该请求方法",
+    409: "请求与当前状态冲突",
+    413: "请求内容过大",
+    415: "不支持的请求内容类型",
+    429: "请求过于频繁，请稍后再试",
+}
 
 
 def _is_api_request() -> bool:
@@ -57,7 +75,8 @@ def register_error_handlers(app: Flask) -> None:
         if not _is_api_request():
             return e
         code = (e.name or "error").lower().replace(" ", "_")
-        return error_response(e.code or 500, code, e.description or e.name or "error")
+        status = e.code or 500
+        return error_response(status, code, HTTP_MESSAGES.get(status, "请求未能完成"))
 
     @app.errorhandler(Exception)
     def _unhandled(e: Exception) -> Response:
@@ -65,7 +84,7 @@ def register_error_handlers(app: Flask) -> None:
         if request.path.startswith("/wechat"):
             # WeChat shows "该公众号暂时无法提供服务" for anything but a valid reply; `success` is always valid.
             return Response("success", mimetype="text/plain")
-        return error_response(500, "internal_error", "internal error; the request was not completed")
+        return error_response(500, "internal_error", "服务器内部错误，请求未完成")
 
 
 def register_domain_errors(app: Flask) -> None:

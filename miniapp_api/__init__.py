@@ -22,7 +22,8 @@ How to add an endpoint
 
 4. Refuse with ``services.errors`` (NotFound, Forbidden, Conflict …) from services or ``infra.http.ApiError``
    from the handler: both become ``{"code", "message", "details"}`` with the right status. Check ownership on every
-   object (another resident's object → 404) and address objects by non-enumerable public ids.
+   object (another resident's object → 404), so an id reveals nothing; new objects are addressed by their
+   integer id (venues, bookings, events, submissions).
 5. Lists: ``def view(query: PageQuery)`` (or a subclass with filters) and ``return paginate(session, stmt, query,
    serialize)`` → ``{items, page, page_size, total}``; declare ``responses(Page[Item])``.
 6. Tests: ``tests/miniapp_api/conftest.py`` has ``login_as(resident_or_None, **fields)`` returning auth headers.

@@ -50,12 +50,12 @@ def bearer_token() -> str | None:
 def _authenticate() -> Principal:
     token = bearer_token()
     if token is None:
-        raise ApiError(401, "unauthorized", "login required: send Authorization: Bearer <token>")
+        raise ApiError(401, "unauthorized", "请先登录：请求头需带 Authorization: Bearer <token>")
     session = db_session()
     row = auth_service.resolve(session, token, now=clock.now())
     if row is None:
         session.rollback()
-        raise ApiError(401, "session_expired", "the session is unknown or has expired; log in again")
+        raise ApiError(401, "session_expired", "登录已失效，请重新登录")
     identity = auth_service.identity_for(session, row.resident_id)
     # End the read transaction now: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE).
     session.rollback()
@@ -98,7 +98,7 @@ def require_roles(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
             if not principal.has(*roles):
-                raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}")
+                raise ApiError(403, "forbidden", f"需要以下角色之一：{'、'.join(roles)}")
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import redirect
 from flask_openapi3 import APIBlueprint, OpenAPI, Tag
 
 from miniapp_api.auth import BEARER
@@ -48,3 +49,6 @@ def register(app: OpenAPI) -> None:
     declare_security(app)
     for bp in (auth_bp, notices_bp, appeals_bp, venues_bp):
         app.register_api(bp)
+    # Swagger UI lives at /api/v1/swagger and loads its assets relative to that URL, so the slashed form is
+    # redirected rather than served (served, its relative asset links would point one folder too deep).
+    app.add_url_rule(f"{API_PREFIX}/swagger/", "swagger_slash", lambda: redirect(f"{API_PREFIX}/swagger", code=308))

@@ -63,12 +63,10 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
         raise ApiError(
             422,
             "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different request; use a new key",
+            "这个 Idempotency-Key 已用于另一个请求，请换一个新的",
         )
     if record.status_code is None:
-        raise ApiError(
-            409, "idempotency_in_progress", "the first request with this key is still running; retry shortly"
-        )
+        raise ApiError(409, "idempotency_in_progress", "使用这个 Idempotency-Key 的第一个请求仍在处理中，请稍后重试")
     response = make_response(record.response_body, record.status_code)
     response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -90,7 +88,7 @@ def idempotent(view: F) -> F:
             return view(*args, **kwargs)
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-            raise ApiError(422, "invalid_idempotency_key", f"{HEADER} must be 1-{MAX_KEY_LENGTH} printable characters")
+            raise ApiError(422, "invalid_idempotency_key", f"{HEADER} 应为 1 到 {MAX_KEY_LENGTH} 个可打印字符")
         principal = current_principal()
         fingerprint = request_fingerprint()
         session = db_session()

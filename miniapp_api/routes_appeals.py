@@ -1,10 +1,14 @@
-"""Residents' own appeals: submit from the form, list, detail with timeline, rate, chase (the chat's domain code)."""
+"""Residents' own appeals: submit from the form, list, detail with timeline, rate, chase, reopen, withdraw.
+
+The same domain code as the chat; where the chat asks "which appeal is this about?", the form says `about`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
+from flask import current_app
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -43,6 +47,14 @@ class AppealCreate(BaseModel):
     latitude: float | None = Field(None, ge=-90, le=90)
     longitude: float | None = Field(None, ge=-180, le=180)
     building_id: DbId | None = None
+    about: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description='"new" files a new appeal; an appeal\'s id adds the text to that appeal; omitted: decided by '
+        "the server, which answers 409 about_required (with the open appeals in details.options) when the text "
+        "may be about one of them",
+    )
 
 
 class RateBody(BaseModel):
@@ -50,6 +62,18 @@ class RateBody(BaseModel):
 
     rating: Literal[RATINGS]  # type: ignore[valid-type]
     comment: str | None = Field(None, max_length=500)
+
+
+class ReopenBody(BaseModel):
+    """What is still wrong (重办)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class WithdrawBody(BaseModel):
+    """Why the resident withdraws (optional)."""
+
+    reason: str | None = Field(None, max_length=500)
 
 
 class AppealItem(BaseModel):
@@ -74,8 +98,12 @@ class AppealDetail(AppealItem):
 
 
 class SubmitResult(BaseModel):
-    """What the form submission did (the same reply the chat would give)."""
+    """What the form submission did, and the reply the resident reads."""
 
+    outcome: Literal["created", "joined", "noted", "answered"] = Field(
+        description="created: a new appeal; joined: added as a supporter of another resident's appeal on the same "
+        "problem; noted: added to one of my appeals; answered: a consultation or greeting answered at once"
+    )
     reply: str
     appeal: AppealItem | None
 
@@ -99,7 +127,7 @@ def _own_appeal(session: Any, public_id: str) -> Appeal:
         select(Appeal).where(Appeal.public_id == public_id, Appeal.resident_id == current_principal().resident_id)
     )
     if appeal is None:
-        raise NotFound("no such appeal")
+        raise NotFound("没有找到这件诉求")
     return appeal
 
 
@@ -138,28 +166,41 @@ def get_appeal(path: AppealPath) -> Any:
     return _detail(session, _own_appeal(session, path.appeal_id))
 
 
-@bp.post("/appeals", responses=responses(SubmitResult, status=201, errors=WRITE_ERRORS), summary="submit an appeal")
+@bp.post(
+    "/appeals",
+    responses=responses(SubmitResult, status=201, errors=WRITE_ERRORS),
+    summary="submit an appeal",
+)
 @login_required
 @idempotent
 def create_appeal(body: AppealCreate) -> Any:
-    """Submit from the form: the same intake as the chat (classification, routing, duplicates)."""
-    from services.intake import handle_text
+    """Submit from the form: the same intake as the chat (classification, routing, duplicates), with `about`."""
+    from services.intake import submit_from_form
 
     session = db_session()
     resident = session.get(Resident, current_principal().resident_id)
     assert resident is not None
     if body.building_id is not None and session.get(Building, body.building_id) is None:
-        raise ApiError(422, "invalid_building", "no such building")
-    result = handle_text(
+        raise ApiError(422, "invalid_building", "没有这栋楼")
+    about: Appeal | str | None = None
+    if body.about == "new":
+        about = "new"
+    elif body.about is not None:
+        about = _own_appeal(session, body.about)
+    result = submit_from_form(
         session,
         resident,
         body.text,
-        channel="miniapp",
+        about=about,
         latitude=body.latitude,
         longitude=body.longitude,
         building_id=body.building_id,
     )
-    out = SubmitResult(reply=result.reply, appeal=_item(result.appeal) if result.appeal else None)
+    out = SubmitResult(
+        outcome=result.outcome,
+        reply=result.reply,
+        appeal=_item(result.appeal) if result.appeal else None,
+    )
     commit_and_enqueue(session)
     return out.model_dump(mode="json"), 201
 
@@ -190,7 +231,48 @@ def chase_appeal(path: AppealPath) -> Any:
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.chase(session, appeal, resident_id=current_principal().resident_id)
+    workflow.chase(
+        session,
+        appeal,
+        resident_id=current_principal().resident_id,
+        period_hours=float(current_app.config["APPEAL_CHASE_HOURS"]),
+    )
+    out = _detail(session, appeal)
+    commit_and_enqueue(session)
+    return out
+
+
+@bp.post("/appeals/<appeal_id>/reopen", responses=responses(AppealDetail, errors=WRITE_ERRORS), summary="重办")
+@login_required
+@idempotent
+def reopen_appeal(path: AppealPath, body: ReopenBody) -> Any:
+    """Not fixed: a resolved appeal (or one closed as resolved within the reopen window) goes back to its unit."""
+    from services import workflow
+
+    session = db_session()
+    appeal = _own_appeal(session, path.appeal_id)
+    workflow.reopen(
+        session,
+        appeal,
+        resident_id=current_principal().resident_id,
+        reason=body.reason,
+        reopen_days=float(current_app.config["APPEAL_REOPEN_DAYS"]),
+    )
+    out = _detail(session, appeal)
+    commit_and_enqueue(session)
+    return out
+
+
+@bp.post("/appeals/<appeal_id>/withdraw", responses=responses(AppealDetail, errors=WRITE_ERRORS), summary="撤回")
+@login_required
+@idempotent
+def withdraw_appeal(path: AppealPath, body: WithdrawBody) -> Any:
+    """Withdraw an appeal that is not closed yet: closed as withdrawn, the unit is told to stop."""
+    from services import workflow
+
+    session = db_session()
+    appeal = _own_appeal(session, path.appeal_id)
+    workflow.withdraw(session, appeal, resident_id=current_principal().resident_id, reason=body.reason)
     out = _detail(session, appeal)
     commit_and_enqueue(session)
     return out

@@ -76,19 +76,17 @@ def login(body: LoginBody) -> Any:
     except WeChatAPIError as e:
         errcode = e.errcode
         if errcode in _RATE_LIMITED:
-            raise ApiError(429, "rate_limited", "too many logins; wait a minute and try again") from None
+            raise ApiError(429, "rate_limited", "登录过于频繁，请一分钟后再试") from None
         if errcode in _INVALID_CODE:
-            raise ApiError(
-                401, "invalid_code", "the login code is invalid or already used; call wx.login again"
-            ) from None
+            raise ApiError(401, "invalid_code", "登录 code 无效或已使用，请重新调用 wx.login") from None
         log.warning("code2Session failed errcode=%s", errcode)
-        raise ApiError(503, "wechat_unavailable", "WeChat login is unavailable; try again shortly") from None
+        raise ApiError(503, "wechat_unavailable", "微信登录暂时不可用，请稍后重试") from None
     except WeChatUnavailable:  # timeouts, connection errors, 5xx: the client already logged the call
-        raise ApiError(503, "wechat_unavailable", "WeChat login is unavailable; try again shortly") from None
+        raise ApiError(503, "wechat_unavailable", "微信登录暂时不可用，请稍后重试") from None
     openid = result.get("openid")
     session_key = result.get("session_key")
     if not openid or not session_key:
-        raise ApiError(503, "wechat_unavailable", "WeChat returned no openid; try again")
+        raise ApiError(503, "wechat_unavailable", "微信没有返回 openid，请重试")
     session = db_session()
     now = clock.now()
     token, row = auth_service.login(
@@ -144,11 +142,11 @@ def subscribe(body: SubscriptionBody) -> Any:
     try:
         from services.notify import record_subscribe_grant  # the notifications engineer's grant ledger
     except ImportError:
-        raise ApiError(503, "not_available", "subscriptions cannot be recorded yet") from None
+        raise ApiError(503, "not_available", "暂时无法记录订阅") from None
     session = db_session()
     resident = session.get(Resident, current_principal().resident_id)
     if resident is None or not resident.miniapp_openid:
-        raise ApiError(409, "no_miniapp_openid", "log in from the mini-program first")
+        raise ApiError(409, "no_miniapp_openid", "请先在小程序中登录")
     record_subscribe_grant(session, resident.miniapp_openid, body.template_id, count=1)
     session.commit()
     return Ok().model_dump()

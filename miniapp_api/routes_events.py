@@ -160,7 +160,7 @@ def _signup_out(session: Any, row: EventSignup) -> dict[str, Any]:
 def _resident(session: Any) -> Resident:
     resident = session.get(Resident, current_principal().resident_id)
     if resident is None:  # pragma: no cover - the session names an existing resident
-        raise ApiError(401, "unauthorized", "log in again")
+        raise ApiError(401, "unauthorized", "请重新登录")
     return resident
 
 

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from infra import clock
 from infra.http import ApiError
 from infra.web import db_session
+from jobs.outbox import commit_and_enqueue
 from miniapp_api.auth import current_principal, login_required, require_roles
 from miniapp_api.blueprint import api_blueprint
 from miniapp_api.idempotency import idempotent
@@ -57,6 +58,9 @@ class NoticeCreate(BaseModel):
     grid_id: DbId | None = None
     pinned: bool = False
     expires_at: AwareDatetime | None = None
+    urgent: bool = Field(
+        False, description="also push it to every resident in scope (always so for category emergency)"
+    )
 
 
 class ReceiptCounts(BaseModel):
@@ -80,7 +84,7 @@ def _item(notice: Notice, read: bool) -> dict[str, Any]:
 def _resident() -> Resident:
     resident = db_session().get(Resident, current_principal().resident_id)
     if resident is None:  # pragma: no cover - the session names an existing resident
-        raise ApiError(401, "unauthorized", "log in again")
+        raise ApiError(401, "unauthorized", "请重新登录")
     return resident
 
 
@@ -88,7 +92,7 @@ def _staff() -> Staff:
     staff_id = current_principal().staff_id
     staff = db_session().get(Staff, staff_id) if staff_id else None
     if staff is None:
-        raise ApiError(403, "forbidden", "this needs the role staff")
+        raise ApiError(403, "forbidden", "需要工作人员角色")
     return staff
 
 
@@ -140,8 +144,9 @@ def create_notice(body: NoticeCreate) -> Any:
         pinned=body.pinned,
         published_at=clock.now(),
         expires_at=body.expires_at,
+        urgent=body.urgent,
     )
-    session.commit()
+    commit_and_enqueue(session)
     detail = NoticeDetail(**_item(notice, False), body=notice.body, expires_at=notice.expires_at)
     return detail.model_dump(mode="json"), 201
 

@@ -145,7 +145,7 @@ class BoardOut(BaseModel):
 def _resident(session: Any) -> Resident:
     resident = session.get(Resident, current_principal().resident_id)
     if resident is None:  # pragma: no cover - the session names an existing resident
-        raise ApiError(401, "unauthorized", "log in again")
+        raise ApiError(401, "unauthorized", "请重新登录")
     return resident
 
 

@@ -179,7 +179,7 @@ def redeem(path: RewardPath) -> Any:
     """
     key = (request.headers.get(HEADER) or "").strip()
     if not key:
-        raise ApiError(428, "idempotency_key_required", f"spending points needs an {HEADER} header (a fresh UUID)")
+        raise ApiError(428, "idempotency_key_required", f"使用积分需要请求头 {HEADER}（一个新的 UUID）")
     session = db_session()
     resident_id = current_principal().resident_id
     resident = session.get(Resident, resident_id)

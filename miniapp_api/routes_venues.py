@@ -34,9 +34,9 @@ class VenuePath(BaseModel):
 
 
 class BookingPath(BaseModel):
-    """A booking by its public id."""
+    """A booking by its id (an integer like every other id; another resident's booking is a 404)."""
 
-    booking_id: str = Field(min_length=1, max_length=32)
+    booking_id: DbId
 
 
 class SlotQuery(BaseModel):
@@ -110,7 +110,7 @@ class BookingCreate(BaseModel):
 class BookingOut(BaseModel):
     """A booking as its owner sees it."""
 
-    id: str
+    id: int
     venue_id: int
     venue_name: str
     starts_at: datetime
@@ -126,7 +126,7 @@ class CheckinCode(BaseModel):
     """The signed, single-use code to show as a QR."""
 
     code: str
-    booking_id: str
+    booking_id: int
 
 
 class CheckinBody(BaseModel):
@@ -163,7 +163,7 @@ def _booking_out(session: Any, b: Booking) -> dict[str, Any]:
             or 0
         ) + 1
     return BookingOut(
-        id=b.public_id,
+        id=b.id,
         venue_id=b.venue_id,
         venue_name=venue.name if venue else "",
         starts_at=b.starts_at,
@@ -180,9 +180,9 @@ def _visible_venue(session: Any, venue_id: int) -> Venue:
     venue = session.get(Venue, venue_id)
     resident = session.get(Resident, current_principal().resident_id)
     if venue is None or not venue.active:
-        raise NotFound("no such venue")
+        raise NotFound("没有这个场地")
     if resident is not None and resident.community_id not in (None, venue.community_id):
-        raise NotFound("no such venue")
+        raise NotFound("没有这个场地")
     return venue
 
 
@@ -261,7 +261,7 @@ def list_bookings(query: BookingListQuery) -> Any:
     return paginate(session, stmt, query, lambda b: _booking_out(session, b))
 
 
-@bp.get("/bookings/<booking_id>", responses=responses(BookingOut), summary="one of my bookings")
+@bp.get("/bookings/<int:booking_id>", responses=responses(BookingOut), summary="one of my bookings")
 @login_required
 def get_booking(path: BookingPath) -> Any:
     """A booking of the caller (another resident's → 404)."""
@@ -269,7 +269,7 @@ def get_booking(path: BookingPath) -> Any:
     return _booking_out(session, svc.get_for_resident(session, path.booking_id, current_principal().resident_id))
 
 
-@bp.post("/bookings/<booking_id>/cancel", responses=responses(BookingOut, errors=BOOKING_ERRORS), summary="cancel")
+@bp.post("/bookings/<int:booking_id>/cancel", responses=responses(BookingOut, errors=BOOKING_ERRORS), summary="cancel")
 @login_required
 @idempotent
 def cancel_booking(path: BookingPath) -> Any:
@@ -288,7 +288,7 @@ def cancel_booking(path: BookingPath) -> Any:
 
 
 @bp.post(
-    "/bookings/<booking_id>/confirm",
+    "/bookings/<int:booking_id>/confirm",
     responses=responses(BookingOut, errors=BOOKING_ERRORS),
     summary="take an offer",
 )
@@ -303,15 +303,15 @@ def confirm_booking(path: BookingPath) -> Any:
     return out
 
 
-@bp.get("/bookings/<booking_id>/checkin-code", responses=responses(CheckinCode), summary="my check-in QR code")
+@bp.get("/bookings/<int:booking_id>/checkin-code", responses=responses(CheckinCode), summary="my check-in QR code")
 @login_required
 def checkin_code(path: BookingPath) -> Any:
     """The signed single-use code to show at the venue (render it as a QR code)."""
     session = db_session()
     b = svc.get_for_resident(session, path.booking_id, current_principal().resident_id)
     if b.status != "confirmed":
-        raise Conflict(f"the booking is {b.status}; only confirmed bookings check in", code="not_confirmed")
-    return CheckinCode(code=svc.checkin_token(b, current_app.config["SECRET_KEY"]), booking_id=b.public_id).model_dump()
+        raise Conflict(f"预约状态为 {b.status}，只有已确认的预约可以签到", code="not_confirmed")
+    return CheckinCode(code=svc.checkin_token(b, current_app.config["SECRET_KEY"]), booking_id=b.id).model_dump()
 
 
 @bp.post("/checkin", responses=responses(BookingOut, errors=BOOKING_ERRORS), summary="scan a check-in code (staff)")
@@ -342,14 +342,14 @@ def pending_bookings(path: VenuePath, query: PageQuery) -> Any:
     session = db_session()
     venue = session.get(Venue, path.venue_id)
     if venue is None:
-        raise NotFound("no such venue")
+        raise NotFound("没有这个场地")
     svc.require_venue_staff(session, current_principal().staff_id, venue)
     stmt = select(Booking).where(Booking.venue_id == venue.id, Booking.status == "pending").order_by(Booking.id)
     return paginate(session, stmt, query, lambda b: _booking_out(session, b))
 
 
 @bp.post(
-    "/bookings/<booking_id>/decision",
+    "/bookings/<int:booking_id>/decision",
     responses=responses(BookingOut, errors=BOOKING_ERRORS),
     summary="approve (staff)",
 )

@@ -43,10 +43,6 @@ SEAT_HOLDING_STATES = ("pending", "confirmed", "offered", "checked_in")
 ACTIVE_STATES = ("pending", "confirmed", "offered")  # count towards the per-resident quota
 
 
-def _public_id() -> str:
-    return uuid.uuid4().hex
-
-
 class Venue(TimestampMixin, Base):
     """A bookable room or a room of N seats, with its opening hours and booking rules (all editable data)."""
 
@@ -121,7 +117,6 @@ class Booking(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
     venue_id: Mapped[int] = mapped_column(ForeignKey("venue.id"))
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
     starts_at: Mapped[datetime]

@@ -89,7 +89,7 @@ class BookingRefused(DomainError):
 def create_venue(session: Session, *, community_id: int, name: str, capacity: int = 1, **rules: Any) -> Venue:
     """A venue with its seat rows 0..capacity-1 (the targets of the booking_seat foreign key)."""
     if capacity < 1:
-        raise DomainError("capacity must be at least 1", code="invalid_capacity")
+        raise DomainError("容量至少为 1", code="invalid_capacity")
     venue = Venue(community_id=community_id, name=name, capacity=capacity, **rules)
     session.add(venue)
     session.flush()
@@ -101,7 +101,7 @@ def create_venue(session: Session, *, community_id: int, name: str, capacity: in
 def set_capacity(session: Session, venue: Venue, capacity: int) -> None:
     """Grow or shrink a venue; a seat held by any booking row cannot be removed (Conflict)."""
     if capacity < 1:
-        raise DomainError("capacity must be at least 1", code="invalid_capacity")
+        raise DomainError("容量至少为 1", code="invalid_capacity")
     locked = _lock_venue(session, venue.id)
     if capacity > locked.capacity:
         session.add_all(VenueSeat(venue_id=venue.id, seat_no=n) for n in range(locked.capacity, capacity))
@@ -110,7 +110,7 @@ def set_capacity(session: Session, venue: Venue, capacity: int) -> None:
             select(func.count(BookingSeat.id)).where(BookingSeat.venue_id == venue.id, BookingSeat.seat_no >= capacity)
         )
         if in_use:
-            raise Conflict("seats above the new capacity are booked; cancel those bookings first", code="seats_in_use")
+            raise Conflict("超出新容量的座位已有预约，请先取消这些预约", code="seats_in_use")
         session.execute(delete(VenueSeat).where(VenueSeat.venue_id == venue.id, VenueSeat.seat_no >= capacity))
     locked.capacity = capacity
     session.flush()
@@ -179,7 +179,7 @@ def _requested_slots(venue: Venue, starts_at: datetime, slots: int) -> list[date
 def _lock_venue(session: Session, venue_id: int) -> Venue:
     venue = session.get(Venue, venue_id, with_for_update=True)  # PostgreSQL row lock; SQLite: BEGIN IMMEDIATE
     if venue is None or not venue.active:
-        raise NotFound("no such venue")
+        raise NotFound("没有这个场地")
     return venue
 
 
@@ -255,12 +255,12 @@ def slot_availability(session: Session, venue: Venue, day: date, *, now: datetim
     return result
 
 
-def get_for_resident(session: Session, public_id: str, resident_id: int, *, lock: bool = False) -> Booking:
-    """A booking of this resident (another resident's booking is 'not found')."""
-    stmt = select(Booking).where(Booking.public_id == public_id, Booking.resident_id == resident_id)
+def get_for_resident(session: Session, booking_id: int, resident_id: int, *, lock: bool = False) -> Booking:
+    """A booking of this resident (another resident's booking is 'not found', so ids reveal nothing)."""
+    stmt = select(Booking).where(Booking.id == booking_id, Booking.resident_id == resident_id)
     booking = session.scalar(stmt.with_for_update() if lock else stmt)
     if booking is None:
-        raise NotFound("no such booking")
+        raise NotFound("没有这条预约")
     return booking
 
 
@@ -282,11 +282,11 @@ def book(
     venue = _lock_venue(session, venue_id)
     resident = session.get(Resident, resident_id, with_for_update=True)  # serialises one resident's quota checks
     if resident is None:
-        raise NotFound("no such resident")
+        raise NotFound("没有这位居民")
     ban = active_ban(session, resident_id, now)
     if ban is not None:
         until = ban.ends_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-        raise Forbidden(f"booking is suspended until {until} after repeated no-shows", code="booking_banned")
+        raise Forbidden(f"多次预约未到，{until} 前暂停预约", code="booking_banned")
     slot_starts = _requested_slots(venue, starts_at, slots)
     local_day = slot_starts[0].astimezone(LOCAL_TZ).date()
     closure = closure_on(session, venue, local_day)
@@ -313,17 +313,17 @@ def book(
         )
     )
     if overlapping is not None:
-        raise Conflict("you already have a booking or waitlist place at this time", code="already_booked")
+        raise Conflict("您在这个时段已有预约或候补", code="already_booked")
     if active_count(session, resident_id, now) >= venue.quota_active:
         raise Forbidden(
-            f"you already have {venue.quota_active} upcoming bookings; cancel one first",
+            f"您已有 {venue.quota_active} 个未到期的预约，请先取消一个",
             code="quota_exceeded",
         )
 
     seats = {s: _free_seat(session, venue, s) for s in slot_starts}
     if any(n is None for n in seats.values()):
         if not waitlist:
-            raise Conflict("that slot is full; you may join the waitlist", code="slot_full")
+            raise Conflict("这个时段已满，可以加入候补", code="slot_full")
         booking = Booking(
             venue_id=venue.id, resident_id=resident_id, starts_at=first, ends_at=ends_at, status="waitlisted",
             purpose=purpose,
@@ -362,8 +362,8 @@ def _hold_seats(session: Session, booking: Booking, seats: dict[datetime, int | 
 def _conflict_from(e: IntegrityError) -> Conflict:
     text = str(e.orig)
     if "slot_resident" in text or "resident_overlap" in text or "resident_id" in text:
-        return Conflict("you already have a booking at this time", code="already_booked")
-    return Conflict("that slot was just taken; choose another", code="slot_full")
+        return Conflict("您在这个时段已有预约", code="already_booked")
+    return Conflict("这个时段刚被订走，请换一个时段", code="slot_full")
 
 
 def _release(session: Session, booking: Booking) -> None:
@@ -371,20 +371,20 @@ def _release(session: Session, booking: Booking) -> None:
     session.execute(delete(BookingSeat).where(BookingSeat.booking_id == booking.id))
 
 
-def cancel(session: Session, public_id: str, *, resident_id: int, now: datetime, policy: BookingPolicy) -> Booking:
+def cancel(session: Session, booking_id: int, *, resident_id: int, now: datetime, policy: BookingPolicy) -> Booking:
     """Cancel one's own booking or leave the waitlist; frees the seats and offers them to the next in line."""
-    booking = get_for_resident(session, public_id, resident_id, lock=True)
+    booking = get_for_resident(session, booking_id, resident_id, lock=True)
     venue = _lock_venue(session, booking.venue_id)
     if booking.status in ("waitlisted", "offered"):
         pass  # leaving the queue or declining an offer is always allowed
     elif booking.status in ("pending", "confirmed"):
         if booking.starts_at - now < timedelta(minutes=venue.cancel_cutoff_minutes):
             raise Conflict(
-                f"cancellations close {venue.cancel_cutoff_minutes} minutes before the start",
+                f"开始前 {venue.cancel_cutoff_minutes} 分钟内不能取消",
                 code="too_late_to_cancel",
             )
     else:
-        raise Conflict(f"a {booking.status} booking cannot be cancelled", code="not_cancellable")
+        raise Conflict(f"状态为 {booking.status} 的预约不能取消", code="not_cancellable")
     held = booking.status != "waitlisted"
     booking.status = "cancelled"
     booking.cancelled_at = now
@@ -467,19 +467,19 @@ def _notify_offer(session: Session, venue: Venue, booking: Booking, policy: Book
                 "time2": {"value": start},
                 "thing3": {"value": f"{deadline}前确认"},
             },
-            "page": f"pages/booking/detail?id={booking.public_id}",
+            "page": f"pages/booking/detail?id={booking.id}",
         },
         related=("booking", booking.id),
     )
 
 
-def confirm_offer(session: Session, public_id: str, *, resident_id: int, now: datetime) -> Booking:
+def confirm_offer(session: Session, booking_id: int, *, resident_id: int, now: datetime) -> Booking:
     """Accept a waitlist offer within its window (then it is pending approval or confirmed)."""
-    booking = get_for_resident(session, public_id, resident_id, lock=True)
+    booking = get_for_resident(session, booking_id, resident_id, lock=True)
     if booking.status != "offered":
-        raise Conflict("there is no open offer for this booking", code="no_offer")
+        raise Conflict("这条预约没有待确认的候补名额", code="no_offer")
     if booking.offer_expires_at is None or booking.offer_expires_at <= now:
-        raise Conflict("the offer has expired", code="offer_expired")
+        raise Conflict("候补名额的确认时间已过", code="offer_expired")
     venue = session.get(Venue, booking.venue_id)
     booking.status = "pending" if venue is not None and venue.requires_approval else "confirmed"
     booking.offer_expires_at = None
@@ -513,18 +513,18 @@ def require_venue_staff(session: Session, staff_id: int | None, venue: Venue) ->
     """The staff member, if they may manage this venue's bookings (Forbidden / NotFound otherwise)."""
     staff = session.get(Staff, staff_id) if staff_id else None
     if staff is None or not staff.active or staff.role not in VENUE_STAFF_ROLES:
-        raise Forbidden("only community staff manage venue bookings")
+        raise Forbidden("只有社区工作人员可以管理场地预约")
     if staff.community_id != venue.community_id:
-        raise NotFound("no such booking")
+        raise NotFound("没有这条预约")
     return staff
 
 
-def staff_get(session: Session, public_id: str, staff_id: int | None, *, lock: bool = False) -> Booking:
+def staff_get(session: Session, booking_id: int, staff_id: int | None, *, lock: bool = False) -> Booking:
     """A booking of a venue in the staff member's community."""
-    stmt = select(Booking).where(Booking.public_id == public_id)
+    stmt = select(Booking).where(Booking.id == booking_id)
     booking = session.scalar(stmt.with_for_update() if lock else stmt)
     if booking is None:
-        raise NotFound("no such booking")
+        raise NotFound("没有这条预约")
     venue = session.get(Venue, booking.venue_id)
     assert venue is not None
     require_venue_staff(session, staff_id, venue)
@@ -533,7 +533,7 @@ def staff_get(session: Session, public_id: str, staff_id: int | None, *, lock: b
 
 def decide(
     session: Session,
-    public_id: str,
+    booking_id: int,
     *,
     staff_id: int | None,
     approve: bool,
@@ -542,9 +542,9 @@ def decide(
     policy: BookingPolicy,
 ) -> Booking:
     """Approve or reject a pending booking; a rejection frees its seats for the waitlist."""
-    booking = staff_get(session, public_id, staff_id, lock=True)
+    booking = staff_get(session, booking_id, staff_id, lock=True)
     if booking.status != "pending":
-        raise Conflict(f"only pending bookings can be decided (this one is {booking.status})", code="not_pending")
+        raise Conflict(f"只有待审核的预约可以审批（这条是 {booking.status}）", code="not_pending")
     booking.decided_by_staff_id = staff_id
     booking.decision_note = note
     if approve:
@@ -566,7 +566,7 @@ _CHECKIN_SALT = "hongguan.booking.checkin"
 
 def checkin_token(booking: Booking, secret: str) -> str:
     """The signed code shown as a QR: names the booking and its current single-use nonce."""
-    return URLSafeSerializer(secret, salt=_CHECKIN_SALT).dumps({"b": booking.public_id, "n": booking.checkin_nonce})
+    return URLSafeSerializer(secret, salt=_CHECKIN_SALT).dumps({"b": booking.id, "n": booking.checkin_nonce})
 
 
 def check_in(session: Session, token: str, *, secret: str, staff_id: int | None, now: datetime) -> Booking:
@@ -574,25 +574,26 @@ def check_in(session: Session, token: str, *, secret: str, staff_id: int | None,
     try:
         payload = URLSafeSerializer(secret, salt=_CHECKIN_SALT).loads(token)
     except BadSignature:
-        raise DomainError("this is not a valid check-in code", code="invalid_code") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("b"), str):
-        raise DomainError("this is not a valid check-in code", code="invalid_code")
-    booking = staff_get(session, payload["b"], staff_id, lock=True)
+        raise DomainError("这不是有效的签到码", code="invalid_code") from None
+    booking_id = payload.get("b") if isinstance(payload, dict) else None
+    if not isinstance(booking_id, int) or isinstance(booking_id, bool):
+        raise DomainError("这不是有效的签到码", code="invalid_code")
+    booking = staff_get(session, booking_id, staff_id, lock=True)
     if payload.get("n") != booking.checkin_nonce:
-        raise Conflict("this check-in code was already used", code="code_used")
+        raise Conflict("这个签到码已经用过", code="code_used")
     if booking.status == "checked_in":  # pragma: no cover - the nonce rotates on check-in
-        raise Conflict("already checked in", code="code_used")
+        raise Conflict("已经签到", code="code_used")
     if booking.status != "confirmed":
-        raise Conflict(f"the booking is {booking.status}, not confirmed", code="not_confirmed")
+        raise Conflict(f"预约状态为 {booking.status}，不是已确认", code="not_confirmed")
     venue = session.get(Venue, booking.venue_id)
     assert venue is not None
     opens = booking.starts_at - timedelta(minutes=venue.checkin_opens_minutes)
     closes = booking.starts_at + timedelta(minutes=venue.no_show_after_minutes)
     if now < opens:
         local = opens.astimezone(LOCAL_TZ).strftime("%H:%M")
-        raise Conflict(f"check-in opens at {local}", code="too_early")
+        raise Conflict(f"签到 {local} 开始", code="too_early")
     if now > closes:
-        raise Conflict("check-in has closed for this booking", code="too_late")
+        raise Conflict("这条预约的签到已结束", code="too_late")
     booking.status = "checked_in"
     booking.checked_in_at = now
     booking.checked_in_by_staff_id = staff_id
@@ -702,7 +703,7 @@ def queue_reminders(session: Session, *, now: datetime, policy: BookingPolicy) -
                 "kind": "mp_subscribe",
                 "template_id": policy.reminder_template,
                 "data": reminder_payload(session, booking),
-                "page": f"pages/booking/detail?id={booking.public_id}",
+                "page": f"pages/booking/detail?id={booking.id}",
             },
             related=("booking", booking.id),
         )

@@ -9,6 +9,11 @@ from sqlalchemy.orm import Session
 
 from models import Building, Community, Department, DutyShift, Estate, Grid, PropertyCompany, QRScene, Staff
 
+# The resident `hongguan chat` plays by default: bound to 绿洲花园 1幢 (grid G1), so the first complaint a
+# newcomer types is routed to that grid's worker instead of waiting in triage for a place.
+DEMO_RESIDENT_OPENID = "o-demo-resident-0001"
+DEMO_RESIDENT_BUILDING = "E-LZ-1"
+
 
 def _box(lng0: float, lat0: float, lng1: float, lat1: float) -> dict:
     """A GeoJSON rectangle (lng, lat order, closed ring)."""
@@ -168,6 +173,7 @@ def seed_all(session: Session) -> dict[str, int]:
         "task_categories": len(seed_task_categories(session)),
         "duty_shifts": len(seed_duty_roster(session, org)),
     }
+    summary["demo_resident"] = seed_demo_resident(session, org)
     summary.update(_seed_demo_activity(session, org))
     return summary
 
@@ -184,6 +190,20 @@ def seed_duty_roster(session: Session, org: DemoOrg, days: int = 14) -> list[Dut
     day = [org.staff[k].id for k in ("secretary", "community_staff")]
     first = clock.local_now().date() - timedelta(days=1)
     return plan_rotation(session, org.community.id, first, days, night_staff=night, day_staff=day)
+
+
+def seed_demo_resident(session: Session, org: DemoOrg) -> int:
+    """The chat simulator's resident, bound to building E-LZ-1 unless already bound elsewhere; returns its id."""
+    from services.residents import bind_to_building, get_or_create
+
+    resident = get_or_create(session, DEMO_RESIDENT_OPENID)
+    if resident.building_id is None:
+        bind_to_building(session, resident, org.buildings[DEMO_RESIDENT_BUILDING].id)
+        resident.room = resident.room or "101"
+        resident.name = resident.name or "陈演示"
+        resident.subscribed = True
+        session.flush()
+    return resident.id
 
 
 def _seed_demo_activity(session: Session, org: DemoOrg) -> dict[str, int]:

@@ -41,9 +41,22 @@ def parse_rating(text: str) -> str | None:
     return _RATING_WORDS.get((text or "").strip().strip("。.!！ ").lower())
 
 
+_VERBS = {"rate": "评价", "reopen": "重办", "withdraw": "撤回", "chase": "催办"}
+
+
+def _label(appeal: Appeal) -> str:
+    """The appeal's status as residents read it (已办结, 处理中 …)."""
+    return _workflow().STATUS_LABELS.get(appeal.status, appeal.status)
+
+
+def _closure_label(appeal: Appeal) -> str:
+    code = appeal.closure_code or ""
+    return _workflow().CLOSURE_LABELS.get(code, code)
+
+
 def _own(appeal: Appeal, resident_id: int, what: str) -> None:
     if appeal.resident_id is None or appeal.resident_id != resident_id:
-        raise Forbidden(f"only the resident who filed the appeal may {what} it")
+        raise Forbidden(f"只有反映人本人可以{_VERBS.get(what, what)}这件诉求")
 
 
 def _workflow():
@@ -66,9 +79,12 @@ def rate(
     _own(appeal, resident_id, "rate")
     code = parse_rating(rating)
     if code is None:
-        raise DomainError("rating must be satisfied, basically_satisfied or unsatisfied (1/2/3)", code="invalid_rating")
+        raise DomainError(
+            "评价应为 satisfied（满意）、basically_satisfied（基本满意）或 unsatisfied（不满意），或 1/2/3",
+            code="invalid_rating",
+        )
     if appeal.rating is not None:
-        raise Conflict("this appeal has already been rated", code="already_rated")
+        raise Conflict("这件诉求已经评价过", code="already_rated")
     now = clock.now()
     late = (
         appeal.status == "closed"
@@ -77,9 +93,7 @@ def rate(
         and now <= appeal.closed_at + timedelta(days=reopen_days)
     )
     if appeal.status != "resolved" and not late:
-        raise InvalidTransition(
-            f"appeal {appeal.number} is {appeal.status}; it can be rated once the unit has resolved it"
-        )
+        raise InvalidTransition(f"诉求 {appeal.number} 当前为{_label(appeal)}，承办单位办结后才能评价")
     actor = wf.Actor("resident", resident_id)
     appeal.rating = code
     appeal.rating_comment = comment.strip() if comment else None
@@ -115,7 +129,7 @@ def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: f
         )
     )
     if appeal.resident_id != resident_id and supporter is None:
-        raise Forbidden("only the resident who filed the appeal, or a supporter, may chase it")
+        raise Forbidden("只有反映人或关注人可以催办这件诉求")
     if appeal.status not in CHASEABLE:
         raise InvalidTransition(
             f"appeal {appeal.number} is {appeal.status}; there is nothing to chase"
@@ -136,8 +150,7 @@ def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: f
         session.refresh(appeal, ["last_chased_at"])
         retry_at = (appeal.last_chased_at or now) + period
         raise RateLimited(
-            f"appeal {appeal.number} was chased recently; you can chase again after "
-            f"{retry_at.astimezone(clock.LOCAL_TZ):%m-%d %H:%M}",
+            f"诉求 {appeal.number} 刚催办过，{retry_at.astimezone(clock.LOCAL_TZ):%m-%d %H:%M} 后可再次催办",
             details={"retry_after_seconds": max(0, int((retry_at - now).total_seconds()))},
         )
     appeal.last_chased_at = now
@@ -159,18 +172,18 @@ def reopen(
     wf = _workflow()
     _own(appeal, resident_id, "reopen")
     if not reason or not reason.strip():
-        raise DomainError("please say what is still wrong", code="reason_required")
+        raise DomainError("请说明仍未解决的情况", code="reason_required")
     now = clock.now()
     if appeal.status == "closed":
         if appeal.closure_code != "resolved":
-            raise InvalidTransition(f"appeal {appeal.number} was closed as {appeal.closure_code}; file a new one")
+            raise InvalidTransition(f"诉求 {appeal.number} 已结案（{_closure_label(appeal)}），请提交新的诉求")
         if appeal.closed_at is None or now > appeal.closed_at + timedelta(days=reopen_days):
             raise InvalidTransition(
-                f"appeal {appeal.number} closed over {int(reopen_days)} days ago; please file a new appeal",
+                f"诉求 {appeal.number} 结案已超过 {int(reopen_days)} 天，请提交新的诉求",
                 code="reopen_window_passed",
             )
     elif appeal.status != "resolved":
-        raise InvalidTransition(f"appeal {appeal.number} is {appeal.status}; only a resolved appeal can be reopened")
+        raise InvalidTransition(f"诉求 {appeal.number} 当前为{_label(appeal)}，只有已办结的诉求可以重办")
     from_status = appeal.status
     appeal.status = "dispatched"
     appeal.reopen_count += 1
@@ -227,7 +240,7 @@ def withdraw(session: Session, appeal: Appeal, *, resident_id: int, reason: str 
     wf = _workflow()
     _own(appeal, resident_id, "withdraw")
     if appeal.status == "closed":
-        raise InvalidTransition(f"appeal {appeal.number} is already closed")
+        raise InvalidTransition(f"诉求 {appeal.number} 已经结案")
     was_working = appeal.status in wf.WORKING_STATES
     actor = wf.Actor("resident", resident_id)
     wf._record(session, appeal, "withdraw", actor, note=reason)

@@ -26,6 +26,7 @@ from models.routing import PendingFollowUp
 from services import evaluation, routing, workflow
 from services.appeals import create_appeal, get_by_number, open_appeals_of, record_event
 from services.duplicates import find_duplicate, link_supporter
+from services.errors import Conflict, NotFound
 
 if TYPE_CHECKING:
     from nlp.classifier import Classifier, Decision
@@ -175,6 +176,87 @@ def handle_text(
         longitude=longitude,
         building_id=building_id,
     )
+
+
+@dataclass
+class FormSubmission:
+    """What a form submission did: created | joined (a "me too") | noted | answered, the reply, the appeal."""
+
+    outcome: str
+    reply: str
+    appeal: Appeal | None
+
+
+class AboutRequired(Conflict):
+    """A form submission from a resident with open appeals must say whether it is new or about one of them."""
+
+    code = "about_required"
+
+
+def submit_from_form(
+    session: Session,
+    resident: Resident,
+    text: str,
+    *,
+    about: Appeal | str | None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    building_id: int | None = None,
+    classifier: Classifier | None = None,
+) -> FormSubmission:
+    """The mini-program form's intake: `about` is "new", one of the resident's appeals, or None to let us decide.
+
+    A form cannot answer the chat's "reply 1 / 0" question, so nothing is held here: when the message might be
+    about an open appeal and `about` is None, AboutRequired lists the appeals to choose from and the form
+    submits again with its choice. The chat's own dialog state is left untouched.
+    """
+    text = text.strip()
+    if isinstance(about, Appeal):
+        if about.resident_id != resident.id:
+            raise NotFound("没有找到这件诉求")
+        if about.status == "closed":
+            # Nobody works a closed appeal any more: a note there would go unread.
+            raise Conflict(
+                f"诉求 {about.number} 已结案，请作为新诉求提交，或在重办期限内申请重办", code="appeal_closed"
+            )
+        return _noted(_add_notes(session, resident, about, [text]))
+    if about is None:
+        quoted = _quoted_appeal(session, resident, text)
+        if quoted is not None:
+            return _noted(_add_notes(session, resident, quoted, [text]))
+        if is_courtesy(text):
+            return FormSubmission("answered", HELP, None)
+    decision = _classifier(classifier).classify(text)
+    if about is None:
+        open_appeals = open_appeals_of(session, resident.id, limit=MAX_OPTIONS)
+        if open_appeals and not decision.is_consultation and not clearly_new(decision, text, open_appeals):
+            raise AboutRequired(
+                "您有正在办理的诉求，请选择这条留言是新诉求，还是对其中某件诉求的补充",
+                details={
+                    "options": [
+                        {"id": a.public_id, "number": a.number, "status": a.status, "text": a.text[:50]}
+                        for a in open_appeals
+                    ]
+                },
+            )
+    result = new_appeal(
+        session,
+        resident,
+        text,
+        decision,
+        channel="miniapp",
+        latitude=latitude,
+        longitude=longitude,
+        building_id=building_id,
+    )
+    if result.appeal is None or result.appeal.kind == "consultation":
+        return FormSubmission("answered", result.reply, result.appeal)
+    outcome = "joined" if result.appeal.resident_id != resident.id else "created"
+    return FormSubmission(outcome, result.reply, result.appeal)
+
+
+def _noted(result: IntakeResult) -> FormSubmission:
+    return FormSubmission("noted", result.reply, result.appeal)
 
 
 def attach_media(

@@ -53,7 +53,7 @@ def get_for_resident(session: Session, public_id: str, resident: Resident, *, no
     """One notice the resident may see (404 otherwise: outside their scope looks the same as missing)."""
     notice = session.scalar(visible_to(session, resident, now=now).where(Notice.public_id == public_id))
     if notice is None:
-        raise NotFound("no such notice")
+        raise NotFound("没有这条通知")
     return notice
 
 
@@ -89,28 +89,35 @@ def publish(
     pinned: bool = False,
     published_at: datetime,
     expires_at: datetime | None = None,
+    urgent: bool = False,
 ) -> Notice:
-    """Publish a notice in the staff member's community (property staff: only 'property' notices)."""
+    """Publish a notice in the staff member's community (property staff: only 'property' notices).
+
+    An urgent notice (and every emergency notice) is also pushed to each resident in its scope.
+    """
     if staff.role not in PUBLISHER_ROLES:
-        raise Forbidden("your role cannot publish notices")
+        raise Forbidden("您的角色不能发布通知")
     if staff.community_id is None:
-        raise Forbidden("you are not attached to a community")
+        raise Forbidden("您还没有归属社区")
     if category not in CATEGORIES:
-        raise DomainError(f"unknown category {category!r}", code="invalid_category")
+        raise DomainError(f"未知的通知类别 {category!r}", code="invalid_category")
     if staff.role == "property_staff" and category != "property":
-        raise Forbidden("property staff publish property notices only")
+        raise Forbidden("物业人员只能发布物业通知")
     if staff.role == "grid_leader":
-        grid_id = staff.grid_id  # a grid leader speaks to their own grid
+        # A grid leader speaks to their own grid only: another grid is refused, never silently replaced.
+        if grid_id is not None and grid_id != staff.grid_id:
+            raise Forbidden("网格长只能向本网格发布通知", code="grid_out_of_scope")
+        grid_id = staff.grid_id
     if estate_id is not None:
         estate = session.get(Estate, estate_id)
         if estate is None or estate.community_id != staff.community_id:
-            raise DomainError("no such estate in your community", code="invalid_estate")
+            raise DomainError("您的社区里没有这个小区", code="invalid_estate")
     if grid_id is not None:
         grid = session.get(Grid, grid_id)
         if grid is None or grid.community_id != staff.community_id:
-            raise DomainError("no such grid in your community", code="invalid_grid")
+            raise DomainError("您的社区里没有这个网格", code="invalid_grid")
     if expires_at is not None and expires_at <= published_at:
-        raise DomainError("expires_at must be in the future", code="invalid_expiry")
+        raise DomainError("expires_at（过期时间）必须晚于发布时间", code="invalid_expiry")
     notice = Notice(
         community_id=staff.community_id,
         estate_id=estate_id,
@@ -125,23 +132,49 @@ def publish(
     )
     session.add(notice)
     session.flush()
+    if urgent or category == "emergency":
+        push_to_audience(session, notice)
     return notice
 
 
-def audience_size(session: Session, notice: Notice) -> int:
-    """How many residents the notice is addressed to (bound residents in its scope)."""
-    stmt = select(func.count(Resident.id)).where(Resident.community_id == notice.community_id)
+def _audience(notice: Notice) -> Select[tuple[int]]:
+    """Ids of the bound residents in the notice's scope (community, and its estate or grid if any)."""
+    stmt = select(Resident.id).where(Resident.community_id == notice.community_id)
     if notice.grid_id is not None:
         stmt = stmt.where(Resident.grid_id == notice.grid_id)
     if notice.estate_id is not None:
         stmt = stmt.join(Building, Building.id == Resident.building_id).where(Building.estate_id == notice.estate_id)
-    return session.scalar(stmt) or 0
+    return stmt
+
+
+def push_to_audience(session: Session, notice: Notice) -> int:
+    """Tell every reachable resident in scope about the notice (one idempotent notification each); how many.
+
+    The channel follows the notification rules (customer-service message inside the 48 h window, else the
+    notice template or a mini-program subscribe message the resident has granted).
+    """
+    from services.notify import notify_resident
+
+    stmt = _audience(notice).where(
+        Resident.erased_at.is_(None), or_(Resident.openid.is_not(None), Resident.miniapp_openid.is_not(None))
+    )
+    text = f"【紧急通知】{notice.title}：{notice.body}"
+    text = text if len(text) <= 600 else text[:599] + "…"
+    recipients = list(session.scalars(stmt.order_by(Resident.id)))
+    for resident_id in recipients:
+        notify_resident(session, resident_id, text, key=f"notice:{notice.id}", related=("notice", notice.id))
+    return len(recipients)
+
+
+def audience_size(session: Session, notice: Notice) -> int:
+    """How many residents the notice is addressed to (bound residents in its scope)."""
+    return session.scalar(select(func.count()).select_from(_audience(notice).subquery())) or 0
 
 
 def receipt_counts(session: Session, staff: Staff, public_id: str) -> dict[str, int]:
     """Read counts for staff of the notice's community: {read, audience} (who read it is not disclosed)."""
     notice = session.scalar(select(Notice).where(Notice.public_id == public_id))
     if notice is None or staff.community_id != notice.community_id:
-        raise NotFound("no such notice")
+        raise NotFound("没有这条通知")
     read = session.scalar(select(func.count(NoticeRead.id)).where(NoticeRead.notice_id == notice.id)) or 0
     return {"read": read, "audience": max(audience_size(session, notice), read)}

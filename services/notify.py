@@ -176,7 +176,7 @@ def notify_resident(
         if kind != "template" and not template.get("template_id"):
             raise ValueError(f"a {kind} fallback needs a template_id")
     if session.get(Resident, resident_id) is None:
-        raise NotFound(f"resident {resident_id} not found")
+        raise NotFound(f"居民 {resident_id} 不存在")
     related_type, related_id = related or (None, None)
     ledger_key = resident_ledger_key(resident_id, key)
     defer(
@@ -211,7 +211,7 @@ def notify_staff(
     if not title:
         raise ValueError("notification title is empty")
     if session.get(Staff, staff_id) is None:
-        raise NotFound(f"staff {staff_id} not found")
+        raise NotFound(f"工作人员 {staff_id} 不存在")
     related_type, related_id = related or (None, None)
     defer(
         session,

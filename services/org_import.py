@@ -51,10 +51,12 @@ KINDS = (
     "communities", "grids", "property_companies", "estates", "buildings", "departments", "staff", "qr_scenes",
 )  # fmt: skip
 DEPARTMENT_KINDS = ("government", "community", "enterprise", "other")
+# Bad lines listed in one report; past this, the rest are counted (a wrong file should not print 10 000 lines).
+MAX_REPORTED_ERRORS = 50
 
 
 class OrgImportError(DomainError):
-    """The file cannot be imported; `details` lists {line, message} for every bad row."""
+    """The file cannot be imported; the message lists every bad line, `details` has them as {line, message}."""
 
     code = "import_error"
 
@@ -73,6 +75,21 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    bad_rows: int = 0
+
+    def add_error(self, line: int, message: str) -> None:
+        """Count a bad row; keep its line and message while under MAX_REPORTED_ERRORS."""
+        self.bad_rows += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"line": line, "message": message})
+
+    def error_text(self) -> str:
+        """Every reported bad line, one per line, and how many more were not listed."""
+        lines = [f"{self.kind}: {self.bad_rows} bad line(s), nothing was imported:"]
+        lines += [f"  line {e['line']}: {e['message']}" for e in self.errors]
+        if self.bad_rows > len(self.errors):
+            lines.append(f"  … and {self.bad_rows - len(self.errors)} more bad line(s) not listed")
+        return "\n".join(lines)
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -322,17 +339,15 @@ def import_rows(
         line = lines[offset] if lines is not None else offset + 2
         report.rows += 1
         if None in row:  # csv.DictReader puts surplus cells under the key None
-            report.errors.append({"line": line, "message": "more cells than header columns"})
+            report.add_error(line, "more cells than header columns")
             continue
         try:
             with session.begin_nested():  # a bad row leaves no half-written state behind
                 importer(upserter, row)
         except RowError as e:
-            report.errors.append({"line": line, "message": str(e)})
-    if report.errors:
-        first = report.errors[0]
-        more = f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
-        raise OrgImportError(f"{kind}: line {first['line']}: {first['message']}{more}", details=report.errors[:100])
+            report.add_error(line, str(e))
+    if report.bad_rows:
+        raise OrgImportError(report.error_text(), details=report.errors)
     return report
 
 

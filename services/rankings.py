@@ -34,10 +34,14 @@ class RankRow:
     reached_at: datetime
 
 
-def public_name(name: str | None, resident_id: int) -> str:
-    """Mask a name for a public board: 张三丰 → 张**; no name → 志愿者#<id>."""
+ANONYMOUS = "匿名志愿者"
+
+
+def public_name(name: str | None) -> str:
+    """Mask a name for a public board: 张三丰 → 张**; no name → 匿名志愿者 (an id would identify the resident)."""
+    name = (name or "").strip()
     if not name:
-        return f"志愿者#{resident_id}"
+        return ANONYMOUS
     return name[0] + "*" * max(1, len(name) - 1)
 
 
@@ -80,8 +84,7 @@ def board(
         session.execute(select(Resident.id, Resident.name).where(Resident.id.in_([rid for rid, _ in ordered]))).all()
     )
     return [
-        RankRow(i + 1, rid, public_name(names.get(rid), rid), g, pts, at)
-        for i, (rid, (g, pts, at)) in enumerate(ordered)
+        RankRow(i + 1, rid, public_name(names.get(rid)), g, pts, at) for i, (rid, (g, pts, at)) in enumerate(ordered)
     ]
 
 

@@ -304,7 +304,7 @@ def generate_weekly_report(
     """
     community = session.get(Community, community_id)
     if community is None:
-        raise NotFound(f"community {community_id} not found")
+        raise NotFound(f"社区 {community_id} 不存在")
     period = weekly_period(now or clock.now())
     existing = session.scalar(
         select(Report).where(

@@ -225,10 +225,10 @@ def bind_to_building(session: Session, resident: Resident, building_id: int) -> 
     """Bind to a building (and so to its grid and the estate's community)."""
     building = session.get(Building, building_id)
     if building is None:
-        raise NotFound("no such building")
+        raise NotFound("没有这栋楼")
     estate = session.get(Estate, building.estate_id)
     if estate is None:  # pragma: no cover - foreign key
-        raise NotFound("no such estate")
+        raise NotFound("没有这个小区")
     resident.building_id = building.id
     resident.grid_id = building.grid_id
     resident.community_id = estate.community_id

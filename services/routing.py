@@ -488,17 +488,17 @@ def recategorise(
     from services.errors import Conflict, DomainError, Forbidden
 
     if new_category not in CODES:
-        raise DomainError(f"unknown category {new_category!r}", code="bad_category", details={"allowed": list(CODES)})
+        raise DomainError(f"未知的类别 {new_category!r}", code="bad_category", details={"allowed": list(CODES)})
     staff = session.get(Staff, staff_id)
     if staff is None or not can_recategorise(staff, appeal):
-        raise Forbidden("this staff member may not re-categorise this appeal")
+        raise Forbidden("您不能修改这件诉求的类别")
     if appeal.kind != "appeal":
-        raise Conflict("a consultation is answered, not routed")
+        raise Conflict("咨询类诉求已直接答复，无需派单")
     if appeal.status not in NOT_YET_ACCEPTED:
-        raise Conflict(f"appeal is {appeal.status}; only an appeal not yet accepted can be re-routed")
+        raise Conflict(f"诉求当前为 {appeal.status}，只有尚未签收的诉求可以改派")
     old = appeal.category
     if old == new_category:
-        raise Conflict(f"appeal is already {new_category}")
+        raise Conflict(f"诉求已经是 {new_category} 类别")
     appeal.category = new_category
     record_event(
         session,

@@ -121,12 +121,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
+# Workflow steps as staff and residents read them in refusal messages.
+VERBS = {
+    "dispatch": "派单", "accept": "签收", "start": "开始办理", "return": "退单", "arbitrate": "仲裁",
+    "resolve": "办结", "close": "结案", "note": "备注", "attach": "补充附件",
+}  # fmt: skip
+
+
+def _verb(what: str) -> str:
+    """A workflow step's Chinese name ("close as duplicate" → 结案（duplicate）)."""
+    head, _, rest = what.partition(" as ")
+    word = VERBS.get(head, head)
+    return f"{word}（{rest}）" if rest else word
+
+
 def _transition(appeal: Appeal, to_status: str, allowed_from: tuple[str, ...], what: str) -> str:
     """Check that `appeal` may move to `to_status`; returns the from-status."""
     if appeal.status not in allowed_from:
         raise InvalidTransition(
-            f"cannot {what} appeal {appeal.number or appeal.id}: it is {appeal.status}, "
-            f"and {what} needs one of {', '.join(allowed_from)}",
+            f"诉求 {appeal.number or appeal.id} 当前为{STATUS_LABELS.get(appeal.status, appeal.status)}，"
+            f"不能{_verb(what)}（需要处于：{'、'.join(STATUS_LABELS.get(s, s) for s in allowed_from)}）",
             details={"status": appeal.status, "allowed_from": list(allowed_from), "to": to_status},
         )
     return appeal.status
@@ -135,10 +149,10 @@ def _transition(appeal: Appeal, to_status: str, allowed_from: tuple[str, ...], w
 def _staff(session: Session, actor: Actor) -> Staff:
     """The active staff member behind a staff actor (roles come from the database, not the caller)."""
     if actor.type != "staff" or actor.id is None:
-        raise Forbidden("this action needs a staff member")
+        raise Forbidden("这个操作需要工作人员身份")
     staff = session.get(Staff, actor.id)
     if staff is None or not staff.active:
-        raise Forbidden("unknown or inactive staff member")
+        raise Forbidden("工作人员不存在或已停用")
     return staff
 
 
@@ -197,7 +211,7 @@ def is_handler(staff: Staff, appeal: Appeal) -> bool:
 def _require_handler(session: Session, appeal: Appeal, actor: Actor, what: str) -> Staff:
     staff = _staff(session, actor)
     if not is_handler(staff, appeal):
-        raise Forbidden(f"only the unit the appeal is dispatched to may {what} it")
+        raise Forbidden(f"只有承办单位可以{_verb(what)}这件诉求")
     return staff
 
 
@@ -207,9 +221,9 @@ def _require_coordinator(session: Session, appeal: Appeal, actor: Actor, what: s
         return None
     staff = _staff(session, actor)
     if staff.role not in DISPATCH_ROLES:
-        raise Forbidden(f"a {staff.role} may not {what} appeals; ask the grid leader or community staff")
+        raise Forbidden(f"{staff.role} 不能{_verb(what)}诉求，请联系网格长或社区工作人员")
     if not staff_can_see(staff, appeal):
-        raise Forbidden(f"this appeal is outside your area; you may not {what} it")
+        raise Forbidden(f"这件诉求不在您的管辖范围，不能{_verb(what)}")
     return staff
 
 
@@ -413,7 +427,7 @@ def dispatch(
     from_status = _transition(appeal, "dispatched", ("received", "triaged", "returned"), "dispatch")
     if from_status == "returned" and appeal.return_count >= ARBITRATION_AFTER_RETURNS and not _arbitrated:
         raise InvalidTransition(
-            "this appeal was returned twice; the community secretary must arbitrate it",
+            "这件诉求已被退单两次，需由社区书记仲裁",
             code="arbitration_required",
         )
     if not _arbitrated:
@@ -430,25 +444,23 @@ def dispatch(
             handler_type = appeal.handler_type
     if handler_type not in HANDLER_TYPES:
         raise DomainError(
-            "say which unit handles the appeal: handler_type grid, department or property_company",
+            "请指明承办单位：handler_type 为 grid（网格）、department（部门）或 property_company（物业公司）",
             code="handler_required",
         )
     grid_id = grid_id if grid_id is not None else appeal.grid_id
     if handler_type == "grid":
         if grid_id is None or session.get(Grid, grid_id) is None:
-            raise DomainError("a grid dispatch needs an existing grid_id", code="unknown_grid")
+            raise DomainError("派给网格需要有效的 grid_id", code="unknown_grid")
         department_id = property_company_id = None
     elif handler_type == "department":
         department_id = department_id if department_id is not None else appeal.department_id
         if department_id is None or session.get(Department, department_id) is None:
-            raise DomainError("a department dispatch needs an existing department_id", code="unknown_department")
+            raise DomainError("派给部门需要有效的 department_id", code="unknown_department")
         property_company_id = None
     else:
         property_company_id = property_company_id if property_company_id is not None else appeal.property_company_id
         if property_company_id is None or session.get(PropertyCompany, property_company_id) is None:
-            raise DomainError(
-                "a property-company dispatch needs an existing property_company_id", code="unknown_company"
-            )
+            raise DomainError("派给物业公司需要有效的 property_company_id", code="unknown_company")
         department_id = None
 
     if grid_id is not None and appeal.community_id is None:
@@ -557,12 +569,12 @@ def return_appeal(session: Session, appeal: Appeal, *, actor: Actor, reason_code
     _require_handler(session, appeal, actor, "return")
     if reason_code not in RETURN_REASONS:
         raise DomainError(
-            f"unknown return reason {reason_code!r}; use one of {', '.join(RETURN_REASONS)}",
+            f"未知的退单原因 {reason_code!r}，可选：{'、'.join(RETURN_REASONS)}",
             code="invalid_reason",
             details={"allowed": RETURN_REASONS},
         )
     if not text or not text.strip():
-        raise DomainError("a return needs an explanation for the dispatcher", code="text_required")
+        raise DomainError("退单需要向派单人说明原因", code="text_required")
     appeal.status = "returned"
     appeal.return_count += 1
     appeal.assignee_staff_id = None
@@ -614,12 +626,12 @@ def arbitrate(
     """审定 by the community secretary: assign a unit (decision "dispatch") or close (decision "close")."""
     staff = _staff(session, actor)
     if staff.role not in ARBITRATION_ROLES:
-        raise Forbidden("only the community secretary or the street office arbitrates returned appeals")
+        raise Forbidden("只有社区书记或街道可以仲裁退单诉求")
     if not staff_can_see(staff, appeal):
-        raise Forbidden("this appeal is outside your community")
+        raise Forbidden("这件诉求不在您的社区")
     _transition(appeal, "dispatched", ("returned",), "arbitrate")
     if decision not in ("dispatch", "close"):
-        raise DomainError("decision must be dispatch or close", code="invalid_decision")
+        raise DomainError("仲裁决定应为 dispatch（重新派单）或 close（结案）", code="invalid_decision")
     _record(
         session,
         appeal,
@@ -658,7 +670,7 @@ def resolve(session: Session, appeal: Appeal, *, actor: Actor, reply: str, auto_
     from_status = _transition(appeal, "resolved", ("in_progress",), "resolve")
     _require_handler(session, appeal, actor, "resolve")
     if not reply or not reply.strip():
-        raise DomainError("resolving needs a reply to the resident", code="reply_required")
+        raise DomainError("办结需要给居民的答复", code="reply_required")
     now = clock.now()
     appeal.status = "resolved"
     appeal.resolved_at = now
@@ -689,16 +701,15 @@ def close(session: Session, appeal: Appeal, *, actor: Actor, code: str, note: st
     """Close with a closure code (resolved needs a resolved appeal; unresolved/referred need a note)."""
     if code not in CLOSURE_CODES or code == "withdrawn":
         raise DomainError(
-            f"closure code must be one of resolved, unresolved, duplicate, referred (not {code!r}); "
-            "residents withdraw their own appeals",
+            f"结案类型应为 resolved、unresolved、duplicate 或 referred（不是 {code!r}）；撤回只能由居民本人操作",
             code="invalid_closure_code",
         )
     if code in ("unresolved", "referred") and not (note and note.strip()):
-        raise DomainError(f"closing as {code} needs an explanation for the resident", code="note_required")
+        raise DomainError(f"以 {code} 结案需要向居民说明原因", code="note_required")
     if actor.type != "system":
         staff = _staff(session, actor)
         if staff.role not in DISPATCH_ROLES or not staff_can_see(staff, appeal):
-            raise Forbidden("only the grid leader or community staff of this area may close an appeal")
+            raise Forbidden("只有本区域的网格长或社区工作人员可以结案")
     allowed = ("resolved",) if code == "resolved" else OPEN_STATES
     _transition(appeal, "closed", allowed, f"close as {code}")
     return close_appeal(session, appeal, actor=actor, code=code, note=note)
@@ -744,11 +755,11 @@ def add_note(session: Session, appeal: Appeal, *, actor: Actor, text: str, publi
     """A staff note on the appeal; internal unless `public` (public notes reach the resident's timeline)."""
     staff = _staff(session, actor)
     if not staff_can_see(staff, appeal):
-        raise Forbidden("this appeal is outside your area")
+        raise Forbidden("这件诉求不在您的管辖范围")
     if not text or not text.strip():
-        raise DomainError("a note needs text", code="text_required")
+        raise DomainError("备注内容不能为空", code="text_required")
     if appeal.status == "closed":
-        raise InvalidTransition("the appeal is closed; notes are no longer accepted")
+        raise InvalidTransition("诉求已结案，不能再添加备注")
     event = _record(session, appeal, "note", actor, note=text.strip(), payload={"public": public})
     if public:
         notify_residents(session, appeal, f"您的诉求（编号{appeal.number}）有新进展：{text.strip()}", event=event)
@@ -768,13 +779,13 @@ def add_attachment(
     """Attach a staff photo/file (a WeChat media_id or a stored URL) and log an `attach` event."""
     staff = _staff(session, actor)
     if not staff_can_see(staff, appeal):
-        raise Forbidden("this appeal is outside your area")
+        raise Forbidden("这件诉求不在您的管辖范围")
     if kind not in ("image", "voice", "video", "file"):
-        raise DomainError("attachment kind must be image, voice, video or file", code="invalid_kind")
+        raise DomainError("附件类型应为 image、voice、video 或 file", code="invalid_kind")
     if not media_id and not url:
-        raise DomainError("an attachment needs a media_id or a url", code="media_required")
+        raise DomainError("附件需要 media_id 或 url", code="media_required")
     if url and not url.startswith(("https://", "http://")):
-        raise DomainError("the attachment url must be http(s)", code="invalid_url")
+        raise DomainError("附件 url 必须是 http(s) 地址", code="invalid_url")
     attachment = AppealAttachment(
         appeal_id=appeal.id,
         kind=kind,
@@ -1010,7 +1021,7 @@ def get_for_staff(session: Session, staff: Staff, public_id: str) -> Appeal:
     """The appeal with `public_id` if this staff member may see it; NotFound otherwise (no existence leak)."""
     appeal = session.scalar(visible_to_staff(session, staff).where(Appeal.public_id == public_id))
     if appeal is None:
-        raise NotFound("no such appeal in your area")
+        raise NotFound("您的管辖范围内没有这件诉求")
     return appeal
 
 

@@ -28,6 +28,23 @@ def test_every_setting_read_by_the_code_is_declared():
     assert undeclared == set()
 
 
+def test_every_declared_setting_is_read_by_the_code():
+    """A documented setting nothing reads misleads whoever sets it."""
+    code = ""
+    for path in ROOT.glob("[a-z]*/**/*.py"):
+        if ".venv" in path.parts or "tests" in path.parts or "migrations" in path.parts:
+            continue
+        code += path.read_text(encoding="utf-8")
+    code += (ROOT / "wsgi.py").read_text(encoding="utf-8")
+    unread = []
+    for key in SETTINGS:
+        uses = len(re.findall(rf"[\"']{key}[\"']", code))
+        declarations = len(re.findall(rf"^    \"{key}\": \(", code, re.MULTILINE))
+        if uses - declarations < 1:
+            unread.append(key)
+    assert unread == []
+
+
 def test_the_two_commands_come_first():
     first_section = README.split("\n## ", 2)[1]
     assert "make run" in first_section

@@ -80,6 +80,8 @@ def test_scoping_hides_other_units_appeals(
     assert {i["public_id"] for i in everything["items"]} == {lh.public_id}
     assert client.get("/console/api/appeals?status=open&limit=1", headers=secretary).json["total"] == 2
     assert client.get("/console/api/appeals?limit=500", headers=secretary).status_code == 422
+    bogus = client.get("/console/api/appeals?status=bogus", headers=secretary)
+    assert (bogus.status_code, bogus.json["code"]) == (422, "validation_error")
 
 
 def test_return_twice_then_arbitration_over_http(
@@ -130,7 +132,7 @@ def test_close_and_recategorise(
     leader = token("g1_leader")
     r = post(client, leader, appeal, "close", {"code": "unresolved"})
     assert r.status_code == 400
-    assert "explanation" in r.json["message"]
+    assert "说明原因" in r.json["message"]
     assert post(client, leader, appeal, "close", {"code": "withdrawn"}).status_code == 422
     other = make_appeal()
     r = post(client, leader, other, "recategorise", {"category": "noise", "note": "实为噪音"})

@@ -69,7 +69,7 @@ def test_expire_offers_job_moves_the_waitlist(app, clock, run_jobs):
     with get_db(app).transaction() as s:
         w = svc.book(s, venue_id=venue_id, resident_id=waiter_id, starts_at=FRI_15, now=clock.now(), waitlist=True)
         owner = s.get(Booking, booking_id)
-        svc.cancel(s, owner.public_id, resident_id=owner.resident_id, now=clock.now(), policy=svc.BookingPolicy())
+        svc.cancel(s, owner.id, resident_id=owner.resident_id, now=clock.now(), policy=svc.BookingPolicy())
         waiter_booking = w.id
     clock.advance(timedelta(minutes=31))
     with app.app_context():

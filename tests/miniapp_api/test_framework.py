@@ -34,6 +34,22 @@ def test_openapi_document_lists_the_api_with_bearer_security(client):
     assert client.get("/api/v1").status_code in (200, 308)  # interactive docs
 
 
+def test_swagger_ui_answers_with_or_without_a_trailing_slash(client):
+    page = client.get("/api/v1/swagger")
+    assert page.status_code == 200
+    assert b"swagger-ui" in page.data.lower()
+    slashed = client.get("/api/v1/swagger/")
+    assert (slashed.status_code, slashed.headers["Location"]) == (308, "/api/v1/swagger")
+    assert client.get("/api/v1/swagger/", follow_redirects=True).data == page.data
+
+
+def test_unknown_list_filters_are_a_422(client, login_as):
+    headers = login_as(None)
+    for url in ("/api/v1/appeals?status=bogus", "/api/v1/bookings?status=bogus"):
+        r = client.get(url, headers=headers)
+        assert (r.status_code, r.get_json()["code"]) == (422, "validation_error"), url
+
+
 def test_requests_without_or_with_a_bad_token_get_401_in_the_error_shape(client, org):
     r = client.get("/api/v1/notices")
     assert r.status_code == 401
@@ -72,7 +88,7 @@ def test_roles_come_from_the_data(client, session, login_as, org):
 def test_require_roles_refuses_with_403(client, login_as, org):
     r = client.post("/api/v1/notices", headers=login_as(None), json={"title": "t", "body": "b"})
     assert r.status_code == 403
-    assert r.get_json() == {"code": "forbidden", "message": "this needs the role staff"}
+    assert r.get_json() == {"code": "forbidden", "message": "需要以下角色之一：staff"}
 
 
 def test_pagination_bounds_and_shape(client, session, login_as, org, clock):
@@ -160,3 +176,25 @@ def test_concurrent_duplicates_have_one_effect(app, session, login_as, org, coun
     assert count(Notice) == 1
     assert statuses.count(201) >= 1
     assert set(statuses) <= {201, 409}
+
+
+def test_error_messages_are_chinese_and_codes_stay_english(client, login_as, org):
+    import re
+
+    han = re.compile(r"[\u4e00-\u9fff]")
+    me = login_as(None)
+    answers = [
+        client.get("/api/v1/nowhere", headers=me),  # werkzeug's 404
+        client.delete("/api/v1/notices", headers=me),  # werkzeug's 405
+        client.get("/api/v1/notices"),  # no token
+        client.get("/api/v1/appeals?page_size=0", headers=me),  # validation
+        client.post("/api/v1/notices", headers=me, json={"title": "t", "body": "b"}),  # role
+        client.get("/api/v1/appeals/nope", headers=me),  # domain NotFound
+        client.post("/api/v1/bookings/999999/cancel", headers=me),
+        client.get("/console/api/appeals"),  # the staff API too
+    ]
+    for r in answers:
+        body = r.get_json()
+        assert r.status_code >= 400, r.request.path
+        assert re.fullmatch(r"[a-z_]+", body["code"]), body
+        assert han.search(body["message"]), body

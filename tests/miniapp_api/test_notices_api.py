@@ -43,3 +43,44 @@ def test_property_staff_publish_property_notices_only(app, client, login_as, org
     r = client.post("/api/v1/notices", headers=pc, json={"title": "电梯维保", "body": "b", "category": "property",
                                                           "estate_id": org.estates["E-LZ"].id})  # fmt: skip
     assert r.status_code == 201
+
+
+def test_a_grid_leader_cannot_publish_to_another_grid(app, client, login_as, org, count):
+    from models.miniapp import Notice
+
+    leader = _staff(app, login_as, org, "g1_leader")
+    r = client.post(
+        "/api/v1/notices", headers=leader, json={"title": "停水", "body": "周六停水", "grid_id": org.grids["G2"].id}
+    )
+    assert (r.status_code, r.get_json()["code"]) == (403, "grid_out_of_scope")
+    assert count(Notice) == 0
+    own = client.post(
+        "/api/v1/notices", headers=leader, json={"title": "停水", "body": "周六停水", "grid_id": org.grids["G1"].id}
+    )
+    assert own.status_code == 201
+
+
+def test_an_urgent_notice_is_pushed_to_the_residents_in_its_scope(app, client, login_as, org, clock, sandbox, run_jobs):
+    from datetime import timedelta
+
+    leader = _staff(app, login_as, org, "g1_leader")
+    g1, g2 = org.grids["G1"].id, org.grids["G2"].id
+    now = clock.now()
+    fields = {"community_id": org.community.id, "subscribed": True}
+    login_as(None, openid="o-n-g1-chatting", grid_id=g1, last_inbound_at=now, **fields)
+    login_as(None, openid="o-n-g1-quiet", grid_id=g1, last_inbound_at=now - timedelta(days=5), **fields)
+    login_as(None, openid="o-n-g2", grid_id=g2, last_inbound_at=now, **fields)
+    quiet = client.post("/api/v1/notices", headers=leader, json={"title": "周六停水", "body": "8:00-12:00"})
+    assert quiet.status_code == 201
+    run_jobs()
+    assert [s for s in sandbox.sent() if s["touser"].startswith("o-n-")] == []  # an ordinary notice is not pushed
+    r = client.post("/api/v1/notices", headers=leader, json={"title": "燃气泄漏", "body": "请勿用火", "urgent": True})
+    assert r.status_code == 201
+    run_jobs()
+    chatting = sandbox.sent("o-n-g1-chatting")
+    assert [s["kind"] for s in chatting] == ["custom"]
+    assert "燃气泄漏" in chatting[0]["body"]["text"]["content"]
+    assert [s["kind"] for s in sandbox.sent("o-n-g1-quiet")] == ["template"]  # outside the 48 h window
+    assert sandbox.sent("o-n-g2") == []
+    run_jobs()
+    assert len(sandbox.sent("o-n-g1-chatting")) == 1  # once per resident

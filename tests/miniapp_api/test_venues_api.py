@@ -68,6 +68,8 @@ def test_book_list_cancel_and_ownership(app, client, login_as, clock):
     assert r.status_code == 201
     booking = r.get_json()
     assert booking["status"] == "confirmed"
+    assert isinstance(booking["id"], int)  # one id style: integers, like venues, events and submissions
+    assert client.get("/api/v1/bookings/not-a-number", headers=alice).status_code == 404
     r = post_booking(client, bob, vid)
     assert (r.status_code, r.get_json()["code"]) == (409, "slot_full")
     r = post_booking(client, bob, vid, waitlist=True)
@@ -118,7 +120,9 @@ def test_check_in_by_qr_scanned_by_staff(app, client, login_as, clock):
     vid = make_venue(app)
     me = login_as(None)
     booking = post_booking(client, me, vid).get_json()
-    code = client.get(f"/api/v1/bookings/{booking['id']}/checkin-code", headers=me).get_json()["code"]
+    checkin = client.get(f"/api/v1/bookings/{booking['id']}/checkin-code", headers=me).get_json()
+    assert checkin["booking_id"] == booking["id"]
+    code = checkin["code"]
     assert client.post("/api/v1/checkin", headers=me, json={"code": code}).status_code == 403  # residents can't
     staff = staff_headers(app, login_as)
     r = client.post("/api/v1/checkin", headers=staff, json={"code": code})

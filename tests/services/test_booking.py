@@ -166,23 +166,23 @@ def test_one_resident_cannot_double_book_or_exceed_the_quota(session, hall, venu
     e = refused(svc.book, session, venue_id=venue.id, resident_id=r.id, starts_at=local(2026, 11, 23, 9), now=_now())
     assert isinstance(e, Forbidden)
     assert e.code == "quota_exceeded"
-    assert "2 upcoming bookings" in e.message
+    assert "2 个未到期的预约" in e.message
 
 
 def test_cancel_frees_the_seat_and_respects_the_cutoff(session, venue, residents, clock):
     b = book(session, venue, residents[0])
-    svc.cancel(session, b.public_id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
+    svc.cancel(session, b.id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
     session.commit()
     assert b.status == "cancelled"
     assert book(session, venue, residents[1]).status == "confirmed"  # the slot is free again
     # Within the 120-minute cut-off the booking stands.
     late = book(session, venue, residents[2], local(2026, 11, 20, 16))
-    e = refused(svc.cancel, session, late.public_id, resident_id=residents[2].id,
+    e = refused(svc.cancel, session, late.id, resident_id=residents[2].id,
                 now=local(2026, 11, 20, 14, 30), policy=POLICY)  # fmt: skip
     assert e.code == "too_late_to_cancel"
     session.rollback()
     # Another resident's booking is not found.
-    e = refused(svc.cancel, session, late.public_id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
+    e = refused(svc.cancel, session, late.id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
     assert isinstance(e, NotFound)
 
 
@@ -190,14 +190,14 @@ def test_waitlist_promotes_in_order_with_a_confirmation_window(session, venue, r
     first = book(session, venue, residents[0])
     w1 = book(session, venue, residents[1], waitlist=True)
     w2 = book(session, venue, residents[2], waitlist=True)
-    svc.cancel(session, first.public_id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
+    svc.cancel(session, first.id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
     session.commit()
     session.refresh(w1)
     session.refresh(w2)
     assert (w1.status, w2.status) == ("offered", "waitlisted")
     assert w1.offer_expires_at == clock.now() + timedelta(minutes=30)
     # w2 cannot take w1's held seat meanwhile.
-    e = refused(svc.confirm_offer, session, w2.public_id, resident_id=residents[2].id, now=clock.now())
+    e = refused(svc.confirm_offer, session, w2.id, resident_id=residents[2].id, now=clock.now())
     assert e.code == "no_offer"
     session.rollback()
     # w1 lets the window pass: the offer expires and w2 is offered the seat.
@@ -207,10 +207,10 @@ def test_waitlist_promotes_in_order_with_a_confirmation_window(session, venue, r
     session.refresh(w1)
     session.refresh(w2)
     assert (w1.status, w2.status) == ("expired", "offered")
-    e = refused(svc.confirm_offer, session, w1.public_id, resident_id=residents[1].id, now=clock.now())
+    e = refused(svc.confirm_offer, session, w1.id, resident_id=residents[1].id, now=clock.now())
     assert e.code == "no_offer"
     session.rollback()
-    svc.confirm_offer(session, w2.public_id, resident_id=residents[2].id, now=clock.now())
+    svc.confirm_offer(session, w2.id, resident_id=residents[2].id, now=clock.now())
     session.commit()
     assert w2.status == "confirmed"
     # Expiring again changes nothing (idempotent).
@@ -220,9 +220,9 @@ def test_waitlist_promotes_in_order_with_a_confirmation_window(session, venue, r
 def test_offer_expired_when_confirmed_too_late(session, venue, residents, clock):
     first = book(session, venue, residents[0])
     w1 = book(session, venue, residents[1], waitlist=True)
-    svc.cancel(session, first.public_id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
+    svc.cancel(session, first.id, resident_id=residents[0].id, now=clock.now(), policy=POLICY)
     session.commit()
-    e = refused(svc.confirm_offer, session, w1.public_id, resident_id=residents[1].id,
+    e = refused(svc.confirm_offer, session, w1.id, resident_id=residents[1].id,
                 now=clock.now() + timedelta(minutes=30))  # fmt: skip
     assert e.code == "offer_expired"
 
@@ -234,21 +234,21 @@ def test_approval_venues_keep_bookings_pending_until_staff_decide(session, org, 
     b = book(session, room, residents[0])
     w = book(session, room, residents[1], waitlist=True)
     assert b.status == "pending"  # it holds the seat while waiting
-    e = refused(svc.decide, session, b.public_id, staff_id=org.staff["pc_lh"].id, approve=True, note=None,
+    e = refused(svc.decide, session, b.id, staff_id=org.staff["pc_lh"].id, approve=True, note=None,
                 now=clock.now(), policy=POLICY)  # fmt: skip
     assert isinstance(e, Forbidden)
     session.rollback()
-    svc.decide(session, b.public_id, staff_id=org.staff["community_staff"].id, approve=False, note="时间冲突",
+    svc.decide(session, b.id, staff_id=org.staff["community_staff"].id, approve=False, note="时间冲突",
                now=clock.now(), policy=POLICY)  # fmt: skip
     session.commit()
     session.refresh(w)
     assert (b.status, w.status) == ("rejected", "offered")
-    svc.confirm_offer(session, w.public_id, resident_id=residents[1].id, now=clock.now())
+    svc.confirm_offer(session, w.id, resident_id=residents[1].id, now=clock.now())
     assert w.status == "pending"  # confirmed offers still need approval here
-    svc.decide(session, w.public_id, staff_id=org.staff["community_staff"].id, approve=True, note=None,
+    svc.decide(session, w.id, staff_id=org.staff["community_staff"].id, approve=True, note=None,
                now=clock.now(), policy=POLICY)  # fmt: skip
     assert w.status == "confirmed"
-    e = refused(svc.decide, session, w.public_id, staff_id=org.staff["community_staff"].id, approve=True, note=None,
+    e = refused(svc.decide, session, w.id, staff_id=org.staff["community_staff"].id, approve=True, note=None,
                 now=clock.now(), policy=POLICY)  # fmt: skip
     assert e.code == "not_pending"
 
@@ -262,7 +262,7 @@ def test_qr_check_in_is_signed_single_use_and_windowed(session, org, venue, resi
     e = refused(svc.check_in, session, code, secret="other-secret", staff_id=staff_id, now=clock.now())
     assert e.code == "invalid_code"
     e = refused(svc.check_in, session, code, secret="secret", staff_id=staff_id, now=clock.now())
-    assert (e.code, e.message) == ("too_early", "check-in opens at 13:45")
+    assert (e.code, e.message) == ("too_early", "签到 13:45 开始")
     session.rollback()
     at = SAT_14 - timedelta(minutes=5)
     svc.check_in(session, code, secret="secret", staff_id=staff_id, now=at)
@@ -298,8 +298,7 @@ def test_no_shows_are_released_with_strikes_and_three_in_sixty_days_ban(session,
     assert (bans[0].starts_at, bans[0].ends_at) == (ban_start, ban_start + timedelta(days=14))
     e = refused(svc.book, session, venue_id=venue.id, resident_id=r.id, starts_at=local(2026, 11, 29, 14),
                 now=local(2026, 11, 28, 10))  # fmt: skip
-    assert (e.code, e.message) == ("booking_banned", "booking is suspended until 2026-12-11 14:16 after repeated "
-                                                      "no-shows")  # fmt: skip
+    assert (e.code, e.message) == ("booking_banned", "多次预约未到，2026-12-11 14:16 前暂停预约")
     session.rollback()
     # After the ban the resident books again.
     after = local(2026, 12, 11, 15)

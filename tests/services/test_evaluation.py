@@ -94,7 +94,7 @@ def test_parse_rating() -> None:
 
 def test_rating_closes_once(session: Session, org: Any, alice: Resident) -> None:
     appeal = resolved(session, org, alice)
-    with pytest.raises(DomainError, match="rating must be"):
+    with pytest.raises(DomainError, match="评价应为"):
         workflow.rate(session, appeal, resident_id=alice.id, rating="5")
     workflow.rate(session, appeal, resident_id=alice.id, rating="2", comment="慢了点")
     assert (appeal.status, appeal.closure_code, appeal.rating) == (
@@ -182,7 +182,7 @@ def test_reopen_within_window_starts_a_new_round(session: Session, org: Any, ali
     clock.advance(timedelta(days=3))
     with pytest.raises(Forbidden):
         workflow.reopen(session, appeal, resident_id=alice.id + 1000, reason="没修好")
-    with pytest.raises(DomainError, match="still wrong"):
+    with pytest.raises(DomainError, match="仍未解决"):
         workflow.reopen(session, appeal, resident_id=alice.id, reason=" ")
     workflow.reopen(session, appeal, resident_id=alice.id, reason="灯又灭了")
     assert appeal.status == "dispatched"
@@ -216,7 +216,7 @@ def test_reopen_window_and_closure_code(session: Session, org: Any, alice: Resid
     assert late.value.code == "reopen_window_passed"
     other = in_progress(session, org, alice)
     workflow.withdraw(session, other, resident_id=alice.id)
-    with pytest.raises(InvalidTransition, match="withdrawn"):
+    with pytest.raises(InvalidTransition, match="已撤回"):
         workflow.reopen(session, other, resident_id=alice.id, reason="又坏了")
 
 

@@ -104,12 +104,43 @@ def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_written(session,
     with pytest.raises(OrgImportError) as info:
         import_csv(session, "estates", _csv(tmp_path, "estates.csv", text), progress=False)
     err = info.value
-    assert err.message.startswith("estates: line 3: unknown community 'no-such-community'")
-    assert "(and 2 more)" in err.message
+    # Every bad line is in the message (what the CLI prints), not only the first.
+    assert err.message.splitlines() == [
+        "estates: 3 bad line(s), nothing was imported:",
+        "  line 3: unknown community 'no-such-community'",
+        "  line 4: column 'code' is required",
+        "  line 5: unknown property company 'NOPE'",
+    ]
     assert [d["line"] for d in err.details] == [3, 4, 5]
     assert "column 'code' is required" in err.details[1]["message"]
     session.rollback()
     assert session.scalar(select(Estate).where(Estate.code == "E-OK")) is None
+
+
+def test_a_file_with_many_bad_lines_lists_up_to_the_limit(session, tmp_path, org):
+    from services.org_import import MAX_REPORTED_ERRORS
+
+    bad = MAX_REPORTED_ERRORS + 7
+    text = "code,name,community_code\n" + "".join(f"E{i},小区{i},nowhere\n" for i in range(bad))
+    with pytest.raises(OrgImportError) as info:
+        import_csv(session, "estates", _csv(tmp_path, "estates.csv", text), progress=False)
+    lines = info.value.message.splitlines()
+    assert lines[0] == f"estates: {bad} bad line(s), nothing was imported:"
+    assert lines[1] == "  line 2: unknown community 'nowhere'"
+    assert lines[MAX_REPORTED_ERRORS] == f"  line {MAX_REPORTED_ERRORS + 1}: unknown community 'nowhere'"
+    assert lines[-1] == "  … and 7 more bad line(s) not listed"
+    assert len(info.value.details) == MAX_REPORTED_ERRORS
+
+
+def test_the_import_command_prints_every_bad_line(app, session, tmp_path, org):
+    from cli import main
+
+    text = "code,name,community_code\nE-A,甲,nowhere\nE-B,乙,jinji-lake\nE-C,丙,elsewhere\n"
+    result = app.test_cli_runner().invoke(main, ["import", "estates", str(_csv(tmp_path, "e.csv", text))])
+    assert result.exit_code == 1
+    assert "line 2: unknown community 'nowhere'" in result.output
+    assert "line 4: unknown community 'elsewhere'" in result.output
+    assert session.scalar(select(Estate).where(Estate.code == "E-B")) is None
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,18 @@ def test_points_stay_with_the_grid_they_were_earned_in(session, org, clock):
 
 
 def test_public_names_are_masked():
-    assert rankings.public_name("欧阳娜娜", 1) == "欧***"
-    assert rankings.public_name("李", 1) == "李*"
-    assert rankings.public_name(None, 7) == "志愿者#7"
+    assert rankings.public_name("欧阳娜娜") == "欧***"
+    assert rankings.public_name("李") == "李*"
+    # Without a name the board shows no id either: a resident id would identify the volunteer.
+    assert rankings.public_name(None) == "匿名志愿者"
+    assert rankings.public_name("  ") == "匿名志愿者"
+
+
+def test_a_volunteer_without_a_name_shows_no_id(session, org, clock):
+    nameless = resident(session, org, "")
+    nameless.name = None
+    earn(session, nameless, 8, "anon")
+    session.commit()
+    [row] = rankings.board(session, "2026-11", community_id=org.community.id)
+    assert row.name == "匿名志愿者"
+    assert str(nameless.id) not in row.name

@@ -202,7 +202,7 @@ def test_no_skipping_and_wrong_roles_refused(session: Session, org: Any, world: 
     with pytest.raises(InvalidTransition):
         workflow.dispatch(session, appeal, actor=staff(org, "g1_leader"), handler_type="grid")
     workflow.start(session, appeal, actor=staff(org, "pc_lh"))
-    with pytest.raises(DomainError, match="reply"):
+    with pytest.raises(DomainError, match="答复"):
         workflow.resolve(session, appeal, actor=staff(org, "pc_lh"), reply="  ")
     with pytest.raises(Forbidden):
         workflow.rate(session, appeal, resident_id=alice.id + 999, rating="satisfied")
@@ -218,9 +218,9 @@ def test_return_twice_goes_to_arbitration(session: Session, org: Any, world: dic
     appeal = new_appeal(session, org, world["alice"], category="city_order")
     leader = staff(org, "g1_leader")
     workflow.dispatch(session, appeal, actor=leader, department_id=org.departments["chengguan"].id)
-    with pytest.raises(DomainError, match="unknown return reason"):
+    with pytest.raises(DomainError, match="未知的退单原因"):
         workflow.return_appeal(session, appeal, actor=staff(org, "dept_chengguan"), reason_code="lazy", text="x")
-    with pytest.raises(DomainError, match="explanation"):
+    with pytest.raises(DomainError, match="说明原因"):
         workflow.return_appeal(session, appeal, actor=staff(org, "dept_chengguan"), reason_code="wrong_area", text="")
     with pytest.raises(Forbidden):
         workflow.return_appeal(session, appeal, actor=staff(org, "dept_police"), reason_code="wrong_area", text="x")
@@ -248,7 +248,7 @@ def test_return_twice_goes_to_arbitration(session: Session, org: Any, world: dic
     assert staff_sends(sandbox, org, "secretary", "退单待仲裁") == 1
 
     # Second return: only the secretary may decide.
-    with pytest.raises(InvalidTransition, match="arbitrate") as refused:
+    with pytest.raises(InvalidTransition, match="仲裁") as refused:
         workflow.dispatch(session, appeal, actor=leader, department_id=org.departments["chengguan"].id)
     assert refused.value.code == "arbitration_required"
     with pytest.raises(Forbidden):
@@ -302,7 +302,7 @@ def test_closure_codes(session: Session, org: Any, world: dict) -> None:
     appeal = new_appeal(session, org, alice)
     leader = staff(org, "g1_leader")
     workflow.dispatch(session, appeal, actor=leader, handler_type="grid")
-    with pytest.raises(DomainError, match="explanation"):
+    with pytest.raises(DomainError, match="说明原因"):
         workflow.close(session, appeal, actor=leader, code="unresolved")
     with pytest.raises(InvalidTransition):
         workflow.close(session, appeal, actor=leader, code="resolved")  # "resolved" only after resolution
