@@ -81,12 +81,11 @@ def worker_command(burst: bool) -> None:
     """Run an RQ worker (with RQ's scheduler for delayed jobs and retries) on every hongguan queue."""
     from infra.redis import connect_for_worker
     from jobs.queue import QUEUES
-    from jobs.worker import HongguanWorker
+    from jobs.worker import HongguanWorker, work_through_outages
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     conn = connect_for_worker(app.config["REDIS_URL"])
-    worker = HongguanWorker(list(QUEUES), connection=conn, app=app)
-    worker.work(with_scheduler=True, burst=burst)
+    work_through_outages(lambda: HongguanWorker(list(QUEUES), connection=conn, app=app), conn, burst=burst)
 
 
 @main.command("scheduler")
@@ -97,11 +96,13 @@ def scheduler_command() -> None:
     from infra.redis import connect_for_worker
     from jobs import relay
     from jobs.schedule import build_scheduler
+    from jobs.worker import cron_through_outages
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop_relay = relay.start(app, interval=float(app.config["INBOUND_RELAY_INTERVAL"]))
+    conn = connect_for_worker(app.config["REDIS_URL"])
     try:
-        build_scheduler(connect_for_worker(app.config["REDIS_URL"])).start()
+        cron_through_outages(lambda: build_scheduler(conn), conn)
     finally:
         stop_relay()
 
