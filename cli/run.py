@@ -133,8 +133,9 @@ def _claim_instance(instance: Path, host: str, port: int) -> IO[str]:
 def _chat_hint(host: str, port: int, sandbox_url: str | None) -> str:
     """The `hongguan chat` command line that reaches this run (ports included when not the defaults)."""
     hint = ".venv/bin/hongguan chat"
-    if host != "127.0.0.1" or port != DEFAULT_PORT:
-        hint += f" --url http://{host}:{port}"
+    reach = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104 - a listening address, not a bind
+    if reach != "127.0.0.1" or port != DEFAULT_PORT:
+        hint += f" --url http://{reach}:{port}"
     if sandbox_url and sandbox_url != f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}":
         hint += f" --sandbox {sandbox_url}"
     return hint
