@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,37 +46,68 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("gunicorn did not answer")
 
 
-def _slow_body(port: int) -> socket.socket:
-    """A client that sent its headers and one byte of a 1,000-byte body, and then nothing."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.sendall(b"POST /wechat?signature=x&timestamp=1&nonce=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n<")
-    return sock
+def _wait_for_calls(sandbox: Any, path: str, n: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if len(sandbox.calls(path)) >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{n} calls of {path} never reached the sandbox")
+
+
+def _slow_body(port: int, stop: threading.Event) -> None:
+    """A client sending a 1,000-byte body at 1 byte/s (a very bad mobile link) until `stop` is set."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        head = b"POST /wechat?signature=x&timestamp=1&nonce=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+        sock.sendall(head)
+        while not stop.wait(1.0):
+            sock.sendall(b"<")
 
 
 @pytest.mark.slow
-def test_gunicorn_config_answers_a_push_past_slow_clients_and_redacts_the_access_log(app_config, org):
+def test_gunicorn_config_answers_a_push_past_slow_clients_and_redacts_the_access_log(app_config, org, sandbox):
     port = free_port()
     log_path = Path(app_config["INSTANCE_PATH"]) / "access.log"
     Path(app_config["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "gunicorn", "-c", "python:infra.gunicorn_config", "--bind", f"127.0.0.1:{port}",
            "--access-logfile", str(log_path)]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(app_config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    slow: list[socket.socket] = []
+    stop_slow = threading.Event()
+    slow: list[threading.Thread] = []
     try:
         _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
         # Two workers: with sync workers, two such clients were enough to hold every worker.
-        slow = [_slow_body(port) for _ in range(6)]
+        slow = [threading.Thread(target=_slow_body, args=(port, stop_slow)) for _ in range(6)]
+        for client in slow:
+            client.start()
+        # And four mini-program logins held by a slow jscode2session (the sandbox delays it).
+        sandbox_fault = {"path": "/sns/jscode2session", "delay": 3, "times": 4}
+        requests.post(f"{sandbox.url}/sandbox/fail", json=sandbox_fault, timeout=5)
+        logins = [
+            threading.Thread(
+                target=requests.post,
+                args=(f"http://127.0.0.1:{port}/api/v1/auth/login",),
+                kwargs={"json": {"code": f"slow{i}:code"}, "timeout": 30},
+            )
+            for i in range(4)
+        ]
+        for login in logins:
+            login.start()
+        _wait_for_calls(sandbox, "/sns/jscode2session", 4)  # all four are inside WeChat's slow call
         fake = FakeWeChat(
             app_config["WECHAT_TOKEN"], app_config["WECHAT_AES_KEY"], app_config["WECHAT_APPID"], OPENID,
             account_id=app_config["WECHAT_ACCOUNT_ID"],
         )  # fmt: skip
         params, body = fake.push(fake.fields("text", Content="楼道灯坏了，电话13912345678"))
-        resp = requests.post(f"http://127.0.0.1:{port}/wechat?{urlencode(params)}", data=body, timeout=30)
+        resp = requests.post(f"http://127.0.0.1:{port}/wechat?{urlencode(params)}", data=body, timeout=20)
         assert resp.status_code == 200
         assert fake.read_reply(resp.text) is not None  # the encrypted acknowledgement, not a refusal
+        for login in logins:
+            login.join(30)
     finally:
-        for sock in slow:
-            sock.close()
+        stop_slow.set()
+        for client in slow:
+            client.join(10)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     access = log_path.read_text()
