@@ -55,13 +55,12 @@ def _wait_for_calls(sandbox: Any, path: str, n: int) -> None:
     raise AssertionError(f"{n} calls of {path} never reached the sandbox")
 
 
-def _slow_body(port: int, stop: threading.Event) -> None:
-    """A client sending a 1,000-byte body at 1 byte/s (a very bad mobile link) until `stop` is set."""
+def _slow_body(port: int, query: str, stop: threading.Event) -> None:
+    """A validly signed push whose 1,000-byte body arrives at 1 byte/s (a very bad mobile link) until `stop`."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        head = b"POST /wechat?signature=x&timestamp=1&nonce=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
-        sock.sendall(head)
+        sock.sendall(f"POST /wechat?{query} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n".encode())
         while not stop.wait(1.0):
-            sock.sendall(b"<")
+            sock.sendall(b" ")
 
 
 @pytest.mark.slow
@@ -77,9 +76,11 @@ def test_gunicorn_config_answers_a_push_past_slow_clients_and_redacts_the_access
     try:
         _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
         # Two workers: with sync workers, two such clients were enough to hold every worker.
-        slow = [threading.Thread(target=_slow_body, args=(port, stop_slow)) for _ in range(6)]
-        for client in slow:
-            client.start()
+        for i in range(6):
+            slow_fake = FakeWeChat(app_config["WECHAT_TOKEN"], app_config["WECHAT_AES_KEY"], "x", f"oSlow{i:024d}")
+            query = urlencode(slow_fake.push(slow_fake.fields("text", Content="…"))[0])
+            slow.append(threading.Thread(target=_slow_body, args=(port, query, stop_slow)))
+            slow[-1].start()
         # And four mini-program logins held by a slow jscode2session (the sandbox delays it).
         sandbox_fault = {"path": "/sns/jscode2session", "delay": 3, "times": 4}
         requests.post(f"{sandbox.url}/sandbox/fail", json=sandbox_fault, timeout=5)
@@ -111,10 +112,11 @@ def test_gunicorn_config_answers_a_push_past_slow_clients_and_redacts_the_access
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     access = log_path.read_text()
-    push_lines = [line for line in access.splitlines() if "POST /wechat?" in line and " 200 " in line]
+    push_lines = [line for line in access.splitlines() if f"openid={privacy.pseudonym(OPENID)}" in line]
     assert len(push_lines) == 1, access
+    assert "/wechat?signature=***&timestamp=" in push_lines[0]
+    assert '" 200 ' in push_lines[0]
     for secret in (OPENID, params["signature"], params["nonce"], params["msg_signature"]):
         assert secret not in access
-    assert f"openid={privacy.pseudonym(OPENID)}" in push_lines[0]
     assert f"timestamp={params['timestamp']}" in push_lines[0]
     assert OPENID not in out.decode()
