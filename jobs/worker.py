@@ -79,14 +79,15 @@ def work_through_outages(make_worker: Callable[[], Worker], connection: Redis, *
     for Redis and starts a new worker, so an outage pauses the jobs instead of ending the process.
     """
     while True:
-        worker = make_worker()
+        worker: Worker | None = None
         try:
+            worker = make_worker()  # RQ reads the server's version here: this too needs Redis
             worker.work(with_scheduler=True, burst=burst)
         except RedisError as e:  # from its start-up (registering) or its teardown, outside RQ's own loop
-            log.warning("worker %s: Redis error %s: %s", worker.name, type(e).__name__, e)
+            log.warning("worker: Redis error %s: %s", type(e).__name__, e)
         if burst or getattr(worker, "stop_asked", False):
             return
-        log.warning("worker %s stopped without being asked to; starting a new one once Redis answers", worker.name)
+        log.warning("worker stopped without being asked to; starting a new one once Redis answers")
         try:
             wait_for_redis(connection)
         except StopRequested:

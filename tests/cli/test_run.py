@@ -93,3 +93,34 @@ def test_make_run_passes_its_ports_to_hongguan_run():
         ["make", "-n", "-C", str(repo), "run"], capture_output=True, text=True, timeout=60, check=True
     ).stdout.splitlines()
     assert any(line.split() == [".venv/bin/hongguan", "run"] for line in default), default
+
+
+def test_supervisor_restarts_a_dead_child_with_a_growing_backoff(capsys):
+    from cli.run import RESTART_FIRST, Child
+
+    starts: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        starts.append(subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"]))
+        return starts[-1]
+
+    child = Child("worker", start)
+    child.launch()
+    starts[-1].wait()
+    now = child.started_at + 1  # it died within a second: a crash loop
+    child.check(now)
+    assert child.restart_at == now + RESTART_FIRST
+    child.check(now + RESTART_FIRST / 2)
+    assert len(starts) == 1  # not before its backoff
+    child.check(now + RESTART_FIRST)
+    assert len(starts) == 2
+    assert child.restarts == 1
+    starts[-1].wait()
+    later = child.started_at + 1
+    child.check(later)
+    assert child.restart_at == later + 2 * RESTART_FIRST  # died again at once: twice the wait
+    child.stop()
+    assert child.restart_at is None
+    err = capsys.readouterr().err
+    assert f"worker (pid {starts[0].pid}) exited with status 3; restarting it in 1 s" in err
+    assert f"worker (pid {starts[1].pid}) exited with status 3; restarting it in 2 s" in err
