@@ -106,6 +106,21 @@ class _Popen:
         return proc
 
 
+def _stop_all(children: list[Child], grace: float = 10.0) -> None:
+    """SIGTERM each child, wait up to `grace` seconds for all of them, then SIGKILL what is left."""
+    for child in children:
+        child.stop()
+    deadline = time.monotonic() + grace
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
 def _claim_instance(instance: Path, host: str, port: int) -> IO[str]:
     """Hold the instance's run lock for the life of the process; a second `hongguan run` there is refused.
 
@@ -218,16 +233,10 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
         raise click.ClickException(f"`hongguan {' '.join(e.cmd[3:])}` failed with status {e.returncode}") from None
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
-        for child in reversed(children):
-            child.stop()
-        deadline = time.monotonic() + 10
-        for child in children:
-            if child.process is None:
-                continue
-            try:
-                child.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
+        # Web, worker and cron first (the worker finishes the job in hand), then the sandbox they may still be
+        # calling, then Redis: nothing in flight meets a part that is already gone.
+        _stop_all([c for c in children if c.name != "sandbox"])
+        _stop_all([c for c in children if c.name == "sandbox"])
         if redis is not None:
             redis.stop()
         lock.close()
