@@ -25,8 +25,9 @@ postgres:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql postgresql-contrib >/dev/null; \
 	fi
 
+# `make run PORT=18000 SANDBOX_PORT=18100 HOST=0.0.0.0`: each is optional (defaults 5000, 5100, 127.0.0.1).
 run: venv
-	$(BIN)/hongguan run
+	$(BIN)/hongguan run $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)) $(if $(SANDBOX_PORT),--sandbox-port $(SANDBOX_PORT))
 
 test: venv postgres
 	$(BIN)/python -m pytest -q

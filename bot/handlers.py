@@ -237,7 +237,7 @@ def _welcome(ctx: Context, scene: str | None) -> str:
         if found is not None:
             text += f"\n已为您绑定：{found.describe()}。"
         else:
-            log.info("unknown QR scene %r from %s", scene[:64], ctx.who)
+            log.info("unknown QR scene %r from %s", privacy.excerpt(scene, 64), ctx.who)
     # Fetching the profile (unionid joins the mini-program account) calls WeChat: outbox, after commit.
     defer(ctx.session, "jobs.inbound.sync_profile", resident.id, job_id=f"profile-{ctx.inbound.id}", queue="low")
     return text
@@ -255,7 +255,7 @@ def on_scan(ctx: Context) -> str | None:
     """An existing follower scanned a parametric QR code: bind by its scene (EventKey, no prefix)."""
     found = residents.bind_by_scene(ctx.session, ctx.resident, ctx.event_key)
     if found is None:
-        log.info("unknown QR scene %r from %s", ctx.event_key[:64], ctx.who)
+        log.info("unknown QR scene %r from %s", privacy.excerpt(ctx.event_key, 64), ctx.who)
         return "这个二维码暂时无法识别。可以回复“绑定”选择小区和楼栋。"
     return f"已为您绑定：{found.describe()}。"
 
@@ -273,7 +273,7 @@ def on_click(ctx: Context) -> str | None:
     """Menu CLICK: MY_APPEALS, MY_POINTS, HELP, BIND; an unknown key is logged and acknowledged."""
     reply = _menu_action(ctx, ctx.event_key)
     if reply is None:
-        log.warning("unknown menu key %r", ctx.event_key[:64])
+        log.warning("unknown menu key %r", privacy.excerpt(ctx.event_key, 64))
     return reply
 
 
@@ -302,7 +302,7 @@ def on_template_receipt(ctx: Context) -> str | None:
     """Template delivery receipt (Status success | failed:user block | failed: system failed): logged."""
     status = ctx.fields.get("Status", "")
     level = logging.INFO if status == "success" else logging.WARNING
-    log.log(level, "template msg %s to %s: %s", ctx.fields.get("MsgID", "?"), ctx.who, status[:64])
+    log.log(level, "template msg %s to %s: %s", ctx.fields.get("MsgID", "?"), ctx.who, privacy.excerpt(status, 64))
     return None
 
 
@@ -314,7 +314,7 @@ def unknown_message(ctx: Context) -> str | None:
 
 def unknown_event(ctx: Context) -> str | None:
     """An event hongguan does not handle (view_miniprogram, subscribe_msg_popup_event …): logged."""
-    log.info("unhandled event %r from %s", (ctx.event or "")[:64], ctx.who)
+    log.info("unhandled event %r from %s", privacy.excerpt(ctx.event or "", 64), ctx.who)
     return None
 
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+
+from cli.appctx import current_app, with_appcontext
 
 
-def _create_app():
-    from wsgi import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """hongguan (红管家): community-governance backend for a WeChat official account and mini-program."""
 
@@ -91,12 +85,11 @@ def worker_command(burst: bool) -> None:
     """Run an RQ worker (with RQ's scheduler for delayed jobs and retries) on every hongguan queue."""
     from infra.redis import connect_for_worker
     from jobs.queue import QUEUES
-    from jobs.worker import HongguanWorker
+    from jobs.worker import HongguanWorker, work_through_outages
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     conn = connect_for_worker(app.config["REDIS_URL"])
-    worker = HongguanWorker(list(QUEUES), connection=conn, app=app)
-    worker.work(with_scheduler=True, burst=burst)
+    work_through_outages(lambda: HongguanWorker(list(QUEUES), connection=conn, app=app), conn, burst=burst)
 
 
 @main.command("scheduler")
@@ -107,11 +100,13 @@ def scheduler_command() -> None:
     from infra.redis import connect_for_worker
     from jobs import relay
     from jobs.schedule import build_scheduler
+    from jobs.worker import cron_through_outages
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop_relay = relay.start(app, interval=float(app.config["INBOUND_RELAY_INTERVAL"]))
+    conn = connect_for_worker(app.config["REDIS_URL"])
     try:
-        build_scheduler(connect_for_worker(app.config["REDIS_URL"])).start()
+        cron_through_outages(lambda: build_scheduler(conn), conn)
     finally:
         stop_relay()
 
@@ -136,12 +131,12 @@ def sandbox_command(host: str, port: int) -> None:
 @click.option("--url", "base_url", default="http://127.0.0.1:5000", show_default=True, help="the running web")
 @click.option("--sandbox", "sandbox_url", default="http://127.0.0.1:5100", show_default=True)
 @click.option("--mode", type=click.Choice(["aes", "compat", "plain"]), default="aes", show_default=True)
-@with_appcontext
 def chat_command(openid: str, base_url: str, sandbox_url: str, mode: str) -> None:
     """Chat with the running bot as a resident: lines are signed and encrypted exactly as WeChat does."""
+    from infra.config import load_config
     from wechat.chat import run_chat
 
-    cfg = current_app.config
+    cfg = load_config()  # the token and keys only: the simulator needs no application
     run_chat(
         base_url, sandbox_url, cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"], openid, mode,
         account_id=cfg["WECHAT_ACCOUNT_ID"],

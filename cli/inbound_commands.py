@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
+
+from cli.appctx import current_app, with_appcontext
 
 
 @click.group("inbound")

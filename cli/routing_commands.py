@@ -6,7 +6,8 @@ import csv
 import sys
 
 import click
-from flask.cli import with_appcontext
+
+from cli.appctx import with_appcontext
 
 
 @click.group("routing")

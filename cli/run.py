@@ -1,13 +1,25 @@
-"""`hongguan run`: everything on embedded defaults — Redis, migrations, demo data, sandbox, web, worker, cron."""
+"""`hongguan run`: everything on embedded defaults — Redis, migrations, demo data, sandbox, web, worker, cron.
+
+It supervises what it starts: a child that dies (a crash, an OOM kill, `kill -9`) is started again after a
+backoff and a log line, while the others keep serving; only Ctrl-C or SIGTERM stops everything. The children run
+in their own process group, so the terminal's Ctrl-C reaches this supervisor alone, which stops them in order
+(no child prints a KeyboardInterrupt traceback), and they are sent SIGTERM if the supervisor itself dies.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -15,29 +27,146 @@ from infra.config import load_config
 from infra.embedded import EmbeddedRedis
 
 SANDBOX_APPID = "wx-sandbox-appid"
+DEFAULT_PORT = 5000
+DEFAULT_SANDBOX_PORT = 5100
+LOCK_FILE = "hongguan-run.lock"
+
+# Restart backoff: 1 s after the first death, doubling up to 30 s for a child that keeps dying; a child that
+# stayed up for a minute starts again from 1 s.
+RESTART_FIRST = 1.0
+RESTART_MAX = 30.0
+HEALTHY_AFTER = 60.0
+POLL = 0.2
+
+_PR_SET_PDEATHSIG = 1
 
 
-def _child(name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    click.echo(f"  starting {name}: {' '.join(argv)}")
-    return subprocess.Popen(argv, env=env)
+def _own_group_and_die_with_parent() -> None:
+    """In the child before exec: leave the terminal's process group; get SIGTERM when the supervisor dies."""
+    os.setpgid(0, 0)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    """One supervised process: how to start it, the running process, and its restart backoff."""
+
+    name: str
+    start: Callable[[], subprocess.Popen[bytes]]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    delay: float = RESTART_FIRST
+    restart_at: float | None = None
+    restarts: int = 0
+
+    def launch(self) -> None:
+        """Start (or start again) the process."""
+        self.process = self.start()
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def check(self, now: float) -> None:
+        """Notice a death and schedule the restart; perform a restart that is due."""
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restarts += 1
+                click.echo(f"restarting {self.name} (restart {self.restarts})")
+                self.launch()
+            return
+        if self.process is None or self.process.poll() is None:
+            return
+        if now - self.started_at >= HEALTHY_AFTER:
+            self.delay = RESTART_FIRST
+        status = self.process.returncode
+        how = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}"
+        click.echo(f"{self.name} (pid {self.process.pid}) {how}; restarting it in {self.delay:.0f} s", err=True)
+        self.restart_at = now + self.delay
+        self.delay = min(self.delay * 2, RESTART_MAX)
+
+    def stop(self) -> None:
+        """Ask the process to stop (SIGTERM); no restart follows."""
+        self.restart_at = None
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+
+@dataclass
+class _Popen:
+    """Starts one `hongguan` child with the run's environment, printing what it starts."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    printed: list[str] = field(default_factory=list)
+
+    def __call__(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(self.argv, env=self.env, preexec_fn=_own_group_and_die_with_parent)
+        click.echo(f"  {self.name} (pid {proc.pid}): {' '.join(self.argv)}")
+        return proc
+
+
+def _stop_all(children: list[Child], grace: float = 10.0) -> None:
+    """SIGTERM each child, wait up to `grace` seconds for all of them, then SIGKILL what is left."""
+    for child in children:
+        child.stop()
+    deadline = time.monotonic() + grace
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
+def _claim_instance(instance: Path, host: str, port: int) -> IO[str]:
+    """Hold the instance's run lock for the life of the process; a second `hongguan run` there is refused.
+
+    Two runs in one instance would share its SQLite file and the embedded Redis socket, and the second one's
+    Redis start would remove the first one's socket.
+    """
+    handle = (instance / LOCK_FILE).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise click.ClickException(
+            f"hongguan run is already running in {instance} ({holder}); stop it first or use another "
+            "HONGGUAN_INSTANCE_PATH"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, web http://{host}:{port}")
+    handle.flush()
+    return handle
+
+
+def _chat_hint(host: str, port: int, sandbox_url: str | None) -> str:
+    """The `hongguan chat` command line that reaches this run (ports included when not the defaults)."""
+    hint = ".venv/bin/hongguan chat"
+    reach = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104 - a listening address, not a bind
+    if reach != "127.0.0.1" or port != DEFAULT_PORT:
+        hint += f" --url http://{reach}:{port}"
+    if sandbox_url and sandbox_url != f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}":
+        hint += f" --sandbox {sandbox_url}"
+    return hint
 
 
 def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
-    """Start every process, print the URLs, and stop them all on Ctrl-C (or when one of them dies)."""
+    """Start every process, print the URLs, restart any that dies, and stop them all on Ctrl-C or SIGTERM."""
     config = load_config()
     instance = Path(config["INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
+    lock = _claim_instance(instance, host, port)
     env = dict(os.environ)
     env["HONGGUAN_INSTANCE_PATH"] = str(instance)
     hongguan = [sys.executable, "-m", "cli"]
-
+    children: list[Child] = []
     redis: EmbeddedRedis | None = None
-    if not config["REDIS_URL"]:
-        redis = EmbeddedRedis(instance / "redis", unix_socket=instance / "redis.sock").start()
-        env["HONGGUAN_REDIS_URL"] = redis.url
-        click.echo(f"embedded Redis (AOF under {instance / 'redis'}): {redis.url}")
-
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def _stop(signum: int, _frame: object) -> None:
         # Ctrl-C, `kill` and process managers all stop everything; also covers a start from a non-interactive
@@ -47,19 +176,29 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        subprocess.run([*hongguan, "db", "upgrade"], env=env, check=True)
-        subprocess.run([*hongguan, "seed-demo"], env=env, check=True)
+        if not config["REDIS_URL"]:
+            redis = EmbeddedRedis(instance / "redis", unix_socket=instance / "redis.sock").start()
+            env["HONGGUAN_REDIS_URL"] = redis.url
+            click.echo(f"embedded Redis (pid {redis.pid}, AOF under {instance / 'redis'}): {redis.url}")
+        for step in (["db", "upgrade"], ["seed-demo"]):
+            subprocess.run([*hongguan, *step], env=env, check=True, preexec_fn=_own_group_and_die_with_parent)
+        sandbox_url = None
         # The sandbox stands in for WeChat unless real credentials are configured.
         if not config["WECHAT_API_BASE"] and config["WECHAT_APPID"] == SANDBOX_APPID:
-            env["HONGGUAN_WECHAT_API_BASE"] = f"http://127.0.0.1:{sandbox_port}"
-            children.append(("sandbox", _child("sandbox", [*hongguan, "sandbox", "--port", str(sandbox_port)], env)))
+            sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+            env["HONGGUAN_WECHAT_API_BASE"] = sandbox_url
+            children.append(
+                Child("sandbox", _Popen("sandbox", [*hongguan, "sandbox", "--port", str(sandbox_port)], env))
+            )
         web = [
-            sys.executable, "-m", "gunicorn", "wsgi:create_app()", "--workers", str(workers), "--bind",
-            f"{host}:{port}", "--preload", "--no-control-socket", "--timeout", "30", "--access-logfile", "-",
+            sys.executable, "-m", "gunicorn", "wsgi:create_app()", "--config", "python:infra.gunicorn_config",
+            "--workers", str(workers), "--bind", f"{host}:{port}",
         ]  # fmt: skip
-        children.append(("web", _child("web", web, env)))
-        children.append(("worker", _child("worker", [*hongguan, "worker"], env)))
-        children.append(("scheduler", _child("scheduler", [*hongguan, "scheduler"], env)))
+        children.append(Child("web", _Popen("web", web, env)))
+        children.append(Child("worker", _Popen("worker", [*hongguan, "worker"], env)))
+        children.append(Child("scheduler", _Popen("scheduler", [*hongguan, "scheduler"], env)))
+        for child in children:
+            child.launch()
         time.sleep(1.0)
         click.echo("\nhongguan is running:")
         click.echo(f"  webhook        http://{host}:{port}/wechat   (token {config['WECHAT_TOKEN']!r}, AES mode)")
@@ -68,26 +207,37 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
             f"  mini-program   http://{host}:{port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/swagger)"
         )
         click.echo(f"  staff console  http://{host}:{port}/console/api")
-        if "HONGGUAN_WECHAT_API_BASE" in env and not config["WECHAT_API_BASE"]:
-            click.echo(f"  WeChat sandbox {env['HONGGUAN_WECHAT_API_BASE']}  (records every message sent)")
-        click.echo("  try the bot:   .venv/bin/hongguan chat   (in another terminal)\nCtrl-C stops everything.\n")
+        if sandbox_url:
+            click.echo(f"  WeChat sandbox {sandbox_url}  (records every message sent)")
+        click.echo(f"  try the bot:   {_chat_hint(host, port, sandbox_url)}   (in another terminal)")
+        click.echo("Ctrl-C stops everything.\n")
+        redis_delay, redis_down_at = RESTART_FIRST, None
         while True:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    raise click.ClickException(f"{name} exited with status {proc.returncode}; stopping everything")
-            time.sleep(0.5)
+            now = time.monotonic()
+            if redis is not None and redis.process is not None and redis.process.poll() is not None:
+                if redis_down_at is None:
+                    status = redis.process.returncode
+                    how = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}"
+                    click.echo(f"embedded Redis {how}; restarting it in {redis_delay:.0f} s", err=True)
+                    redis_down_at = now + redis_delay
+                elif now >= redis_down_at:
+                    redis.start()  # from its AOF: the queues are back as they were
+                    click.echo(f"embedded Redis restarted (pid {redis.pid})")
+                    redis_delay, redis_down_at = min(redis_delay * 2, RESTART_MAX), None
+            for child in children:
+                child.check(now)
+            time.sleep(POLL)
     except KeyboardInterrupt:
         click.echo("\nstopping…")
+    except subprocess.CalledProcessError as e:
+        raise click.ClickException(f"`hongguan {' '.join(e.cmd[3:])}` failed with status {e.returncode}") from None
     finally:
-        for _, proc in reversed(children):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for _, proc in children:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        # Web, worker and cron first (the worker finishes the job in hand), then the sandbox they may still be
+        # calling, then Redis: nothing in flight meets a part that is already gone.
+        _stop_all([c for c in children if c.name != "sandbox"])
+        _stop_all([c for c in children if c.name == "sandbox"])
         if redis is not None:
             redis.stop()
+        lock.close()
         click.echo("stopped.")

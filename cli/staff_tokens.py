@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
+
+from cli.appctx import current_app, with_appcontext
 
 
 class _IssueByDefault(click.Group):

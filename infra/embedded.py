@@ -52,6 +52,11 @@ class EmbeddedRedis:
             return f"unix://{self.unix_socket}?db=0"
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running server."""
+        return self.process.pid if self.process is not None else None
+
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         """Start the server and wait until it answers PING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +79,8 @@ class EmbeddedRedis:
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "300 1"]
         else:
             args += ["--appendonly", "no", "--save", ""]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own process group: a terminal's Ctrl-C reaches the owner, which stops Redis after its clients.
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
         client = Redis.from_url(self.url, socket_timeout=0.5, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         try:

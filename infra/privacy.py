@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import re
+from urllib.parse import parse_qsl, quote
 
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _ROOM = re.compile(r"(\d+)\s*(室|号房|房间)")
@@ -37,6 +38,41 @@ def redact_text(text: str) -> str:
     text = _UNIT_ROOM.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
     text = _ROOM.sub(lambda m: f"***{m.group(2)}", text)
     return _OPENID.sub(lambda m: pseudonym(m.group(1)), text)
+
+
+def excerpt(text: str, limit: int, ellipsis: str = "…") -> str:
+    """At most `limit` characters of `text`, redacted first: a phone cut short no longer matches the pattern."""
+    text = redact_text(text)
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(ellipsis))] + ellipsis
+
+
+# Query parameters whose values identify nothing and help to read a log; every other value is hidden.
+_PLAIN_PARAMS = frozenset({"timestamp", "encrypt_type"})
+
+
+def redact_query(query: str) -> str:
+    """A URL query string for logs: openids become pseudonyms, other values (signatures, nonces, tokens,
+    codes) `***`, except the harmless timestamp and encrypt_type."""
+    if not query:
+        return ""
+    parts = []
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name == "openid":
+            shown = pseudonym(value)
+        elif name in _PLAIN_PARAMS:
+            shown = quote(redact_text(value), safe="")
+        else:
+            shown = "***" if value else ""
+        parts.append(f"{quote(name, safe='')}={shown}")
+    return "&".join(parts)
+
+
+def redact_url(url: str) -> str:
+    """`url` (absolute or a path) with its query string passed through `redact_query`."""
+    path, sep, query = url.partition("?")
+    return redact_text(path) + (sep + redact_query(query) if sep else "")
 
 
 _pii_key = b"dev-pii-key-change-me"

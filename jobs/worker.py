@@ -1,19 +1,34 @@
-"""RQ workers that run every job inside its own Flask app context (fresh DB session, closed after the job)."""
+"""RQ workers that run every job inside its own Flask app context (fresh DB session, closed after the job), and
+the loops that keep the worker and the cron scheduler running through a Redis outage."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
+from rq.cron import CronScheduler
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
+
+log = logging.getLogger(__name__)
 
 
 class _AppContextMixin:
     """Push a new app context around each job so `db_session()` is per job and torn down after it."""
 
     app: Flask
+    stop_asked: bool = False  # SIGTERM/SIGINT arrived (RQ's own flag is set only when a job was running)
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_asked = True
+        super().request_stop(signum, frame)  # type: ignore[misc]
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
         # RQ 3 passes an Execution too; forward whatever the installed RQ passes.
@@ -35,3 +50,59 @@ class HongguanSimpleWorker(_AppContextMixin, SimpleWorker):
     def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:
         self.app = app
         super().__init__(*args, **kwargs)
+
+
+# Waiting for Redis after an outage: 0.5 s, then doubling up to 10 s between attempts. A restarted Redis is
+# found within 10 s; a long outage costs one PING per 10 s.
+RECONNECT_FIRST = 0.5
+RECONNECT_MAX = 10.0
+
+
+def wait_for_redis(connection: Redis, *, first: float = RECONNECT_FIRST, maximum: float = RECONNECT_MAX) -> None:
+    """Block until `connection` answers PING, sleeping with exponential backoff between attempts."""
+    delay = first
+    while True:
+        try:
+            connection.ping()
+            return
+        except RedisError as e:
+            log.warning("Redis unreachable (%s: %s); next attempt in %.1f s", type(e).__name__, e, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, maximum)
+
+
+def work_through_outages(make_worker: Callable[[], Worker], connection: Redis, *, burst: bool = False) -> None:
+    """Run workers until one stops on request (SIGTERM/SIGINT) or finishes a burst, riding out Redis outages.
+
+    RQ's worker retries only its dequeue with backoff; a Redis error anywhere else in its loop (heartbeat,
+    maintenance, finishing a job) makes it log "unhandled exception, quitting" and return. Then this waits
+    for Redis and starts a new worker, so an outage pauses the jobs instead of ending the process.
+    """
+    while True:
+        worker: Worker | None = None
+        try:
+            worker = make_worker()  # RQ reads the server's version here: this too needs Redis
+            worker.work(with_scheduler=True, burst=burst)
+        except RedisError as e:  # from its start-up (registering) or its teardown, outside RQ's own loop
+            log.warning("worker: Redis error %s: %s", type(e).__name__, e)
+        if burst or getattr(worker, "stop_asked", False):
+            return
+        log.warning("worker stopped without being asked to; starting a new one once Redis answers")
+        try:
+            wait_for_redis(connection)
+        except StopRequested:
+            return
+
+
+def cron_through_outages(make_scheduler: Callable[[], CronScheduler], connection: Redis) -> None:
+    """Run RQ's cron scheduler until it is stopped, waiting out Redis outages (its loop ends on any error)."""
+    while True:
+        try:
+            make_scheduler().start()  # returns on SIGTERM/SIGINT
+            return
+        except RedisError as e:
+            log.warning("cron scheduler: Redis error %s: %s; restarting once Redis answers", type(e).__name__, e)
+        try:
+            wait_for_redis(connection)
+        except (StopRequested, KeyboardInterrupt):
+            return

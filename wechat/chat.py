@@ -190,6 +190,12 @@ def _fetch_sent(http: requests.Session, sandbox_url: str, openid: str, since: in
     return list(resp.json())
 
 
+def _unreachable(what: str, url: str, error: requests.RequestException) -> str:
+    """One line for a server that is down or not answering (the simulator keeps going)."""
+    reason = "not answering" if isinstance(error, requests.ConnectionError | requests.Timeout) else "failed"
+    return f"! {what} at {url} {reason} ({type(error).__name__}); is `hongguan run` running?"
+
+
 def run_chat(
     base_url: str,
     sandbox_url: str,
@@ -215,20 +221,30 @@ def run_chat(
     show_prompt = (stdin is None and sys.stdin.isatty()) if prompt is None else prompt
     wechat = FakeWeChat(token, aes_key, appid, openid, account_id=account_id, mode=mode)
     http = requests.Session()
-    seen = max((int(i["id"]) for i in _fetch_sent(http, sandbox_url, openid, 0)), default=0)
     print(f"chatting with {base_url}/wechat as {openid} ({mode} mode); /quit to leave", file=out)
+    seen: int | None = None  # the sandbox's last record before this chat; None until the sandbox answered
     sent = 0
 
     def drain(wait: float) -> None:
         nonlocal seen
         deadline = time.monotonic() + wait
         while True:
-            for item in _fetch_sent(http, sandbox_url, openid, seen):
+            try:
+                items = _fetch_sent(http, sandbox_url, openid, seen or 0)
+            except requests.RequestException as e:
+                print(_unreachable("the WeChat sandbox", sandbox_url, e), file=out)
+                return
+            if seen is None:  # first contact: what the sandbox already holds is from before this chat
+                seen = max((int(i["id"]) for i in items), default=0)
+                items = []
+            for item in items:
                 seen = max(seen, int(item["id"]))
                 print(f"[客服消息] {_custom_text(item)}", file=out)
             if time.monotonic() >= deadline:
                 return
             time.sleep(0.2)
+
+    drain(0)
 
     if show_prompt:
         print("> ", end="", file=out, flush=True)
@@ -244,12 +260,18 @@ def run_chat(
             print(f"! {e}", file=out)
             continue
         params, body = wechat.push(fields)
-        resp = http.post(
-            f"{base_url}/wechat?{urlencode(params)}",
-            data=body,
-            headers={"Content-Type": "text/xml"},
-            timeout=10,
-        )
+        try:
+            resp = http.post(
+                f"{base_url}/wechat?{urlencode(params)}",
+                data=body,
+                headers={"Content-Type": "text/xml"},
+                timeout=10,
+            )
+        except requests.RequestException as e:
+            print(_unreachable("the webhook", f"{base_url}/wechat", e), file=out)
+            if show_prompt:
+                print("> ", end="", file=out, flush=True)
+            continue
         sent += 1
         if resp.status_code != 200:
             print(f"! HTTP {resp.status_code}: {resp.text[:200]}", file=out)

@@ -38,7 +38,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from infra.privacy import pseudonym
+from infra.privacy import excerpt, pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ class WeChatClient:
             level,
             "wechat %s %s %s%s openid=%s errcode=%s errmsg=%s elapsed=%.0fms",
             self.name, method, path, f" ({note})" if note else "", who, errcode,
-            str(result.get("errmsg", ""))[:80] if errcode else "ok", elapsed,
+            excerpt(str(result.get("errmsg", "")), 80) if errcode else "ok", elapsed,
         )  # fmt: skip
         return result
 

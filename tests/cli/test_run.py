@@ -72,8 +72,55 @@ def test_run_starts_everything_answers_a_chat_and_stops_on_a_signal(tmp_path: Pa
             os.killpg(proc.pid, signal.SIGKILL)
             raise
     assert b"stopped." in out
+    # The banner's chat hint reaches this run's ports, not the defaults.
+    hint = f"hongguan chat --url http://127.0.0.1:{port} --sandbox http://127.0.0.1:{sandbox_port}"
+    assert hint.encode() in out
     # Nothing is left listening: web, sandbox and Redis are gone.
     for p in (port, sandbox_port):
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{p}/", timeout=2)
     assert not (tmp_path / "instance" / "redis.sock").exists()
+
+
+def test_make_run_passes_its_ports_to_hongguan_run():
+    repo = Path(__file__).resolve().parents[2]
+    plan = subprocess.run(
+        ["make", "-n", "-C", str(repo), "run", "PORT=18000", "SANDBOX_PORT=18100"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert any(line.split()[-4:] == ["--port", "18000", "--sandbox-port", "18100"] for line in plan), plan
+    default = subprocess.run(
+        ["make", "-n", "-C", str(repo), "run"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.splitlines()
+    assert any(line.split() == [".venv/bin/hongguan", "run"] for line in default), default
+
+
+def test_supervisor_restarts_a_dead_child_with_a_growing_backoff(capsys):
+    from cli.run import RESTART_FIRST, Child
+
+    starts: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        starts.append(subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"]))
+        return starts[-1]
+
+    child = Child("worker", start)
+    child.launch()
+    starts[-1].wait()
+    now = child.started_at + 1  # it died within a second: a crash loop
+    child.check(now)
+    assert child.restart_at == now + RESTART_FIRST
+    child.check(now + RESTART_FIRST / 2)
+    assert len(starts) == 1  # not before its backoff
+    child.check(now + RESTART_FIRST)
+    assert len(starts) == 2
+    assert child.restarts == 1
+    starts[-1].wait()
+    later = child.started_at + 1
+    child.check(later)
+    assert child.restart_at == later + 2 * RESTART_FIRST  # died again at once: twice the wait
+    child.stop()
+    assert child.restart_at is None
+    err = capsys.readouterr().err
+    assert f"worker (pid {starts[0].pid}) exited with status 3; restarting it in 1 s" in err
+    assert f"worker (pid {starts[1].pid}) exited with status 3; restarting it in 2 s" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from infra import privacy
 
@@ -49,3 +50,31 @@ def test_every_log_line_of_the_app_is_redacted(app, caplog):
     )
     assert "13812345678" not in joined
     assert "oyORnuP8q7ou2gfYjqLzSIWZf0rs" not in joined
+
+
+def test_excerpt_redacts_a_phone_before_cutting_it():
+    text = "楼道灯坏了，请联系13912345678"  # a cut at 19 characters keeps 10 of the 11 digits
+    naive = privacy.redact_text(text[:19])
+    assert "1391234567" in naive  # ten digits no longer look like a phone: cutting first leaked them
+    short = privacy.excerpt(text, 19)
+    assert len(short) <= 19
+    assert not re.search(r"\d{5}", short), short
+    assert short.startswith("楼道灯坏了，请联系139****")
+    assert short.endswith("…")
+    assert privacy.excerpt("短句", 19) == "短句"
+
+
+def test_redact_query_hides_signature_nonce_and_openid():
+    query = (
+        "signature=abc123&timestamp=1700000000&nonce=98765&openid=oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+        "&encrypt_type=aes&msg_signature=def456"
+    )
+    redacted = privacy.redact_query(query)
+    for secret in ("abc123", "98765", "oyORnuP8q7ou2gfYjqLzSIWZf0rs", "def456"):
+        assert secret not in redacted
+    assert f"openid={privacy.pseudonym('oyORnuP8q7ou2gfYjqLzSIWZf0rs')}" in redacted
+    assert "timestamp=1700000000" in redacted
+    assert "encrypt_type=aes" in redacted
+    assert "signature=***" in redacted
+    assert privacy.redact_url("/api/v1/login?code=0a1b2c") == "/api/v1/login?code=***"
+    assert privacy.redact_url("/healthz") == "/healthz"

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+
+import pytest
+from redis.exceptions import RedisError
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from sqlalchemy import select
 
+from infra.redis import connect_for_worker
 from jobs.outbox import commit_and_enqueue, sweep_outbox
-from jobs.queue import enqueue, get_queue
+from jobs.queue import QUEUES, enqueue, get_queue
+from jobs.worker import HongguanSimpleWorker, wait_for_redis, work_through_outages
 from models import PendingJob
 from services.outbox import defer
 
@@ -53,3 +61,41 @@ def test_replace_idle_reenqueues_a_spent_or_lost_job_but_never_a_running_or_wait
         job = get_queue().fetch_job("stuck")
         job.set_status("started")  # as if a worker were running it right now
         assert enqueue(sweep_outbox, job_id="stuck", replace_idle=True) is None
+
+
+def test_worker_waits_out_a_redis_outage_and_then_works_on(app, redis_server, redis_url):
+    conn = connect_for_worker(redis_url)
+    attempts = 0
+    made: list[HongguanSimpleWorker] = []
+
+    def make_worker() -> HongguanSimpleWorker:
+        nonlocal attempts
+        attempts += 1
+        worker = HongguanSimpleWorker(list(QUEUES), connection=conn, app=app)  # needs Redis
+        made.append(worker)
+        # The worker is up: stop it as a process manager would, once it is inside its loop.
+        threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        return worker
+
+    redis_server.stop()  # Redis is down when the worker starts
+    threading.Timer(1.0, redis_server.start).start()
+    saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        work_through_outages(make_worker, conn)
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        signal.signal(signal.SIGINT, saved[1])
+    assert attempts == 2  # the first could not reach Redis; the second started once Redis answered
+    assert len(made) == 1
+    assert made[0].stop_asked  # and only a stop request ended the loop
+    assert conn.ping()
+
+
+def test_wait_for_redis_returns_once_redis_answers_again(redis_server, redis_url):
+    conn = connect_for_worker(redis_url)
+    redis_server.stop()
+    with pytest.raises(RedisError):
+        conn.ping()
+    threading.Timer(0.5, redis_server.start).start()
+    wait_for_redis(conn, first=0.05, maximum=0.2)
+    assert conn.ping()

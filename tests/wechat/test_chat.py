@@ -98,3 +98,21 @@ def test_fake_wechat_commands_build_wechat_shaped_pushes():
     assert {"signature", "timestamp", "nonce", "encrypt_type", "msg_signature"} <= set(params)
     assert b"<Encrypt>" in body
     assert "你好" not in body.decode()  # safe mode: only ciphertext on the wire
+
+
+def test_chat_reports_a_server_that_is_down_in_one_line_and_keeps_going(app, server, sandbox):
+    from infra.embedded import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    out = io.StringIO()
+    cfg = app.config
+    sent = run_chat(
+        down, down, cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"], OPENID,
+        account_id=cfg["WECHAT_ACCOUNT_ID"], stdin=iter(["帮助\n", "还在吗\n", "/quit\n"]), stdout=out, poll_seconds=0,
+    )  # fmt: skip
+    text = out.getvalue()
+    assert sent == 0  # nothing reached the webhook, so nothing is counted as sent
+    assert "Traceback" not in text
+    refused = [line for line in text.splitlines() if line.startswith(f"! the webhook at {down}/wechat not answering")]
+    assert len(refused) == 2  # one line per typed line, and the second line was still tried
+    assert f"! the WeChat sandbox at {down} not answering" in text
