@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from infra import clock
 from models.appeal import Appeal, AppealAttachment
-from models.org import Department, Grid, PropertyCompany
+from models.org import Department, Grid, PropertyCompany, Staff
 from models.resident import Resident
 from models.routing import PendingFollowUp
-from services import evaluation, routing, workflow
+from services import evaluation, notify, routing, workflow
 from services.appeals import create_appeal, get_by_number, open_appeals_of, record_event
 from services.duplicates import find_duplicate, link_supporter
 
@@ -337,15 +337,60 @@ def _unit_name(session: Session, appeal: Appeal) -> str:
     return f"{grid.name}网格员" if grid else "社区"
 
 
+# How a resident is told who was alerted, by the recipient's role (units are named by the unit itself).
+_ROLE_LABELS = {
+    "grid_leader": "网格长",
+    "community_staff": "社区工作人员",
+    "community_secretary": "社区书记",
+    "street_officer": "街道工作人员",
+    "admin": "值班人员",
+}
+
+
+def _recipient_label(session: Session, member: Staff) -> str:
+    if member.role == "department_staff" and member.department_id:
+        dept = session.get(Department, member.department_id)
+        return dept.name if dept else "相关部门"
+    if member.role == "property_staff" and member.property_company_id:
+        company = session.get(PropertyCompany, member.property_company_id)
+        return company.name if company else "物业公司"
+    if member.role == "grid_worker":
+        grid = session.get(Grid, member.grid_id) if member.grid_id else None
+        return f"{grid.name}网格员" if grid else "网格员"
+    return _ROLE_LABELS.get(member.role, "工作人员")
+
+
+def notified_names(session: Session, appeal: Appeal) -> list[str]:
+    """Who has been alerted about the appeal in this transaction, as the resident is told it (no duplicates)."""
+    names: list[str] = []
+    for member in notify.queued_staff(session, ("appeal", appeal.id)):
+        label = _recipient_label(session, member)
+        if label not in names:
+            names.append(label)
+    return names
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else "、".join(names[:-1]) + "和" + names[-1]
+
+
 def _accepted_reply(session: Session, appeal: Appeal, route: routing.RouteDecision) -> str:
+    """The resident's answer after intake; any "notified" claim names exactly the pushes queued for it."""
     unit = _unit_name(session, appeal)
+    notified = notified_names(session, appeal)
+    dispatched = appeal.status == "dispatched"
     if appeal.urgent:
-        return (
-            f"【紧急】您的诉求已受理，编号 {appeal.number}，已立即通知{unit}和网格长处置。"
-            "如有人身危险，请立即拨打 110/119/120。"
-        )
-    if appeal.status == "triaged" or route.needs_triage:
-        return f"您的诉求已受理，编号 {appeal.number}。{unit}将尽快核实并分派处理，进展会及时告知您。"
+        if notified:
+            done = f"已立即通知{_join(notified)}处置"
+        elif dispatched:
+            done = f"已转交{unit}处置"
+        else:
+            done = "正在等待工作人员分派"
+        return f"【紧急】您的诉求已受理，编号 {appeal.number}，{done}。如有人身危险，请立即拨打 110/119/120。"
+    if not dispatched or route.needs_triage:
+        # Without a push the appeal waits in the unit's triage list: say where it is, not who was told.
+        who = f"已通知{_join(notified)}尽快核实并分派处理" if notified else f"{unit}将尽快核实并分派处理"
+        return f"您的诉求已受理，编号 {appeal.number}，{who}，进展会及时告知您。"
     by = f"，预计{clock.local_text(appeal.due_at)}前办结" if appeal.due_at else ""
     return f"您的诉求已受理，编号 {appeal.number}，已转交{unit}处理{by}。进展会及时告知您，回复“我的诉求”可随时查看。"
 
