@@ -107,6 +107,17 @@ def is_courtesy(text: str) -> bool:
     return core in COURTESIES or (len(core) <= 6 and any(core == c * 2 or core == c + "啊" for c in COURTESIES))
 
 
+def is_choice_digit(text: str) -> bool:
+    """True for an answer to "which appeal is this about?" given as its number in the list (0 = new)."""
+    answer = _normalise(text)
+    return answer.isdigit() and len(answer) <= 2
+
+
+def is_new_choice(text: str) -> bool:
+    """True for the answer "0": file the held messages as a new appeal."""
+    return is_choice_digit(text) and int(_normalise(text)) == 0
+
+
 def looks_like_follow_up(text: str) -> bool:
     """True when the wording refers back to something already reported."""
     return any(h in text for h in FOLLOW_UP_HINTS)
@@ -473,7 +484,7 @@ def _answer_choice(
     answer = _normalise(text)
     held = pending_texts(session, resident.id)
     quoted = _quoted_appeal(session, resident, text)
-    if (answer.isdigit() and len(answer) <= 2) or quoted is not None:
+    if is_choice_digit(answer) or quoted is not None:
         choice = int(answer) if quoted is None else None
         if choice == 0:
             return _file_held_as_new(session, resident, held, channel, classifier)
