@@ -373,9 +373,10 @@ def handle(
     encrypted: bool,
     account_id: str,
     push_nonce: str | None = None,
+    default_community: str = "",
 ) -> Received:
     """Store the push and (first delivery only) handle it inline in `session`, storing its reply; the caller
-    commits (`finish`).
+    commits (`finish`). `default_community` is the DEFAULT_COMMUNITY setting (see handlers.Context).
 
     For what `queue` leaves inline: commands, the binding dialogue, greetings, events. A handler error rolls
     back only the handler's work (a savepoint): the message stays, marked `failed`, the resident gets a short
@@ -390,7 +391,10 @@ def handle(
     row = session.get(InboundMessage, inserted)
     assert row is not None
     now = values["received_at"]
-    ctx = handlers.Context(session=session, fields=fields, inbound=row, account_id=account_id, now=now)
+    ctx = handlers.Context(
+        session=session, fields=fields, inbound=row, account_id=account_id, now=now,
+        default_community=default_community,
+    )  # fmt: skip
     handlers.prepare(ctx)
     row.attempts = 1
     try:

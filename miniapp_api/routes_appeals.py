@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from flask import current_app
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -158,6 +159,7 @@ def create_appeal(body: AppealCreate) -> Any:
         latitude=body.latitude,
         longitude=body.longitude,
         building_id=body.building_id,
+        default_community=str(current_app.config.get("DEFAULT_COMMUNITY") or ""),
     )
     out = SubmitResult(reply=result.reply, appeal=_item(result.appeal) if result.appeal else None)
     commit_and_enqueue(session)

@@ -146,8 +146,12 @@ def handle_text(
     longitude: float | None = None,
     building_id: int | None = None,
     classifier: Classifier | None = None,
+    default_community: str = "",
 ) -> IntakeResult:
-    """Handle a resident's free-text message (chat or form): the reply to send and the appeal concerned."""
+    """Handle a resident's free-text message (chat or form): the reply to send and the appeal concerned.
+
+    `default_community`: the DEFAULT_COMMUNITY setting, for appeals whose place and unit name no community.
+    """
     text = text.strip()
     if not text:
         return IntakeResult(HELP, None)
@@ -155,7 +159,7 @@ def handle_text(
         session.flush()  # a resident created by this very message
     state = resident.dialog_state or ""
     if state.startswith(STATE_CHOOSE):
-        return _answer_choice(session, resident, text, channel, inbound_message_id, classifier)
+        return _answer_choice(session, resident, text, channel, inbound_message_id, classifier, default_community)
     if state.startswith(STATE_LOCATION):
         resident.dialog_state = None
         remembered = _parse_location_state(state)
@@ -185,6 +189,7 @@ def handle_text(
         latitude=latitude,
         longitude=longitude,
         building_id=building_id,
+        default_community=default_community,
     )
 
 
@@ -265,10 +270,11 @@ def new_appeal(
     latitude: float | None = None,
     longitude: float | None = None,
     building_id: int | None = None,
+    default_community: str = "",
 ) -> IntakeResult:
     """File a classified message: answer a consultation, join a duplicate, or create and route an appeal."""
     if decision.is_consultation and not decision.urgent:
-        return _consultation(session, resident, text, decision, channel, inbound_message_id)
+        return _consultation(session, resident, text, decision, channel, inbound_message_id, default_community)
     place_building = building_id
     if place_building is None and latitude is None:
         place_building = resident.building_id
@@ -299,7 +305,7 @@ def new_appeal(
         longitude=longitude,
         building_id=building_id,
     )
-    route = routing.route_appeal(session, appeal, decision)
+    route = routing.route_appeal(session, appeal, decision, default_community=default_community)
     return IntakeResult(_accepted_reply(session, appeal, route), appeal)
 
 
@@ -310,6 +316,7 @@ def _consultation(
     decision: Decision,
     channel: str,
     inbound_message_id: int | None,
+    default_community: str = "",
 ) -> IntakeResult:
     appeal = create_appeal(
         session,
@@ -319,7 +326,7 @@ def _consultation(
         kind="consultation",
         inbound_message_id=inbound_message_id,
     )
-    routing.route_appeal(session, appeal, decision)
+    routing.route_appeal(session, appeal, decision, default_community=default_community)
     answer = routing.consult_answer(session, text, community_id=appeal.community_id)
     # A consultation is answered on the spot: closed as resolved, with the answer as the record.
     record_event(
@@ -479,6 +486,7 @@ def _answer_choice(
     channel: str,
     inbound_message_id: int | None,
     classifier: Classifier | None,
+    default_community: str = "",
 ) -> IntakeResult:
     options = _options(session, resident.dialog_state or "")
     answer = _normalise(text)
@@ -487,7 +495,7 @@ def _answer_choice(
     if is_choice_digit(answer) or quoted is not None:
         choice = int(answer) if quoted is None else None
         if choice == 0:
-            return _file_held_as_new(session, resident, held, channel, classifier)
+            return _file_held_as_new(session, resident, held, channel, classifier, default_community)
         target = quoted if quoted is not None else (options[choice - 1] if choice and choice <= len(options) else None)
         if target is None:
             return IntakeResult(f"请回复 0 到 {len(options)} 之间的数字。\n" + _question(session, options), None)
@@ -498,7 +506,10 @@ def _answer_choice(
     # Not an answer: another message while the question is open. Hold it too, unless it is an emergency.
     decision = _classifier(classifier).classify(text)
     if decision.urgent:
-        result = new_appeal(session, resident, text, decision, channel=channel, inbound_message_id=inbound_message_id)
+        result = new_appeal(
+            session, resident, text, decision, channel=channel, inbound_message_id=inbound_message_id,
+            default_community=default_community,
+        )  # fmt: skip
         return IntakeResult(
             result.reply + "\n\n另：您之前的消息仍在等待确认。\n" + _question(session, options), result.appeal
         )
@@ -517,6 +528,7 @@ def _file_held_as_new(
     held: list[PendingFollowUp],
     channel: str,
     classifier: Classifier | None,
+    default_community: str = "",
 ) -> IntakeResult:
     _clear(session, resident)
     if not held:
@@ -530,6 +542,7 @@ def _file_held_as_new(
         decision,
         channel=held[0].channel or channel,
         inbound_message_id=held[0].inbound_message_id,
+        default_community=default_community,
     )
 
 

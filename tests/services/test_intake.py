@@ -326,3 +326,22 @@ def test_nobody_pushed_means_nobody_claimed(session: Session, seeded: Any) -> No
     assert _pushed_staff(session, appeal) == []
     assert "通知" not in result.reply
     assert "已转交消防救援站处置" in result.reply
+
+
+def test_an_unplaced_appeal_to_a_department_takes_the_accounts_default_community(session: Session, seeded: Any) -> None:
+    from models import Community
+
+    other = Community(code="C-SOUTH", name="南苑社区")
+    session.add(other)
+    stranger = Resident(openid="o-unbound-default")
+    session.add(stranger)
+    session.commit()
+    # Two communities: nothing says which one a placeless report to the fire station belongs to …
+    unset = handle_text(session, stranger, "楼道里闻到很重的煤气味").appeal
+    assert unset is not None
+    assert unset.community_id is None
+    # … until the account names its default community (HONGGUAN_DEFAULT_COMMUNITY).
+    named = handle_text(session, stranger, "家里煤气泄漏了", default_community="C-SOUTH").appeal
+    assert named is not None
+    assert named.handler_type == "department"
+    assert named.community_id == other.id
