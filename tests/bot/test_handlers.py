@@ -448,3 +448,23 @@ def test_a_step_behind_a_queued_message_is_answered_once_by_the_worker(wx, org, 
     texts = [s["body"]["text"]["content"] for s in sent if s["kind"] == "custom"]
     assert texts[-1] == f"已为您催办诉求（编号{number}），承办单位会尽快处理。"
     assert sum("催办" in t for t in texts) == 1
+
+
+def test_while_the_which_appeal_question_is_open_nothing_is_acknowledged_as_registered(wx, org, session):
+    from services.routing import seed_routing
+
+    seed_routing(session)
+    session.commit()
+    wx.say("/subscribe b-e-lz-1")
+    wx.tell("3幢楼道的灯坏了")
+    wx.tell("上次反映的问题怎么还没人来")
+    assert _resident(session).dialog_state.startswith("intake:choose:")
+    held, sent = _one_step(wx, "晚上一直黑着")  # held for the answer, not registered
+    assert held is None
+    [answer] = [s["body"]["text"]["content"] for s in sent]
+    assert answer.startswith("已记下。")
+    filed, sent = _one_step(wx, "0")  # files the held messages as a new appeal: one answer, with its number
+    assert filed is None
+    [answer] = [s["body"]["text"]["content"] for s in sent if s["kind"] == "custom"]
+    newest = _rows(session, select(Appeal.number).order_by(Appeal.id.desc()).limit(1))[0].number
+    assert f"编号 {newest}" in answer
