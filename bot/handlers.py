@@ -44,6 +44,8 @@ class Context:
     inbound: InboundMessage
     account_id: str
     now: datetime
+    # The DEFAULT_COMMUNITY setting: the community of appeals whose place and unit name none.
+    default_community: str = ""
     _resident: Resident | None = field(default=None, repr=False)
 
     @property
@@ -160,7 +162,10 @@ def _text_flow(ctx: Context, text: str) -> intake.IntakeResult:
         return intake.IntakeResult(reply=_menu_action(ctx, command) or menu.HELP_TEXT, appeal=None)
     if not text.strip():
         return intake.IntakeResult(reply=menu.UNSUPPORTED, appeal=None)
-    return intake.handle_text(ctx.session, resident, text, channel="wechat", inbound_message_id=ctx.inbound.id)
+    return intake.handle_text(
+        ctx.session, resident, text, channel="wechat", inbound_message_id=ctx.inbound.id,
+        default_community=ctx.default_community,
+    )  # fmt: skip
 
 
 @handles("text")

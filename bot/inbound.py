@@ -26,9 +26,10 @@ from bot.replies import text_reply
 from bot.xmlsafe import nested_texts
 from infra import clock, dbapi, privacy
 from jobs.outbox import commit_and_enqueue
+from models.appeal import Appeal
 from models.messages import InboundMessage
 from models.resident import Resident
-from services import intake
+from services import evaluation, intake
 from services.outbox import defer
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ def persist_unreadable(
 # Core statements on the tables (no ORM identity map or unit of work), built once per process.
 _INBOUND = InboundMessage.__table__
 _RESIDENT = Resident.__table__
+_APPEAL = Appeal.__table__
 # Every column but the id, so that no Python-side default runs and one compiled form serves every insert.
 _COLUMNS = tuple(c.name for c in _INBOUND.columns if c.name != "id")
 _EMPTY_ROW: dict[str, Any] = {
@@ -223,6 +225,19 @@ _QUEUED_OF_SENDER = dbapi.Statements(
         .limit(1)
     )
 )
+# Only read for a possible rating ("1", "满意" …): does an appeal of the sender wait for one?
+_AWAITING_RATING = dbapi.Statements(
+    lambda _: (
+        select(_APPEAL.c.id)
+        .join(_RESIDENT, _APPEAL.c.resident_id == _RESIDENT.c.id)
+        .where(
+            _RESIDENT.c.openid == bindparam("openid"),
+            _APPEAL.c.status == bindparam("status"),
+            _APPEAL.c.kind == "appeal",
+        )
+        .limit(1)
+    )
+)
 _NONCE_OWNER = dbapi.Statements(
     lambda _: select(_INBOUND.c.dedupe_key).where(_INBOUND.c.push_nonce == bindparam("push_nonce"))
 )
@@ -238,7 +253,7 @@ _COUNT_DELIVERY = dbapi.Statements(
 
 
 def might_run_in_worker(fields: Mapping[str, str], msg_type: str, openid: str) -> bool:
-    """False when `runs_in_worker` is sure to say no without reading anything (events, commands, empty text)."""
+    """False when `route` is sure to say inline without reading anything (events, commands, empty text)."""
     if not openid:
         return False
     if msg_type in ("text", "voice"):
@@ -247,29 +262,56 @@ def might_run_in_worker(fields: Mapping[str, str], msg_type: str, openid: str) -
     return msg_type in MEDIA_TYPES
 
 
-def runs_in_worker(
+@dataclass(frozen=True)
+class Route:
+    """Where a push is handled: in the worker (with `ack` as its passive reply, None for none) or inline."""
+
+    worker: bool
+    ack: str | None = None
+
+
+INLINE = Route(worker=False)
+
+
+def route(
     fields: Mapping[str, str],
     msg_type: str,
     state_of: Callable[[], str | None],
     has_queued: Callable[[], bool],
-) -> bool:
-    """Whether this push is answered with a passive acknowledgement and handled by `process_inbound`.
+    awaits_rating: Callable[[], bool],
+) -> Route:
+    """Whether this push is handled by `process_inbound` (and what the passive reply says) or inline.
 
     Free text (and recognised voice) goes to intake, which classifies, routes, dispatches with deadlines and
-    notifies: too slow for the request (wechat-protocol.md §1.5). Commands, the binding dialogue, greetings
-    and events stay inline: they are fast and their answer is the passive reply. Media and locations follow
-    a queued message of the same sender into the worker, so they are handled after it (and attach to the
-    appeal it creates) instead of overtaking it. `state_of()` reads the sender's dialog state ("" for none,
-    None for someone never seen) and `has_queued()` whether a message of theirs waits for the worker; call
-    only after `might_run_in_worker` said yes.
+    notifies: too slow for the request (wechat-protocol.md §1.5), so it is acknowledged and answered later.
+    Commands, the binding dialogue, greetings and events stay inline: they are fast and their answer is the
+    passive reply. So do a resident's steps on an existing appeal — a picker digit answering "which appeal?",
+    催办 / 重办 / 撤回, and a rating while an appeal awaits one: their outcome is the one message the resident
+    gets. Anything that only waits for the worker because an earlier message of the sender is still queued
+    (media, locations, such steps), or whose outcome the acknowledgement would misstate (text while the
+    "which appeal?" question is open: it is held, not registered), gets no acknowledgement: the worker's
+    answer is the one message. `state_of()` reads the sender's dialog state ("" for none, None for someone
+    never seen), `has_queued()` whether a message of theirs waits for the worker, `awaits_rating()` whether
+    an appeal of theirs waits for a rating; call only after `might_run_in_worker` said yes.
     """
-    if msg_type in ("text", "voice"):
-        text = fields.get("Content" if msg_type == "text" else "Recognition", "")
-        state = state_of()
-        if state and binding.is_active_state(state):
-            return False
-        return not (intake.is_courtesy(text) and not (state or "").startswith(intake.STATE_CHOOSE))
-    return has_queued()
+    if msg_type not in ("text", "voice"):
+        return Route(worker=True, ack=menu.RETRY_LATER) if has_queued() else INLINE
+    text = fields.get("Content" if msg_type == "text" else "Recognition", "")
+    state = state_of() or ""
+    if state and binding.is_active_state(state):
+        return INLINE
+    choosing = state.startswith(intake.STATE_CHOOSE)
+    if intake.is_courtesy(text) and not choosing:
+        return INLINE
+    if choosing:
+        # A picker digit only adds the held text to the chosen appeal; "0" files it as new (intake's work).
+        step = intake.is_choice_digit(text) and not intake.is_new_choice(text)
+        if step and not has_queued():
+            return INLINE
+        return Route(worker=True)
+    if evaluation.is_chat_action(text) or (evaluation.parse_rating(text) is not None and awaits_rating()):
+        return Route(worker=True) if has_queued() else INLINE
+    return Route(worker=True, ack=menu.ACK_QUEUED)
 
 
 def _queue(run: _Run, values: dict[str, Any], fields: Mapping[str, str], account_id: str) -> Received | None:
@@ -284,10 +326,16 @@ def _queue(run: _Run, values: dict[str, Any], fields: Mapping[str, str], account
     def has_queued() -> bool:
         return run.first(_QUEUED_OF_SENDER, {"openid": openid, "status": QUEUED}) is not None
 
-    if not runs_in_worker(fields, msg_type, state_of, has_queued):
+    def awaits_rating() -> bool:
+        return run.first(_AWAITING_RATING, {"openid": openid, "status": "resolved"}) is not None
+
+    decided = route(fields, msg_type, state_of, has_queued, awaits_rating)
+    if not decided.worker:
         return None
-    ack = menu.ACK_QUEUED if msg_type in ("text", "voice") else menu.RETRY_LATER
-    reply = text_reply(openid, fields.get("ToUserName") or account_id, ack, int(values["received_at"].timestamp()))
+    reply = None
+    if decided.ack is not None:
+        created = int(values["received_at"].timestamp())
+        reply = text_reply(openid, fields.get("ToUserName") or account_id, decided.ack, created)
     inserted = run.insert(_INSERT_ID, {**values, "status": QUEUED, "reply": reply})
     if inserted is None:
         return _redelivery(run, values["dedupe_key"], values["push_nonce"])
@@ -356,9 +404,10 @@ def handle(
     encrypted: bool,
     account_id: str,
     push_nonce: str | None = None,
+    default_community: str = "",
 ) -> Received:
     """Store the push and (first delivery only) handle it inline in `session`, storing its reply; the caller
-    commits (`finish`).
+    commits (`finish`). `default_community` is the DEFAULT_COMMUNITY setting (see handlers.Context).
 
     For what `queue` leaves inline: commands, the binding dialogue, greetings, events. A handler error rolls
     back only the handler's work (a savepoint): the message stays, marked `failed`, the resident gets a short
@@ -373,7 +422,10 @@ def handle(
     row = session.get(InboundMessage, inserted)
     assert row is not None
     now = values["received_at"]
-    ctx = handlers.Context(session=session, fields=fields, inbound=row, account_id=account_id, now=now)
+    ctx = handlers.Context(
+        session=session, fields=fields, inbound=row, account_id=account_id, now=now,
+        default_community=default_community,
+    )  # fmt: skip
     handlers.prepare(ctx)
     row.attempts = 1
     try:

@@ -165,8 +165,9 @@ def receive_push() -> Response:
             session = db_session()
             try:
                 result = inbound.handle(
-                    session, fields, plain, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce
-                )
+                    session, fields, plain, encrypted=encrypted, account_id=account_id, push_nonce=push_nonce,
+                    default_community=str(cfg.get("DEFAULT_COMMUNITY") or ""),
+                )  # fmt: skip
             except inbound.Replayed:
                 session.rollback()
                 raise

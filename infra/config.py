@@ -48,6 +48,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "APPEAL_AUTO_CLOSE_HOURS": (72, "hours after resolution without a rating before an appeal closes as resolved"),
     "APPEAL_REOPEN_DAYS": (7, "days after resolution during which the resident may reopen"),
     "APPEAL_CHASE_HOURS": (24, "hours between two chases (催办) of one appeal"),
+    "DEFAULT_COMMUNITY": ("", "community code for appeals whose place and unit name none; empty: the only one"),
     "INBOUND_RELAY_INTERVAL": (0.25, "seconds between the relay's polls for stored messages to hand to RQ"),
     "TIMESTAMP_WINDOW": (300, "seconds a push or URL verification (GET) timestamp may differ from now (replay window)"),
     "MAX_CONTENT_LENGTH": (64 * 1024, "largest request body accepted, bytes"),

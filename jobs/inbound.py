@@ -82,6 +82,7 @@ def _process_one(session: Session, inbound_id: int) -> str:
     ctx = handlers.Context(
         session=session, fields=fields, inbound=row, account_id=current_app.config["WECHAT_ACCOUNT_ID"],
         now=row.received_at,  # the 48 h window opened when the resident wrote, not when the worker ran
+        default_community=str(current_app.config.get("DEFAULT_COMMUNITY") or ""),
     )  # fmt: skip
     try:
         handlers.prepare(ctx)

@@ -195,6 +195,7 @@ def create_appeal(body: AppealCreate) -> Any:
         latitude=body.latitude,
         longitude=body.longitude,
         building_id=body.building_id,
+        default_community=str(current_app.config.get("DEFAULT_COMMUNITY") or ""),
     )
     out = SubmitResult(
         outcome=result.outcome,

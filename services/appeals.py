@@ -6,6 +6,7 @@ workflow state machine; they flush but never commit.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -13,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from infra import clock
 from models.appeal import Appeal, AppealEvent, AppealSupporter
-from models.org import Building, Grid
+from models.org import Building, Community, Estate, Grid
 from models.resident import Resident
+
+log = logging.getLogger(__name__)
 
 APPEAL_KINDS = ("appeal", "consultation")
 # Statuses in which an appeal still needs work (a follow-up, a duplicate or a "me too" may attach to it).
@@ -123,6 +126,46 @@ def create_appeal(
         payload={"kind": kind, "channel": channel},
     )
     return appeal
+
+
+def default_community_id(session: Session, code: str = "") -> int | None:
+    """The account's default community: the one with `code` (DEFAULT_COMMUNITY), else the only community."""
+    if code:
+        found = session.scalar(select(Community.id).where(Community.code == code))
+        if found is not None:
+            return found
+        log.warning("DEFAULT_COMMUNITY %r names no community; using the only community if there is one", code)
+    ids = list(session.scalars(select(Community.id).order_by(Community.id).limit(2)))
+    return ids[0] if len(ids) == 1 else None
+
+
+def community_of_company(session: Session, property_company_id: int) -> int | None:
+    """The community a property company serves, when all of its estates lie in one community."""
+    stmt = select(Estate.community_id).where(Estate.property_company_id == property_company_id).distinct().limit(2)
+    ids = list(session.scalars(stmt))
+    return ids[0] if len(ids) == 1 else None
+
+
+def assign_community(
+    session: Session,
+    appeal: Appeal,
+    *,
+    property_company_id: int | None = None,
+    default_community: str = "",
+) -> int | None:
+    """Give a still community-less appeal the community of the unit it goes to, else the account's default.
+
+    The place (building, grid, location) already decided the community of most appeals; a resident who never
+    bound an address and reports something a department handles has none, and a community's KPIs would miss
+    it while the public figures count it. Departments serve the whole account, so they name no community.
+    """
+    if appeal.community_id is None and property_company_id is not None:
+        appeal.community_id = community_of_company(session, property_company_id)
+    if appeal.community_id is None:
+        appeal.community_id = default_community_id(session, default_community)
+        if appeal.community_id is None:
+            log.warning("appeal %s has no community: set HONGGUAN_DEFAULT_COMMUNITY", appeal.id)
+    return appeal.community_id
 
 
 def get_by_number(session: Session, number: str) -> Appeal | None:

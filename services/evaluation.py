@@ -73,8 +73,13 @@ def rate(
     rating: str,
     comment: str | None = None,
     reopen_days: float = REOPEN_DAYS,
+    notify_rater: bool = True,
 ) -> Appeal:
-    """Record 满意 / 基本满意 / 不满意 and close the appeal as resolved (or rate a just auto-closed one)."""
+    """Record 满意 / 基本满意 / 不满意 and close the appeal as resolved (or rate a just auto-closed one).
+
+    `notify_rater=False` when the caller answers the rater itself with `rated_text` (a rating sent in chat);
+    supporters are told either way.
+    """
     wf = _workflow()
     _own(appeal, resident_id, "rate")
     code = parse_rating(rating)
@@ -102,10 +107,8 @@ def rate(
     if late:
         return appeal
     close_event = wf.close_event(session, appeal, actor=actor, code="resolved", notify=False)
-    text = f"感谢您的评价（{RATING_LABELS[code]}），诉求（编号{appeal.number}）已结案。"
-    if code == "unsatisfied":
-        text += f"如问题仍未解决，可在{int(reopen_days)}天内回复“重办{appeal.number}”。"
-    wf.notify_residents(session, appeal, text, event=close_event)
+    text = rated_text(appeal, code, reopen_days=reopen_days)
+    wf.notify_residents(session, appeal, text, event=close_event, skip=None if notify_rater else resident_id)
     if code == "unsatisfied":
         # A dissatisfied resident is a signal for the grid leader (Beijing's 回访: follow up low scores).
         leader = wf.grid_leader(session, appeal)
@@ -118,6 +121,22 @@ def rate(
             extra={"评价": RATING_LABELS[code]},
         )
     return appeal
+
+
+def rated_text(appeal: Appeal, code: str, *, reopen_days: float = REOPEN_DAYS) -> str:
+    """What the resident is told once their rating closed the appeal."""
+    text = f"感谢您的评价（{RATING_LABELS[code]}），诉求（编号{appeal.number}）已结案。"
+    if code == "unsatisfied":
+        text += f"如问题仍未解决，可在{int(reopen_days)}天内回复“重办{appeal.number}”。"
+    return text
+
+
+def reopened_text(session: Session, appeal: Appeal) -> str:
+    """What the resident is told once a reopened appeal is back with its unit, with the new deadline."""
+    return (
+        f"您的诉求（编号{appeal.number}）已重新交{_workflow().unit_name(session, appeal)}办理，"
+        f"预计{clock.local_text(appeal.due_at)}前办结。"
+    )
 
 
 def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: float = CHASE_PERIOD_HOURS) -> Appeal:
@@ -166,9 +185,18 @@ def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: f
 
 
 def reopen(
-    session: Session, appeal: Appeal, *, resident_id: int, reason: str, reopen_days: float = REOPEN_DAYS
+    session: Session,
+    appeal: Appeal,
+    *,
+    resident_id: int,
+    reason: str,
+    reopen_days: float = REOPEN_DAYS,
+    notify_requester: bool = True,
 ) -> Appeal:
-    """The resident says it is not fixed: back to the same unit with a new deadline (counts against KPIs)."""
+    """The resident says it is not fixed: back to the same unit with a new deadline (counts against KPIs).
+
+    `notify_requester=False` when the caller answers the resident itself with `reopened_text` (chat).
+    """
     wf = _workflow()
     _own(appeal, resident_id, "reopen")
     if not reason or not reason.strip():
@@ -226,17 +254,18 @@ def reopen(
         extra={"重办原因": reason.strip()[:60]},
     )
     wf.notify_residents(
-        session,
-        appeal,
-        f"您的诉求（编号{appeal.number}）已重新交{wf.unit_name(session, appeal)}办理，"
-        f"预计{clock.local_text(due.due_at)}前办结。",
-        event=event,
+        session, appeal, reopened_text(session, appeal), event=event, skip=None if notify_requester else resident_id
     )
     return appeal
 
 
-def withdraw(session: Session, appeal: Appeal, *, resident_id: int, reason: str | None = None) -> Appeal:
-    """The resident withdraws an open appeal: closed as withdrawn; the unit is told to stop."""
+def withdraw(
+    session: Session, appeal: Appeal, *, resident_id: int, reason: str | None = None, notify_requester: bool = True
+) -> Appeal:
+    """The resident withdraws an open appeal: closed as withdrawn; the unit is told to stop.
+
+    `notify_requester=False` when the caller answers the resident itself (chat); supporters are told anyway.
+    """
     wf = _workflow()
     _own(appeal, resident_id, "withdraw")
     if appeal.status == "closed":
@@ -244,7 +273,8 @@ def withdraw(session: Session, appeal: Appeal, *, resident_id: int, reason: str 
     was_working = appeal.status in wf.WORKING_STATES
     actor = wf.Actor("resident", resident_id)
     wf._record(session, appeal, "withdraw", actor, note=reason)
-    wf.close_appeal(session, appeal, actor=actor, code="withdrawn", note=reason)
+    skip = None if notify_requester else resident_id
+    wf.close_appeal(session, appeal, actor=actor, code="withdrawn", note=reason, skip=skip)
     if was_working:
         wf.notify_staff_members(
             session,
@@ -281,6 +311,11 @@ _CHAT_REFUSALS = {
 _CHAT_ACTION = re.compile(r"^\s*(重办|催办|撤回)\s*(HG\d{6,})?\s*[。.!！]?\s*$", re.IGNORECASE)
 
 
+def is_chat_action(text: str) -> bool:
+    """True for a chat 催办 / 重办 / 撤回 (optionally with an appeal number)."""
+    return _CHAT_ACTION.match(text or "") is not None
+
+
 def _latest(session: Session, resident_id: int, statuses: tuple[str, ...], number: str | None) -> Appeal | None:
     which = Appeal.number == number.upper() if number else Appeal.status.in_(statuses)
     stmt = select(Appeal).where(Appeal.resident_id == resident_id, Appeal.kind == "appeal", which)
@@ -306,8 +341,9 @@ def answer_in_chat(
         appeal = _latest(session, resident_id, ("resolved",), None)
         if appeal is None:
             return None
-        rate(session, appeal, resident_id=resident_id, rating=rating, reopen_days=reopen_days)
-        return f"已记录您对诉求（编号{appeal.number}）的评价：{RATING_LABELS[rating]}。"
+        # The answer is the one message the resident gets: the closing notice is not sent to them as well.
+        rate(session, appeal, resident_id=resident_id, rating=rating, reopen_days=reopen_days, notify_rater=False)
+        return rated_text(appeal, rating, reopen_days=reopen_days)
     match = _CHAT_ACTION.match(text or "")
     if match is None:
         return None
@@ -323,9 +359,12 @@ def answer_in_chat(
             chase(session, appeal, resident_id=resident_id, period_hours=chase_hours)
             return f"已为您催办诉求（编号{appeal.number}），承办单位会尽快处理。"
         if verb == "重办":
-            reopen(session, appeal, resident_id=resident_id, reason=text.strip(), reopen_days=reopen_days)
-            return f"诉求（编号{appeal.number}）已重新办理，我们会继续跟进。"
-        withdraw(session, appeal, resident_id=resident_id, reason=text.strip())
+            reopen(
+                session, appeal, resident_id=resident_id, reason=text.strip(), reopen_days=reopen_days,
+                notify_requester=False,
+            )  # fmt: skip
+            return reopened_text(session, appeal)
+        withdraw(session, appeal, resident_id=resident_id, reason=text.strip(), notify_requester=False)
         return f"诉求（编号{appeal.number}）已撤回。"
     except RateLimited:
         return f"诉求（编号{appeal.number}）刚催办过，承办单位正在处理，请稍后再试。"

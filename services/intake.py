@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from infra import clock
 from models.appeal import Appeal, AppealAttachment
-from models.org import Department, Grid, PropertyCompany
+from models.org import Department, Grid, PropertyCompany, Staff
 from models.resident import Resident
 from models.routing import PendingFollowUp
-from services import evaluation, routing, workflow
+from services import evaluation, notify, routing, workflow
 from services.appeals import create_appeal, get_by_number, open_appeals_of, record_event
 from services.duplicates import find_duplicate, link_supporter
 from services.errors import Conflict, NotFound
@@ -108,6 +108,17 @@ def is_courtesy(text: str) -> bool:
     return core in COURTESIES or (len(core) <= 6 and any(core == c * 2 or core == c + "啊" for c in COURTESIES))
 
 
+def is_choice_digit(text: str) -> bool:
+    """True for an answer to "which appeal is this about?" given as its number in the list (0 = new)."""
+    answer = _normalise(text)
+    return answer.isdigit() and len(answer) <= 2
+
+
+def is_new_choice(text: str) -> bool:
+    """True for the answer "0": file the held messages as a new appeal."""
+    return is_choice_digit(text) and int(_normalise(text)) == 0
+
+
 def looks_like_follow_up(text: str) -> bool:
     """True when the wording refers back to something already reported."""
     return any(h in text for h in FOLLOW_UP_HINTS)
@@ -136,8 +147,12 @@ def handle_text(
     longitude: float | None = None,
     building_id: int | None = None,
     classifier: Classifier | None = None,
+    default_community: str = "",
 ) -> IntakeResult:
-    """Handle a resident's free-text message (chat or form): the reply to send and the appeal concerned."""
+    """Handle a resident's free-text message (chat or form): the reply to send and the appeal concerned.
+
+    `default_community`: the DEFAULT_COMMUNITY setting, for appeals whose place and unit name no community.
+    """
     text = text.strip()
     if not text:
         return IntakeResult(HELP, None)
@@ -145,7 +160,7 @@ def handle_text(
         session.flush()  # a resident created by this very message
     state = resident.dialog_state or ""
     if state.startswith(STATE_CHOOSE):
-        return _answer_choice(session, resident, text, channel, inbound_message_id, classifier)
+        return _answer_choice(session, resident, text, channel, inbound_message_id, classifier, default_community)
     if state.startswith(STATE_LOCATION):
         resident.dialog_state = None
         remembered = _parse_location_state(state)
@@ -175,6 +190,7 @@ def handle_text(
         latitude=latitude,
         longitude=longitude,
         building_id=building_id,
+        default_community=default_community,
     )
 
 
@@ -336,10 +352,11 @@ def new_appeal(
     latitude: float | None = None,
     longitude: float | None = None,
     building_id: int | None = None,
+    default_community: str = "",
 ) -> IntakeResult:
     """File a classified message: answer a consultation, join a duplicate, or create and route an appeal."""
     if decision.is_consultation and not decision.urgent:
-        return _consultation(session, resident, text, decision, channel, inbound_message_id)
+        return _consultation(session, resident, text, decision, channel, inbound_message_id, default_community)
     place_building = building_id
     if place_building is None and latitude is None:
         place_building = resident.building_id
@@ -370,7 +387,7 @@ def new_appeal(
         longitude=longitude,
         building_id=building_id,
     )
-    route = routing.route_appeal(session, appeal, decision)
+    route = routing.route_appeal(session, appeal, decision, default_community=default_community)
     return IntakeResult(_accepted_reply(session, appeal, route), appeal)
 
 
@@ -381,6 +398,7 @@ def _consultation(
     decision: Decision,
     channel: str,
     inbound_message_id: int | None,
+    default_community: str = "",
 ) -> IntakeResult:
     appeal = create_appeal(
         session,
@@ -390,7 +408,7 @@ def _consultation(
         kind="consultation",
         inbound_message_id=inbound_message_id,
     )
-    routing.route_appeal(session, appeal, decision)
+    routing.route_appeal(session, appeal, decision, default_community=default_community)
     answer = routing.consult_answer(session, text, community_id=appeal.community_id)
     # A consultation is answered on the spot: closed as resolved, with the answer as the record.
     record_event(
@@ -419,15 +437,60 @@ def _unit_name(session: Session, appeal: Appeal) -> str:
     return f"{grid.name}网格员" if grid else "社区"
 
 
+# How a resident is told who was alerted, by the recipient's role (units are named by the unit itself).
+_ROLE_LABELS = {
+    "grid_leader": "网格长",
+    "community_staff": "社区工作人员",
+    "community_secretary": "社区书记",
+    "street_officer": "街道工作人员",
+    "admin": "值班人员",
+}
+
+
+def _recipient_label(session: Session, member: Staff) -> str:
+    if member.role == "department_staff" and member.department_id:
+        dept = session.get(Department, member.department_id)
+        return dept.name if dept else "相关部门"
+    if member.role == "property_staff" and member.property_company_id:
+        company = session.get(PropertyCompany, member.property_company_id)
+        return company.name if company else "物业公司"
+    if member.role == "grid_worker":
+        grid = session.get(Grid, member.grid_id) if member.grid_id else None
+        return f"{grid.name}网格员" if grid else "网格员"
+    return _ROLE_LABELS.get(member.role, "工作人员")
+
+
+def notified_names(session: Session, appeal: Appeal) -> list[str]:
+    """Who has been alerted about the appeal in this transaction, as the resident is told it (no duplicates)."""
+    names: list[str] = []
+    for member in notify.queued_staff(session, ("appeal", appeal.id)):
+        label = _recipient_label(session, member)
+        if label not in names:
+            names.append(label)
+    return names
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else "、".join(names[:-1]) + "和" + names[-1]
+
+
 def _accepted_reply(session: Session, appeal: Appeal, route: routing.RouteDecision) -> str:
+    """The resident's answer after intake; any "notified" claim names exactly the pushes queued for it."""
     unit = _unit_name(session, appeal)
+    notified = notified_names(session, appeal)
+    dispatched = appeal.status == "dispatched"
     if appeal.urgent:
-        return (
-            f"【紧急】您的诉求已受理，编号 {appeal.number}，已立即通知{unit}和网格长处置。"
-            "如有人身危险，请立即拨打 110/119/120。"
-        )
-    if appeal.status == "triaged" or route.needs_triage:
-        return f"您的诉求已受理，编号 {appeal.number}。{unit}将尽快核实并分派处理，进展会及时告知您。"
+        if notified:
+            done = f"已立即通知{_join(notified)}处置"
+        elif dispatched:
+            done = f"已转交{unit}处置"
+        else:
+            done = "正在等待工作人员分派"
+        return f"【紧急】您的诉求已受理，编号 {appeal.number}，{done}。如有人身危险，请立即拨打 110/119/120。"
+    if not dispatched or route.needs_triage:
+        # Without a push the appeal waits in the unit's triage list: say where it is, not who was told.
+        who = f"已通知{_join(notified)}尽快核实并分派处理" if notified else f"{unit}将尽快核实并分派处理"
+        return f"您的诉求已受理，编号 {appeal.number}，{who}，进展会及时告知您。"
     by = f"，预计{clock.local_text(appeal.due_at)}前办结" if appeal.due_at else ""
     return f"您的诉求已受理，编号 {appeal.number}，已转交{unit}处理{by}。进展会及时告知您，回复“我的诉求”可随时查看。"
 
@@ -505,15 +568,16 @@ def _answer_choice(
     channel: str,
     inbound_message_id: int | None,
     classifier: Classifier | None,
+    default_community: str = "",
 ) -> IntakeResult:
     options = _options(session, resident.dialog_state or "")
     answer = _normalise(text)
     held = pending_texts(session, resident.id)
     quoted = _quoted_appeal(session, resident, text)
-    if (answer.isdigit() and len(answer) <= 2) or quoted is not None:
+    if is_choice_digit(answer) or quoted is not None:
         choice = int(answer) if quoted is None else None
         if choice == 0:
-            return _file_held_as_new(session, resident, held, channel, classifier)
+            return _file_held_as_new(session, resident, held, channel, classifier, default_community)
         target = quoted if quoted is not None else (options[choice - 1] if choice and choice <= len(options) else None)
         if target is None:
             return IntakeResult(f"请回复 0 到 {len(options)} 之间的数字。\n" + _question(session, options), None)
@@ -524,7 +588,10 @@ def _answer_choice(
     # Not an answer: another message while the question is open. Hold it too, unless it is an emergency.
     decision = _classifier(classifier).classify(text)
     if decision.urgent:
-        result = new_appeal(session, resident, text, decision, channel=channel, inbound_message_id=inbound_message_id)
+        result = new_appeal(
+            session, resident, text, decision, channel=channel, inbound_message_id=inbound_message_id,
+            default_community=default_community,
+        )  # fmt: skip
         return IntakeResult(
             result.reply + "\n\n另：您之前的消息仍在等待确认。\n" + _question(session, options), result.appeal
         )
@@ -543,6 +610,7 @@ def _file_held_as_new(
     held: list[PendingFollowUp],
     channel: str,
     classifier: Classifier | None,
+    default_community: str = "",
 ) -> IntakeResult:
     _clear(session, resident)
     if not held:
@@ -556,6 +624,7 @@ def _file_held_as_new(
         decision,
         channel=held[0].channel or channel,
         inbound_message_id=held[0].inbound_message_id,
+        default_community=default_community,
     )
 
 

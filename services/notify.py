@@ -38,9 +38,10 @@ from infra import clock
 from models.messages import OutboundMessage
 from models.notify import SubscribeGrant
 from models.org import Staff
+from models.outbox import PendingJob
 from models.resident import Resident
 from services.errors import Conflict, NotFound
-from services.outbox import defer
+from services.outbox import defer, deferred_job_ids
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +227,25 @@ def notify_staff(
         job_id=job_id_for(staff_ledger_key(staff_id, key)),
         queue="urgent" if urgent else "default",
     )
+
+
+def queued_staff(session: Session, related: tuple[str, int]) -> list[Staff]:
+    """Staff with a notification about `related` queued in the current transaction, in the order queued.
+
+    Read back from the outbox rows themselves, so a reply that says who was told describes exactly the
+    pushes that exist, whichever part of the code queued them.
+    """
+    job_ids = deferred_job_ids(session)
+    if not job_ids:
+        return []
+    stmt = select(PendingJob.args).where(PendingJob.job_id.in_(job_ids), PendingJob.func == STAFF_JOB)
+    staff_ids: list[int] = []
+    for args in session.scalars(stmt.order_by(PendingJob.id)):
+        # notify_staff's job arguments: staff_id, key, title, fields, related_type, related_id, urgent.
+        if len(args) > 5 and (args[4], args[5]) == related and args[0] not in staff_ids:
+            staff_ids.append(int(args[0]))
+    found = {s.id: s for s in session.scalars(select(Staff).where(Staff.id.in_(staff_ids)))} if staff_ids else {}
+    return [found[i] for i in staff_ids if i in found]
 
 
 # ---------------------------------------------------------------------------- subscribe grants

@@ -39,6 +39,11 @@ def defer(
     session.info.setdefault(_SESSION_KEY, []).append(job_id)
 
 
+def deferred_job_ids(session: Session) -> list[str]:
+    """Job ids deferred in this session and not yet handed over (what the current transaction has queued)."""
+    return list(session.info.get(_SESSION_KEY, ()))
+
+
 def take_new_job_ids(session: Session) -> list[str]:
     """Job ids deferred in this session since the last call (for the after-commit enqueue)."""
     return session.info.pop(_SESSION_KEY, [])

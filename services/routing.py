@@ -21,7 +21,7 @@ from models.appeal import Appeal
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, Staff
 from models.routing import ConsultAnswer, RoutingRule
 from services import workflow
-from services.appeals import record_event
+from services.appeals import assign_community, record_event
 
 if TYPE_CHECKING:
     from nlp.classifier import Decision
@@ -436,8 +436,14 @@ def consult_answer(session: Session, text: str, *, community_id: int | None = No
 # ------------------------------------------------------------------ the whole routing step
 
 
-def route_appeal(session: Session, appeal: Appeal, result: Decision, *, actor: Any | None = None) -> RouteDecision:
-    """Store the classification, decide the unit, dispatch it (or leave it for triage); push urgent ones."""
+def route_appeal(
+    session: Session, appeal: Appeal, result: Decision, *, actor: Any | None = None, default_community: str = ""
+) -> RouteDecision:
+    """Store the classification, decide the unit, dispatch it (or leave it for triage); push urgent ones.
+
+    Every appeal leaves with a community: its place's, else its unit's, else `default_community` (the code
+    of the account's default community; empty: the only community).
+    """
     category = result.category
     route = decide(session, appeal, category, needs_triage=result.needs_triage and not result.is_consultation)
     if result.urgent and route.needs_triage and route.grid_id is not None and appeal.kind == "appeal":
@@ -446,6 +452,10 @@ def route_appeal(session: Session, appeal: Appeal, result: Decision, *, actor: A
         route.handler_type = "grid"
         route.reasons.append("紧急事项分类不确定，直接派网格处置")
     apply_classification(session, appeal, result, route)
+    assign_community(
+        session, appeal, property_company_id=route.property_company_id, default_community=default_community
+    )
+    route.community_id = appeal.community_id
     if appeal.kind != "appeal":
         return route  # consultations are answered, never dispatched
     # At intake the resident's answer (services.intake) already says where it went and by when.

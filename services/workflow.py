@@ -282,12 +282,19 @@ def _supporters(session: Session, appeal: Appeal) -> list[int]:
     return supporters_of(session, appeal)
 
 
-def notify_residents(session: Session, appeal: Appeal, text: str, *, event: AppealEvent) -> int:
-    """Tell the appeal's resident and its supporters (one idempotent notification each); returns how many."""
+def notify_residents(
+    session: Session, appeal: Appeal, text: str, *, event: AppealEvent, skip: int | None = None
+) -> int:
+    """Tell the appeal's resident and its supporters (one idempotent notification each); returns how many.
+
+    `skip` is a resident who already gets the same news as the answer to their own message (a rating or a
+    重办 sent in chat), so they receive one message, not two.
+    """
     from services.notify import notify_resident
 
     recipients = [appeal.resident_id] if appeal.resident_id is not None else []
     recipients += [r for r in _supporters(session, appeal) if r not in recipients]
+    recipients = [r for r in recipients if r != skip]
     for resident_id in recipients:
         notify_resident(
             session,
@@ -716,17 +723,33 @@ def close(session: Session, appeal: Appeal, *, actor: Actor, code: str, note: st
 
 
 def close_appeal(
-    session: Session, appeal: Appeal, *, actor: Actor, code: str, note: str | None = None, notify: bool = True
+    session: Session,
+    appeal: Appeal,
+    *,
+    actor: Actor,
+    code: str,
+    note: str | None = None,
+    notify: bool = True,
+    skip: int | None = None,
 ) -> Appeal:
     """The closing step shared by staff closure, rating, auto-close and withdrawal (callers check)."""
-    close_event(session, appeal, actor=actor, code=code, note=note, notify=notify)
+    close_event(session, appeal, actor=actor, code=code, note=note, notify=notify, skip=skip)
     return appeal
 
 
 def close_event(
-    session: Session, appeal: Appeal, *, actor: Actor, code: str, note: str | None = None, notify: bool = True
+    session: Session,
+    appeal: Appeal,
+    *,
+    actor: Actor,
+    code: str,
+    note: str | None = None,
+    notify: bool = True,
+    skip: int | None = None,
 ) -> AppealEvent:
-    """`close_appeal`, returning the `close` event (callers key follow-up notifications on it)."""
+    """`close_appeal`, returning the `close` event (callers key follow-up notifications on it).
+
+    `skip`: a resident told already by the answer to their own message (see `notify_residents`)."""
     from_status = appeal.status
     appeal.status = "closed"
     appeal.closure_code = code
@@ -747,7 +770,7 @@ def close_event(
         text = f"您的诉求（编号{appeal.number}）已结案：{CLOSURE_LABELS[code]}。"
         if note and code in ("unresolved", "referred", "duplicate"):
             text += f"说明：{note.strip()}"
-        notify_residents(session, appeal, text, event=event)
+        notify_residents(session, appeal, text, event=event, skip=skip)
     return event
 
 

@@ -99,3 +99,49 @@ def test_postgres_msg_ids_become_text_and_keep_their_digits(pg_server):
     admin.dispose()
     url = pg_server.url.rsplit("/", 1)[0] + "/msgid_check"
     assert _msg_id_after_upgrade(url) == [("6054768590064713728",), ("18446744073709551615",)]
+
+
+def test_appeals_without_a_community_get_one_from_their_place_unit_or_the_default(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'backfill.db'}"
+    upgrade(url, "0010_push_nonce")
+    t = models.Base.metadata.tables
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for cid, code in ((1, "north"), (2, "south")):
+            conn.execute(t["community"].insert().values(id=cid, code=code, name=code))
+        conn.execute(t["grid"].insert().values(id=1, community_id=1, code="g", name="g"))
+        for pid in (1, 2):
+            conn.execute(t["property_company"].insert().values(id=pid, code=f"pc{pid}", name=f"pc{pid}"))
+        # Company 1 serves estates in one community; company 2 in both (it names no single community).
+        estates = ((1, 2, 1), (2, 2, 2), (3, 1, 2))
+        for eid, cid, pid in estates:
+            conn.execute(
+                t["estate"].insert().values(id=eid, community_id=cid, code=f"e{eid}", name="e", property_company_id=pid)
+            )
+        conn.execute(t["building"].insert().values(id=1, estate_id=1, grid_id=1, name="b"))
+        conn.execute(t["department"].insert().values(id=1, code="fire", name="消防"))
+        rows = {
+            "by_grid": {"grid_id": 1},
+            "by_building": {"building_id": 1, "grid_id": None},
+            "by_company": {"property_company_id": 1},
+            "ambiguous_company": {"property_company_id": 2},
+            "department": {"department_id": 1},
+            "kept": {"community_id": 1, "department_id": 1},
+        }
+        for text, values in rows.items():
+            conn.execute(t["appeal"].insert().values(text=text, **values))
+    engine.dispose()
+    monkeypatch.setenv("HONGGUAN_DEFAULT_COMMUNITY", "south")
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        got = dict(conn.execute(sa.text("SELECT text, community_id FROM appeal")).all())
+    engine.dispose()
+    assert got == {
+        "by_grid": 1,
+        "by_building": 1,  # no grid on the row: the building's grid decides, as in routing
+        "by_company": 2,
+        "ambiguous_company": 2,  # the default (south)
+        "department": 2,  # the default (south)
+        "kept": 1,
+    }

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from bot import handlers, menu
+from infra import clock
 from models import Appeal, AppealAttachment, InboundMessage, Resident
-from services import workflow
+from services import evaluation, workflow
 
 OPENID = "oResidentAlice0000000000001"  # the `wx` fixture's user
 
@@ -424,6 +425,101 @@ def test_which_appeal_question_and_its_answer_reach_the_resident_from_the_worker
     assert "这条消息是关于哪件诉求" in question
     assert number in question
     assert _resident(session).dialog_state.startswith("intake:choose:")
-    noted = wx.tell("1")
-    assert f"已补充到诉求 {number}" in noted
+    # The picker digit is answered at once, by the passive reply alone: no acknowledgement, no second message.
+    noted, sent = _one_step(wx, "1")
+    assert noted == f"已补充到诉求 {number}（已派单），办理人员会看到您的留言。"
+    assert sent == []
     assert _rows(session, select(func.count()).select_from(Appeal)) == [(1,)]
+
+
+def _sent_to(wx) -> list[dict]:
+    """Everything the sandbox accepted for the resident: customer-service, template and subscribe messages."""
+    return wx.sandbox.sent(wx.fake.openid)
+
+
+def _one_step(wx, line: str) -> tuple[str | None, list[dict]]:
+    """Send `line`, run every job it caused, and return the passive reply and the messages sent after it."""
+    before = len(_sent_to(wx))
+    reply = wx.say(line)
+    wx.run_jobs()
+    return reply, _sent_to(wx)[before:]
+
+
+def _resolve_as_handler(session, number: str) -> Appeal:
+    appeal = session.scalar(select(Appeal).where(Appeal.number == number))
+    handler = workflow.handler_staff(session, appeal)[0]
+    actor = workflow.Actor("staff", handler.id, handler.role)
+    if appeal.status == "dispatched":
+        workflow.accept(session, appeal, actor=actor)
+    workflow.start(session, appeal, actor=actor)
+    workflow.resolve(session, appeal, actor=actor, reply="已更换灯泡")
+    session.commit()
+    return appeal
+
+
+def test_rating_chase_reopen_and_picker_digit_each_reach_the_resident_once(wx, org, session):
+    from services.routing import seed_routing
+
+    seed_routing(session)
+    session.commit()
+    wx.say("/subscribe b-e-lz-1")
+    wx.tell("3幢楼道的灯坏了")
+    number = _one(session, select(Appeal.number)).number
+
+    chased, sent = _one_step(wx, "催办")
+    assert chased == f"已为您催办诉求（编号{number}），承办单位会尽快处理。"
+    assert sent == []
+
+    _resolve_as_handler(session, number)
+    wx.run_jobs()  # the resolved notice asking for a rating
+    rated, sent = _one_step(wx, "3")
+    assert rated == (
+        f"感谢您的评价（不满意），诉求（编号{number}）已结案。"
+        f"如问题仍未解决，可在{evaluation.REOPEN_DAYS}天内回复“重办{number}”。"
+    )
+    assert sent == []  # the closing notice is the passive reply, not a second message
+    assert _one(session, select(Appeal.status, Appeal.rating)) == ("closed", "unsatisfied")
+
+    reopened, sent = _one_step(wx, f"重办{number}")
+    unit, due_at = _one(session, select(Appeal.property_company_id, Appeal.due_at))
+    assert unit is not None
+    assert reopened.startswith(f"您的诉求（编号{number}）已重新交")
+    assert f"预计{clock.local_text(due_at)}前办结" in reopened
+    assert sent == []
+    assert _one(session, select(Appeal.status, Appeal.reopen_count)) == ("dispatched", 1)
+
+
+def test_a_step_behind_a_queued_message_is_answered_once_by_the_worker(wx, org, session):
+    from services.routing import seed_routing
+
+    seed_routing(session)
+    session.commit()
+    wx.say("/subscribe b-e-lz-1")
+    wx.tell("3幢楼道的灯坏了")
+    number = _one(session, select(Appeal.number)).number
+    assert wx.say("小区门口的垃圾桶倒了，垃圾撒了一地") == menu.ACK_QUEUED  # still queued …
+    reply, sent = _one_step(wx, f"催办{number}")  # … so the chase waits behind it, unacknowledged
+    assert reply is None
+    texts = [s["body"]["text"]["content"] for s in sent if s["kind"] == "custom"]
+    assert texts[-1] == f"已为您催办诉求（编号{number}），承办单位会尽快处理。"
+    assert sum("催办" in t for t in texts) == 1
+
+
+def test_while_the_which_appeal_question_is_open_nothing_is_acknowledged_as_registered(wx, org, session):
+    from services.routing import seed_routing
+
+    seed_routing(session)
+    session.commit()
+    wx.say("/subscribe b-e-lz-1")
+    wx.tell("3幢楼道的灯坏了")
+    wx.tell("上次反映的问题怎么还没人来")
+    assert _resident(session).dialog_state.startswith("intake:choose:")
+    held, sent = _one_step(wx, "晚上一直黑着")  # held for the answer, not registered
+    assert held is None
+    [answer] = [s["body"]["text"]["content"] for s in sent]
+    assert answer.startswith("已记下。")
+    filed, sent = _one_step(wx, "0")  # files the held messages as a new appeal: one answer, with its number
+    assert filed is None
+    [answer] = [s["body"]["text"]["content"] for s in sent if s["kind"] == "custom"]
+    newest = _rows(session, select(Appeal.number).order_by(Appeal.id.desc()).limit(1))[0].number
+    assert f"编号 {newest}" in answer

@@ -205,3 +205,25 @@ def test_openapi_documents_the_endpoints(client):
     for path in ("/console/api/kpi", "/console/api/reports", "/console/api/rankings/property-companies",
                  "/api/v1/public/kpi"):  # fmt: skip
         assert path in paths
+
+
+def test_console_and_public_kpis_agree_when_unbound_residents_report(client, session, org, data):
+    from services import routing
+    from services.intake import handle_text
+
+    routing.seed_routing(session)
+    # Residents who never bound an address: a department's case, a triaged one and a consultation.
+    for i, text in enumerate(("楼道里闻到很重的煤气味", "你们能不能来看看门口那个坑", "居住证怎么办理？")):
+        stranger = Resident(openid=f"o-unbound-kpi-{i}")
+        session.add(stranger)
+        session.flush()
+        handle_text(session, stranger, text)
+    session.commit()
+
+    console = client.get("/console/api/kpi?group_by=all", headers=_auth(data["secretary"])).get_json()["total"]
+    public = client.get("/api/v1/public/kpi?group_by=all&months=1").get_json()["rows"]
+    assert len(public) == 1
+    assert console["appeals"] == 6 + 2
+    assert console["consultations"] == 1
+    assert {k: console[k] for k in public[0] if k != "label"} == {k: v for k, v in public[0].items() if k != "label"}
+    assert session.query(Appeal).filter(Appeal.community_id.is_(None)).count() == 0

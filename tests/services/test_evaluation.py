@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from infra.clock import LOCAL_TZ
+from infra.clock import LOCAL_TZ, local_text
 from jobs.outbox import commit_and_enqueue
 from models.appeal import Appeal, AppealEvent, AppealSupporter
 from models.resident import Resident
@@ -261,7 +261,8 @@ def test_chat_chase_reopen_and_withdraw(session: Session, org: Any, alice: Resid
     evaluation.answer_in_chat(session, alice.id, "3")
     assert appeal.status == "closed"
     reply = evaluation.answer_in_chat(session, alice.id, f"重办{appeal.number}")
-    assert "重新办理" in reply
+    assert f"已重新交{workflow.unit_name(session, appeal)}办理" in reply
+    assert f"预计{local_text(appeal.due_at)}前办结" in reply  # the new deadline, in the one message sent
     assert (appeal.status, appeal.reopen_count) == ("dispatched", 1)
 
     reply = evaluation.answer_in_chat(session, alice.id, "撤回")
@@ -298,3 +299,24 @@ def test_reopen_tells_the_unit_its_full_sign_in_deadline(
     # The deadline has a slot of its own, date and time in full; only the note may be shortened.
     assert message["time4"]["value"] == f"{due.year}年{due:%m月%d日 %H:%M}"
     assert "签收时限" not in message["thing5"]["value"]
+
+
+def test_a_chat_rating_answers_the_rater_once_and_still_tells_the_supporters(
+    session: Session, org: Any, alice: Resident
+) -> None:
+    from models.outbox import PendingJob
+    from services.notify import RESIDENT_JOB
+
+    appeal = resolved(session, org, alice)
+    bob = resident(session, org, "bob")
+    session.add(AppealSupporter(appeal_id=appeal.id, resident_id=bob.id))
+    session.flush()
+    reply = evaluation.answer_in_chat(session, alice.id, "1")
+    assert reply == evaluation.rated_text(appeal, "satisfied")
+    close = session.scalar(select(AppealEvent).where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == "close"))
+    told = [
+        j.args[0]
+        for j in session.scalars(select(PendingJob).where(PendingJob.func == RESIDENT_JOB))
+        if j.args[2] == f"appeal:{appeal.id}:ev{close.id}"
+    ]
+    assert told == [bob.id]  # the rater's answer is the chat reply; the supporter gets the closing notice

@@ -7,13 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from models import Appeal, AppealAttachment, AppealEvent, PendingFollowUp, Resident
+from models import Appeal, AppealAttachment, AppealEvent, Department, PendingFollowUp, PendingJob, Resident, Staff
 from nlp.classifier import Classifier
 from nlp.model import CategoryWeights, KeywordModel
-from services import routing
+from services import notify, routing
 from services.intake import attach_location, attach_media, handle_text, is_courtesy, pending_texts
 
 
@@ -260,3 +260,88 @@ def test_chat_rating_after_resolution_closes_the_appeal_instead_of_filing_a_new_
     assert appeal.number in answer.reply
     assert (appeal.status, appeal.rating) == ("closed", "satisfied")
     assert session.scalar(select(func.count()).select_from(Appeal)) == before  # no new appeal for "1"
+
+
+# ------------------------------------------------------------- the reply claims only the pushes queued
+
+
+def _pushed_staff(session: Session, appeal: Appeal) -> list[Staff]:
+    """Staff with a committed outbox row for a push about `appeal` (job args: staff_id … related_type, id)."""
+    jobs = session.scalars(select(PendingJob).where(PendingJob.func == notify.STAFF_JOB).order_by(PendingJob.id))
+    ids = [j.args[0] for j in jobs if (j.args[4], j.args[5]) == ("appeal", appeal.id)]
+    return [session.get(Staff, i) for i in dict.fromkeys(ids)]
+
+
+def _said_as(session: Session, member: Staff) -> str:
+    if member.role == "department_staff":
+        return session.get(Department, member.department_id).name
+    assert member.role == "grid_leader", member.role
+    return "网格长"
+
+
+def test_an_unbound_residents_gas_report_names_only_the_units_actually_pushed(session: Session, seeded: Any) -> None:
+    stranger = Resident(openid="o-unbound-gas")  # follows the account, never bound to an estate
+    session.add(stranger)
+    session.commit()
+    result = handle_text(session, stranger, "楼道里闻到很重的煤气味")  # the shipped model
+    session.commit()
+    appeal = result.appeal
+    assert appeal is not None
+    assert appeal.urgent
+    assert appeal.grid_id is None
+    pushed = _pushed_staff(session, appeal)
+    assert pushed, "the fire station's duty officer is pushed"
+    named = [_said_as(session, m) for m in pushed]
+    assert "网格长" not in named  # no grid, so no grid leader was pushed …
+    assert "网格长" not in result.reply  # … and the resident is not told one was
+    assert result.reply.startswith(f"【紧急】您的诉求已受理，编号 {appeal.number}，已立即通知")
+    assert f"已立即通知{'和'.join(named)}处置" in result.reply
+
+
+def test_a_bound_residents_urgent_report_names_the_department_and_the_grid_leader(
+    session: Session, alice: Resident, seeded: Any
+) -> None:
+    result = handle_text(session, alice, "楼道里闻到很重的煤气味")
+    session.commit()
+    appeal = result.appeal
+    assert appeal is not None
+    assert appeal.urgent
+    named = [_said_as(session, m) for m in _pushed_staff(session, appeal)]
+    assert named == ["消防救援站", "网格长"]
+    assert "已立即通知消防救援站和网格长处置" in result.reply
+
+
+def test_nobody_pushed_means_nobody_claimed(session: Session, seeded: Any) -> None:
+    # The fire station has nobody active in hongguan: the appeal is dispatched to it, but no push exists.
+    session.execute(update(Staff).where(Staff.department_id == seeded.departments["fire"].id).values(active=False))
+    stranger = Resident(openid="o-unbound-quiet")
+    session.add(stranger)
+    session.commit()
+    result = handle_text(session, stranger, "楼道里闻到很重的煤气味")
+    session.commit()
+    appeal = result.appeal
+    assert appeal is not None
+    assert appeal.urgent
+    assert appeal.status == "dispatched"
+    assert _pushed_staff(session, appeal) == []
+    assert "通知" not in result.reply
+    assert "已转交消防救援站处置" in result.reply
+
+
+def test_an_unplaced_appeal_to_a_department_takes_the_accounts_default_community(session: Session, seeded: Any) -> None:
+    from models import Community
+
+    other = Community(code="C-SOUTH", name="南苑社区")
+    session.add(other)
+    stranger = Resident(openid="o-unbound-default")
+    session.add(stranger)
+    session.commit()
+    # Two communities: nothing says which one a placeless report to the fire station belongs to …
+    unset = handle_text(session, stranger, "楼道里闻到很重的煤气味").appeal
+    assert unset is not None
+    assert unset.community_id is None
+    # … until the account names its default community (HONGGUAN_DEFAULT_COMMUNITY).
+    named = handle_text(session, stranger, "家里煤气泄漏了", default_community="C-SOUTH").appeal
+    assert named is not None
+    assert named.handler_type == "department"
+    assert named.community_id == other.id
