@@ -219,6 +219,7 @@ def submit_from_form(
     longitude: float | None = None,
     building_id: int | None = None,
     classifier: Classifier | None = None,
+    default_community: str = "",
 ) -> FormSubmission:
     """The mini-program form's intake: `about` is "new", one of the resident's appeals, or None to let us decide.
 
@@ -264,6 +265,7 @@ def submit_from_form(
         latitude=latitude,
         longitude=longitude,
         building_id=building_id,
+        default_community=default_community,
     )
     if result.appeal is None or result.appeal.kind == "consultation":
         return FormSubmission("answered", result.reply, result.appeal)
