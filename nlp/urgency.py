@@ -188,7 +188,7 @@ DISCOUNTS: tuple[Discount, ...] = (
     Discount(
         "elsewhere",
         "别处的新闻",
-        r"新闻|电视上|网上|的视频|视频里|别的小区|防诈|反诈|防火|防汛|防走失|防跌倒",
+        r"新闻|电视上|网上|朋友圈|的视频|视频里|别的小区|隔壁区|防诈|反诈|防火|防汛|防走失|防跌倒",
         "message",
     ),
     Discount(
@@ -250,6 +250,17 @@ class Urgency(NamedTuple):
             evidence.append(f"正在发生“{self.now}”")
         evidence += [f"{_DISCOUNT_LABELS[code]}“{words}”(已扣分)" for code, words in self.signal.discounts]
         return (*kinds, *evidence)
+
+    def explain(self) -> str:
+        """One line for staff: every danger signal with its discounts and score, and the verdict."""
+        if not self.signals:
+            return "not urgent: no danger signal"
+        parts = []
+        for s in self.signals:
+            minus = "".join(f" −{_DISCOUNT_LABELS[c]}“{w}”" for c, w in s.discounts)
+            parts.append(f"{_LABELS[s.danger]}“{s.text}”{minus} ({s.score:+.1f})")
+        now = f" +正在发生“{self.now}”" if self.now else ""
+        return ("URGENT" if self.urgent else "not urgent") + ": " + "; ".join(parts) + now
 
 
 _LABELS = {d.code: d.label for d in DANGERS}
