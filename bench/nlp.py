@@ -1,7 +1,8 @@
-"""Benchmark of issue 3: keyword model vs TF-IDF + LinearSVC baseline on tipdm 2020 C data, and speed.
+"""Benchmark of issue 3: keyword model vs TF-IDF + LinearSVC baseline on tipdm 2020 C data, and speed; and the
+urgency detector on its own labelled sets (`nlp/data/urgency_test.csv`, scored only to report).
 
 Trains on the `train_*` files only; `eval_*` files are used to report, never to choose anything.
-Run: .venv/bin/python bench/nlp.py [--data ../shared/data/tipdm2020c]
+Run: .venv/bin/python bench/nlp.py [--data ../shared/data/tipdm2020c] [--urgency-only]
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jieba
 
-from nlp import tokenize, train
-from nlp.classifier import Classifier
+from nlp import tokenize, train, urgency_train
+from nlp.classifier import Classifier, default_classifier
 from nlp.evaluate import evaluate
 from nlp.model import KeywordModel
+from nlp.urgency import DANGERS, DISCOUNTS, assess
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "tipdm2020c"
@@ -94,6 +96,57 @@ def read_eval(path: Path) -> tuple[list[str], list[str]]:
     return [e.text for e in examples], [e.label for e in examples]
 
 
+def urgency_tables(rounds: int = 15, everyday: list[str] | None = None) -> None:
+    """Counts, recall and precision of the urgency detector on its test and training sets, recall per danger
+    kind, false alarms per hard-negative kind, and what the detector costs per message."""
+    test = urgency_train.shipped_set("urgency_test")
+    train_set = urgency_train.shipped_set("urgency_train")
+    reports = {"urgency_test.csv": urgency_train.score(test), "urgency_train.csv": urgency_train.score(train_set)}
+    print("## Urgency detector")
+    print()
+    print("| set | n | urgent | TP | FP | FN | TN | recall | precision |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, r in reports.items():
+        print(
+            f"| {name} | {r.tp + r.fp + r.fn + r.tn} | {r.tp + r.fn} | {r.tp} | {r.fp} | {r.fn} | {r.tn} | "
+            f"{r.recall:.3f} | {r.precision:.3f} |"
+        )
+    r = reports["urgency_test.csv"]
+    print()
+    print("| danger kind (urgency_test.csv) | emergencies | caught | recall |")
+    print("|---|---:|---:|---:|")
+    for kind, n in sorted(r.urgent_by_kind.items(), key=lambda kv: -kv[1]):
+        print(f"| {kind} | {n} | {r.found_by_kind[kind]} | {r.found_by_kind[kind] / n:.2f} |")
+    print()
+    print("| hard-negative kind (urgency_test.csv) | messages | false alarms |")
+    print("|---|---:|---:|")
+    for kind, n in sorted(r.negatives_by_kind.items(), key=lambda kv: -kv[1]):
+        print(f"| {kind} | {n} | {r.alarms_by_kind[kind]} |")
+    if r.missed:
+        print()
+        print("missed: " + " / ".join(r.missed))
+    print()
+    print(f"{len(DANGERS)} danger kinds, {len(DISCOUNTS)} discount kinds")
+    texts = [tokenize.normalize(e.text) for e in test + train_set]
+    clf = default_classifier()
+    seg, cls, det = throughput([jieba.lcut, clf.classify, assess], texts, rounds=rounds)
+    print()
+    print(f"| speed on the urgency sets ({len(texts)} messages, best of {rounds} rounds) | per message |")
+    print("|---|---:|")
+    print(f"| `jieba.lcut` | {1e6 / seg:.0f} µs |")
+    print(f"| `classify()`, shipped community model | {1e6 / cls:.0f} µs ({seg / cls:.2f}× `jieba.lcut`) |")
+    print(f"| urgency `assess()` alone | {1e6 / det:.1f} µs ({seg / det:.2f}× `jieba.lcut`) |")
+    if everyday:
+        # Everyday traffic, where almost no message holds a danger signal: what the detector adds to classify().
+        norm = [tokenize.normalize(t) for t in everyday]
+        seg, det = throughput([jieba.lcut, assess], norm, rounds=rounds, clock=time.process_time)
+        hits = sum(bool(assess(t).signals) for t in norm)
+        print(
+            f"| urgency `assess()` on eval_short ({len(norm)} messages, {hits} with a danger signal; CPU time) | "
+            f"{1e6 / det:.1f} µs ({seg / det:.3f}× `jieba.lcut` at {1e6 / seg:.0f} µs) |"
+        )
+
+
 def main() -> None:
     """Train both models, evaluate them and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,8 +166,16 @@ def main() -> None:
         default=None,
         help="skip training: use a model that an earlier run wrote with --save-model (same data and code)",
     )
+    parser.add_argument(
+        "--urgency-only", action="store_true", help="only the urgency tables (no tipdm data or training needed)"
+    )
     args = parser.parse_args()
     data: Path = args.data
+    if args.urgency_only:
+        tokenize.warm()
+        short = data / "eval_short.csv"
+        urgency_tables(everyday=read_eval(short)[0] if short.exists() else None)
+        return
 
     t0 = time.perf_counter()
     tokenize.warm()
@@ -208,6 +269,8 @@ def main() -> None:
     print(f"| cold start to first `jieba.lcut` | {cold_jieba:.2f} s |")
     print(f"| cold start to first `classify()`, shipped community model | {cold_default:.2f} s (target < 2 s) |")
     print(f"| cold start to first `classify()`, this tipdm model from JSON | {cold_tipdm:.2f} s |")
+    print()
+    urgency_tables(everyday=short_texts)
 
 
 if __name__ == "__main__":

@@ -150,7 +150,6 @@ def explain_command(text: str, model: Path | None, as_json: bool) -> None:
         f"needs_triage={decision.needs_triage} consultation={decision.is_consultation} "
         f"model={decision.model_version}"
     )
-    if decision.urgent:
-        click.echo("URGENT: " + ", ".join(decision.urgency_reasons))
+    click.echo("urgency " + decision.urgency.explain())
     top = sorted(decision.scores.items(), key=lambda kv: -kv[1])[:3]
     click.echo("scores: " + ", ".join(f"{code} {score:+.2f}" for code, score in top))

@@ -13,7 +13,7 @@ import jieba
 from nlp import tokenize
 from nlp.model import KeywordModel, load_default
 from nlp.taxonomy import CONSULT, OTHER
-from nlp.urgency import urgency_reasons
+from nlp.urgency import Urgency, assess
 
 
 class Decision(NamedTuple):
@@ -27,7 +27,7 @@ class Decision(NamedTuple):
     label: str
     confidence: float
     urgent: bool
-    urgency_reasons: tuple[str, ...]
+    urgency_reasons: tuple[str, ...]  # the danger kinds and the words that made it urgent (empty if not)
     needs_triage: bool
     is_consultation: bool  # service-centre questions are answered rather than dispatched
     model_version: str
@@ -36,6 +36,7 @@ class Decision(NamedTuple):
     norm: str  # the normalised text
     tokens: Sequence[str]  # its jieba tokens
     source: Classifier  # the classifier that decided, which re-derives the keywords on request
+    urgency: Urgency  # the urgency detector's decision, with every signal and discount it weighed
 
     def __repr__(self) -> str:
         # Not the default: that would print every token and the classifier.
@@ -69,6 +70,7 @@ class Decision(NamedTuple):
             "scores": {c: round(s, 4) for c, s in self.scores.items()},
             "urgent": self.urgent,
             "urgency_reasons": list(self.urgency_reasons),
+            "urgency_score": round(self.urgency.score, 3) if self.urgency.signal else None,
             "needs_triage": self.needs_triage,
             "is_consultation": self.is_consultation,
             "model_version": self.model_version,
@@ -98,7 +100,6 @@ class Classifier:
         self._names = tuple(model.categories[c].label for c in self.labels)
         # The bias row with a last column for the keyword count (see _TokenEntry).
         self._bias = (*(model.categories[c].bias for c in self.labels), 0)
-        self._urgent_default = tuple(model.categories[c].urgent_by_default for c in self.labels)
         self._other = self.labels.index(OTHER) if OTHER in self.labels else -1
         self._consult = self.labels.index(CONSULT) if CONSULT in self.labels else -1
         # feature -> its weight in every category (a tuple in label order, mostly zeros): one dict lookup per
@@ -246,18 +247,16 @@ class Classifier:
         scale = self._sharpness / math.sqrt(max(1, n))
         exp = math.exp
         confidence = exp((scores[best] - top) * scale) / sum([exp((s - top) * scale) for s in scores])
-        reasons = urgency_reasons(norm)
         needs_triage = confidence < self._threshold or best == self._other
-        if self._urgent_default[best] and not needs_triage:
-            # Only a confident category is urgent by default; a guess (e.g. a lone 楼道) goes to triage instead.
-            # Explicit danger (fire, gas, someone trapped …) is urgent through the rules above whatever the score.
-            reasons = (*reasons, f"{self._names[best]}类默认紧急")
+        # Urgency is its own detector and no category is urgent by default: danger happening now is urgent
+        # whatever the category, and an urgent decision takes the 24-hour path in services/.
+        urgency = assess(norm)
         return Decision(
             self.labels[best],
             self._names[best],
             confidence,
-            bool(reasons),
-            reasons,
+            urgency.urgent,
+            urgency.reasons,
             needs_triage,
             best == self._consult,
             self._version,
@@ -266,6 +265,7 @@ class Classifier:
             norm,
             tokens,
             self,
+            urgency,
         )
 
 

@@ -45,7 +45,6 @@ class CategoryWeights:
     bias: float = 0.0
     keywords: dict[str, float] = field(default_factory=dict)  # learned from labelled data
     curated: dict[str, float] = field(default_factory=dict)  # written by hand, matched as substrings
-    urgent_by_default: bool = False
 
 
 @dataclass(slots=True)
@@ -82,8 +81,6 @@ class KeywordModel:
         out: dict[str, Any] = {}
         for code, cat in self.categories.items():
             entry: dict[str, Any] = {"label": cat.label, "bias": round(cat.bias, 4)}
-            if cat.urgent_by_default:
-                entry["urgent_by_default"] = True
             entry["curated"] = _sorted_weights(cat.curated)
             entry["keywords"] = _sorted_weights(cat.keywords)
             out[code] = entry
@@ -119,6 +116,8 @@ class KeywordModel:
         if sorted(order) != sorted(raw):
             raise ValueError("'labels' and 'categories' name different codes")
         categories = {}
+        # Older files may mark a category "urgent_by_default": it is read and ignored, since urgency is decided by
+        # the urgency detector alone (nlp/urgency.py), never by the category.
         for code in order:
             entry = raw[code]
             categories[code] = CategoryWeights(
@@ -126,7 +125,6 @@ class KeywordModel:
                 bias=float(entry.get("bias", 0.0)),
                 keywords=_weights(entry.get("keywords", {}), code),
                 curated=_weights(entry.get("curated", {}), code),
-                urgent_by_default=bool(entry.get("urgent_by_default", False)),
             )
         return cls(
             categories=categories,

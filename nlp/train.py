@@ -275,13 +275,11 @@ def fit(
         keywords[table.classes[r]][table.names[col]] = round(float(table.weights[r, col]), 4)
     categories = {}
     for code in _label_order(table.classes, curated):
-        known = BY_CODE.get(code)
         categories[code] = CategoryWeights(
             label=label_of(code),
             bias=0.0,  # the SVM has no intercept (see _fit_table); staff may still set a bias by hand
             keywords=keywords.get(code, {}),
             curated=dict((curated or {}).get(code, {})),
-            urgent_by_default=bool(known and known.urgent_by_default),
         )
     model = KeywordModel(categories=categories, threshold=threshold, sharpness=sharpness, meta=meta)
     model.version = version or model.version

@@ -156,7 +156,12 @@ def test_cli_train_eval_explain(tiny_csv: Path, tmp_path: Path) -> None:
     result = runner.invoke(nlp_group, ["explain", "楼道里有人飞线充电，太危险了"])
     assert result.exit_code == 0
     assert result.output.startswith("消防安全 because 飞线充电 (+")
-    assert "URGENT" in result.output
+    assert "urgency not urgent: no danger signal" in result.output  # a fire hazard, not a fire
+
+    result = runner.invoke(nlp_group, ["explain", "楼道里飞线充电的电动车烧起来了，快来"])
+    assert result.exit_code == 0
+    assert "urgency URGENT: 火情“烧起来”" in result.output
+    assert "正在发生“快来”" in result.output
 
 
 def test_cli_eval_default_model_on_community_examples() -> None:

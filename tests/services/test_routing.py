@@ -39,10 +39,7 @@ TEST_KEYWORDS: dict[str, dict[str, float]] = {
 
 def make_classifier() -> Classifier:
     """The test model: one strong curated keyword per topic; two topics at once fall below the threshold."""
-    cats = {
-        code: CategoryWeights(label=code, curated=dict(kws), urgent_by_default=code == "fire_safety")
-        for code, kws in TEST_KEYWORDS.items()
-    }
+    cats = {code: CategoryWeights(label=code, curated=dict(kws)) for code, kws in TEST_KEYWORDS.items()}
     return Classifier(KeywordModel(categories=cats, threshold=0.5, version="test-1"))
 
 
