@@ -19,7 +19,8 @@ def test_training_examples_cover_every_category_in_volume() -> None:
     assert set(counts) == set(CODES)
     assert min(counts.values()) >= 90
     lengths = [len(e.text) for e in examples]
-    assert min(lengths) <= 4 and max(lengths) >= 60
+    assert min(lengths) <= 4
+    assert max(lengths) >= 60
 
 
 def test_test_set_is_separate_from_training() -> None:

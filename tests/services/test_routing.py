@@ -449,7 +449,8 @@ def test_default_model_end_to_end(
 def test_triaged_appeal_shows_staff_the_top_two_suggestions(session: Session, seeded: Any, clock: Any) -> None:
     r = resident_in(session, seeded, "E-LZ-4", "o-two-topics")
     appeal = handle_text(session, r, "电梯坏了，垃圾也没人收", classifier=CLF).appeal
-    assert appeal is not None and appeal.status == "triaged"
+    assert appeal is not None
+    assert appeal.status == "triaged"
     classify = events(session, appeal)[1]
     assert [code for code, _, _ in classify.payload["suggestions"]] == ["property", "sanitation"]
     shares = [share for _, _, share in classify.payload["suggestions"]]
@@ -460,6 +461,7 @@ def test_triaged_appeal_shows_staff_the_top_two_suggestions(session: Session, se
 def test_message_without_any_keyword_has_no_suggestions(session: Session, seeded: Any, clock: Any) -> None:
     r = resident_in(session, seeded, "E-LZ-4", "o-nothing")
     appeal = handle_text(session, r, "你们能不能来看看", classifier=CLF).appeal
-    assert appeal is not None and appeal.status == "triaged"
+    assert appeal is not None
+    assert appeal.status == "triaged"
     assert events(session, appeal)[1].payload["suggestions"] == []
     assert "建议" not in appeal.routing_note
