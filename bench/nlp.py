@@ -185,9 +185,9 @@ def shipped_report(real: Path) -> None:
         "reaches the threshold; the rest go to triage with two suggestions"
     )
     print()
-    print(
-        "| set | threshold | routed automatically | accuracy of the routed | triaged: right one among the two suggestions |"
-    )
+    columns = ["set", "threshold", "routed automatically", "accuracy of the routed"]
+    columns.append("triaged: right one among the two suggestions")
+    print("| " + " | ".join(columns) + " |")
     print("|---|---:|---:|---:|---:|")
     for name, decisions in sets.items():
         for threshold in sorted({0.5, shipped, 0.8}):
