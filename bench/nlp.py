@@ -1,8 +1,11 @@
-"""Benchmark of issue 3: keyword model vs TF-IDF + LinearSVC baseline on tipdm 2020 C data, and speed; and the
-urgency detector on its own labelled sets (`nlp/data/urgency_test.csv`, scored only to report).
+"""NLP benchmark: the shipped community model on real residents' letters and on the community test set, the
+routing trade-off of its triage threshold, and the keyword model vs a TF-IDF + LinearSVC baseline on tipdm 2020 C.
 
-Trains on the `train_*` files only; `eval_*` files are used to report, never to choose anything.
-Run: .venv/bin/python bench/nlp.py [--data ../shared/data/tipdm2020c] [--urgency-only]
+The real letters (`../shared/data/real/`) and tipdm's `eval_*` files are read at run time to report, never to
+train or choose anything; tipdm models train on its `train_*` files only.
+The urgency detector is scored on its own labelled sets (`nlp/data/urgency_test.csv`, scored only to report).
+Run: .venv/bin/python bench/nlp.py [--data ../shared/data/tipdm2020c] [--real ../shared/data/real] [--no-tipdm]
+     [--urgency-only]
 """
 
 from __future__ import annotations
@@ -23,14 +26,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jieba
 
-from nlp import tokenize, train, urgency_train
-from nlp.classifier import Classifier, default_classifier
+from nlp import classifier, tokenize, train, urgency_train
+from nlp.classifier import Classifier, Decision, default_classifier
 from nlp.evaluate import evaluate
 from nlp.model import KeywordModel
+from nlp.taxonomy import OTHER
 from nlp.urgency import DANGERS, DISCOUNTS, assess
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "tipdm2020c"
+DEFAULT_REAL = REPO.parent / "shared" / "data" / "real"
+REAL_FILE = "jiamusi_zmhd_2013_2019.csv"
+COMMUNITY_TEST = REPO / "nlp" / "data" / "community_test.csv"
+# The community categories that count as right for each coarse bucket of the department that answered a real
+# letter (the table in ../shared/data/real/README.md); letters of other buckets are not scored.
+BUCKETS: dict[str, frozenset[str]] = {
+    "住房/物业": frozenset({"property", "consult"}),
+    "城管/市容环卫": frozenset({"sanitation", "city_order"}),
+    "市政/城建": frozenset({"municipal"}),
+    "市政(水电气热)": frozenset({"municipal", "property"}),
+    "交通": frozenset({"traffic_parking"}),
+    "治安": frozenset({"public_security", "consult"}),
+    "环保(含噪音)": frozenset({"noise", "sanitation"}),
+    "民生保障": frozenset({"social_welfare", "consult"}),
+    "卫生": frozenset({"health"}),
+    "教育文体": frozenset({"education_culture"}),
+}
 
 
 def load_training(data: Path) -> list[train.Example]:
@@ -147,8 +168,91 @@ def urgency_tables(rounds: int = 15, everyday: list[str] | None = None) -> None:
         )
 
 
+def read_real(folder: Path) -> list[dict[str, str]]:
+    """The scored rows of the real letters: those whose bucket is in BUCKETS."""
+    with open(folder / REAL_FILE, encoding="utf-8-sig", newline="") as fh:
+        return [row for row in csv.DictReader(fh) if row["route_hint"] in BUCKETS]
+
+
+def routed(decision: Decision, threshold: float) -> bool:
+    """Whether a decision is routed automatically at a triage threshold (as Classifier decides needs_triage)."""
+    return decision.category != OTHER and decision.confidence >= threshold
+
+
+def tradeoff(decisions: list[tuple[Decision, frozenset[str]]], threshold: float) -> tuple[float, float, float]:
+    """(share routed automatically, accuracy of what was routed, share of the triaged messages whose right
+    category is among the two suggestions) at a threshold; a decision is right when its category is allowed."""
+    auto = [(d, ok) for d, ok in decisions if routed(d, threshold)]
+    triaged = [(d, ok) for d, ok in decisions if not routed(d, threshold) and OTHER not in ok]
+    share = len(auto) / len(decisions)
+    accuracy = sum(d.category in ok for d, ok in auto) / len(auto) if auto else 0.0
+    top_two = sum(any(c in ok for c, _, _ in d.suggestions) for d, ok in triaged) / len(triaged) if triaged else 0.0
+    return share, accuracy, top_two
+
+
+def shipped_report(real: Path) -> None:
+    """The shipped community model on the real letters (titles and texts), the community test set, and the
+    routing trade-off of its threshold."""
+    clf = classifier.default_classifier()
+    shipped = clf.model.threshold
+    print(f"# Shipped community model {clf.version}: {clf.model.meta.get('examples')} training examples")
+    print()
+    sets: dict[str, list[tuple[Decision, frozenset[str]]]] = {}
+    held_out = train.read_csv(COMMUNITY_TEST)
+    sets["community test set"] = [(clf.classify(e.text), frozenset({e.label})) for e in held_out]
+    report = evaluate([e.label for e in held_out], [d.category for d, _ in sets["community test set"]])
+    print(
+        f"community test set ({COMMUNITY_TEST.relative_to(REPO)}, {report.n} messages, never trained on): "
+        f"macro-F1 {report.macro_f1:.3f}, accuracy {report.accuracy:.3f} (target macro-F1 ≥ 0.85)"
+    )
+    rows = read_real(real) if (real / REAL_FILE).exists() else []
+    if rows:
+        recall: dict[str, dict[str, float]] = {}
+        print()
+        print(f"real letters ({REAL_FILE}, {len(rows)} scored rows, right = a category the bucket allows):")
+        print()
+        print("| field | accuracy | target | `other` share |")
+        print("|---|---:|---:|---:|")
+        for field, target in (("title", 0.65), ("text", 0.70)):
+            decisions = [(clf.classify(r[field]), BUCKETS[r["route_hint"]]) for r in rows]
+            sets[f"real {field}s"] = decisions
+            right = [d.category in ok for d, ok in decisions]
+            other = sum(d.category == OTHER for d, _ in decisions) / len(decisions)
+            print(f"| {field} | {sum(right) / len(right):.3f} | ≥ {target:.2f} | {other:.3f} |")
+            for bucket in BUCKETS:
+                hits = [ok for ok, r in zip(right, rows, strict=True) if r["route_hint"] == bucket]
+                recall.setdefault(bucket, {})[field] = sum(hits) / len(hits) if hits else 0.0
+        counts = {b: sum(r["route_hint"] == b for r in rows) for b in BUCKETS}
+        print()
+        print("| bucket | n | categories that count | recall on titles | recall on texts |")
+        print("|---|---:|---|---:|---:|")
+        for bucket, allowed in BUCKETS.items():
+            print(
+                f"| {bucket} | {counts[bucket]} | {', '.join(sorted(allowed))} | {recall[bucket]['title']:.3f} | "
+                f"{recall[bucket]['text']:.3f} |"
+            )
+    else:
+        print(f"(no {REAL_FILE} under {real}: real-data section skipped)")
+    print()
+    print(
+        "routing trade-off: a message is routed automatically when its category is not `other` and its confidence "
+        "reaches the threshold; the rest go to triage with two suggestions"
+    )
+    print()
+    columns = ["set", "threshold", "routed automatically", "accuracy of the routed"]
+    columns.append("triaged: right one among the two suggestions")
+    print("| " + " | ".join(columns) + " |")
+    print("|---|---:|---:|---:|---:|")
+    for name, decisions in sets.items():
+        for threshold in sorted({0.5, shipped, 0.8}):
+            share, accuracy, top_two = tradeoff(decisions, threshold)
+            mark = " (shipped)" if threshold == shipped else ""
+            print(f"| {name} | {threshold:.2f}{mark} | {share:.3f} | {accuracy:.3f} | {top_two:.3f} |")
+    print()
+
+
 def main() -> None:
-    """Train both models, evaluate them and print one table."""
+    """Report the shipped model, then train both tipdm models, evaluate them and print their tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of the tipdm2020c CSV files")
     parser.add_argument(
@@ -169,12 +273,19 @@ def main() -> None:
     parser.add_argument(
         "--urgency-only", action="store_true", help="only the urgency tables (no tipdm data or training needed)"
     )
+    parser.add_argument("--real", type=Path, default=DEFAULT_REAL, help="folder of the real letters CSV")
+    parser.add_argument("--no-tipdm", action="store_true", help="only the shipped community model's sections")
     args = parser.parse_args()
     data: Path = args.data
     if args.urgency_only:
         tokenize.warm()
         short = data / "eval_short.csv"
         urgency_tables(everyday=read_eval(short)[0] if short.exists() else None)
+        return
+
+    tokenize.warm()
+    shipped_report(args.real)
+    if args.no_tipdm:
         return
 
     t0 = time.perf_counter()

@@ -35,6 +35,7 @@ class Decision(NamedTuple):
     score_row: tuple[float, ...]  # bias + matched weights, one per category
     norm: str  # the normalised text
     tokens: Sequence[str]  # its jieba tokens
+    scale: float  # sharpness / sqrt(keywords found): the softmax scale of the confidence
     source: Classifier  # the classifier that decided, which re-derives the keywords on request
     urgency: Urgency  # the urgency detector's decision, with every signal and discount it weighed
 
@@ -60,6 +61,21 @@ class Decision(NamedTuple):
             combined[kw] = round(combined[kw] + w, 4) if kw in combined else w
         return tuple(sorted(((k, w) for k, w in combined.items() if w), key=_weight_magnitude))
 
+    @property
+    def suggestions(self) -> tuple[tuple[str, str, float], ...]:
+        """Up to two likeliest categories other than `other` that some keyword speaks for (score above zero),
+        as (code, label, share of confidence), best first: what staff see when the message is in triage."""
+        scores = self.score_row
+        top = max(scores)
+        weights = [math.exp((s - top) * self.scale) for s in scores]
+        total = sum(weights)
+        ranked = sorted(
+            (i for i, code in enumerate(self.labels) if code != OTHER and scores[i] > 0),
+            key=lambda i: (-scores[i], i),
+        )[:SUGGESTIONS]
+        names = self.source._names
+        return tuple((self.labels[i], names[i], weights[i] / total) for i in ranked)
+
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form, for storing the decision with the appeal."""
         return {
@@ -72,6 +88,7 @@ class Decision(NamedTuple):
             "urgency_reasons": list(self.urgency_reasons),
             "urgency_score": round(self.urgency.score, 3) if self.urgency.signal else None,
             "needs_triage": self.needs_triage,
+            "suggestions": [[code, label, round(share, 4)] for code, label, share in self.suggestions],
             "is_consultation": self.is_consultation,
             "model_version": self.model_version,
         }
@@ -264,6 +281,7 @@ class Classifier:
             scores,
             norm,
             tokens,
+            scale,
             self,
             urgency,
         )
@@ -294,6 +312,7 @@ def _weight_magnitude(kv: tuple[str, float]) -> float:
     return -abs(kv[1])
 
 
+SUGGESTIONS = 2  # categories suggested to staff for a message in triage
 _TOKEN_CACHE_MAX = 200_000  # distinct tokens remembered per classifier; bounds memory on odd input
 
 _default: Classifier | None = None

@@ -256,7 +256,11 @@ def apply_classification(session: Session, appeal: Appeal, result: Decision, rou
     appeal.urgency_reasons = list(result.urgency_reasons)
     appeal.model_version = result.model_version
     appeal.routing_keywords = [[kw, float(w)] for kw, w in result.keywords]
+    suggestions = [[code, label, round(share, 4)] for code, label, share in result.suggestions]
     note = f"{result.explain()}；{route.note}" if route.note else result.explain()
+    if route.needs_triage and suggestions:
+        # The person triaging sees the model's two best guesses rather than a bare "unsure".
+        note += "；建议：" + " / ".join(f"{label} {share:.0%}" for _, label, share in suggestions)
     appeal.routing_note = note[:500]
     appeal.community_id = route.community_id or appeal.community_id
     appeal.grid_id = route.grid_id or appeal.grid_id
@@ -280,6 +284,7 @@ def apply_classification(session: Session, appeal: Appeal, result: Decision, rou
             "urgency_reasons": appeal.urgency_reasons,
             "model_version": result.model_version,
             "keywords": appeal.routing_keywords,
+            "suggestions": suggestions,
         },
     )
 

@@ -462,3 +462,24 @@ def test_route_reports_everyone_it_queued_a_notification_for(session: Session, s
     assert route.notified_staff_ids  # nobody is left uninformed
     assert route.notified_staff_ids == workflow.last_notified(session, unclear, "triage")
     assert set(route.notified_staff_ids) <= {j.args[0] for j in _staff_pushes(session)}
+
+
+def test_triaged_appeal_shows_staff_the_top_two_suggestions(session: Session, seeded: Any, clock: Any) -> None:
+    r = resident_in(session, seeded, "E-LZ-4", "o-two-topics")
+    appeal = handle_text(session, r, "电梯坏了，垃圾也没人收", classifier=CLF).appeal
+    assert appeal is not None
+    assert appeal.status == "triaged"
+    classify = events(session, appeal)[1]
+    assert [code for code, _, _ in classify.payload["suggestions"]] == ["property", "sanitation"]
+    shares = [share for _, _, share in classify.payload["suggestions"]]
+    assert 0 < shares[1] <= shares[0] < 1
+    assert f"建议：property {shares[0]:.0%} / sanitation {shares[1]:.0%}" in appeal.routing_note
+
+
+def test_message_without_any_keyword_has_no_suggestions(session: Session, seeded: Any, clock: Any) -> None:
+    r = resident_in(session, seeded, "E-LZ-4", "o-nothing")
+    appeal = handle_text(session, r, "你们能不能来看看", classifier=CLF).appeal
+    assert appeal is not None
+    assert appeal.status == "triaged"
+    assert events(session, appeal)[1].payload["suggestions"] == []
+    assert "建议" not in appeal.routing_note
