@@ -157,7 +157,6 @@ def test_cli_train_eval_explain(tiny_csv: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.output.startswith("消防安全 because ")
     assert "飞线充电 (+" in result.output.splitlines()[0]
-    assert "URGENT" in result.output
     assert "urgency not urgent: no danger signal" in result.output  # a fire hazard, not a fire
 
     result = runner.invoke(nlp_group, ["explain", "楼道里飞线充电的电动车烧起来了，快来"])
