@@ -41,7 +41,10 @@ def _snapshot(url: str) -> tuple[dict[str, int], list[tuple]]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            counts = {t.name: conn.scalar(sa.select(sa.func.count()).select_from(t)) for t in models.Base.metadata.sorted_tables}
+            counts = {
+                t.name: conn.scalar(sa.select(sa.func.count()).select_from(t))
+                for t in models.Base.metadata.sorted_tables
+            }
         with sa.orm.Session(engine) as session:
             now = clock.now()
             rows = kpi_table(session, start=now - timedelta(days=30), end=now + timedelta(days=1), group_by="grid")
@@ -89,7 +92,8 @@ def test_backup_restores_into_a_fresh_server(pg_server, app_config, tmp_path):
     upgrade(source)
     _populate(app_config, source)
     before = _snapshot(source)
-    assert before[0]["appeal"] >= 2 and before[0]["appeal_event"] > before[0]["appeal"]
+    assert before[0]["appeal"] >= 2
+    assert before[0]["appeal_event"] > before[0]["appeal"]
 
     env = {**os.environ, "HONGGUAN_DATABASE_URL": source}
     out = subprocess.run(
@@ -97,7 +101,8 @@ def test_backup_restores_into_a_fresh_server(pg_server, app_config, tmp_path):
         check=True, timeout=120,
     )  # fmt: skip
     dump = Path(out.stdout.strip())
-    assert dump.is_file() and dump.stat().st_size > 0
+    assert dump.is_file()
+    assert dump.stat().st_size > 0
     assert not list((tmp_path / "backups").glob(".*partial"))
 
     fresh = EmbeddedPostgres().start()
