@@ -39,6 +39,11 @@ def defer(
     session.info.setdefault(_SESSION_KEY, []).append(job_id)
 
 
+def keep_new_job_ids(session: Session, job_ids: list[str]) -> None:
+    """Put job ids back for the after-commit enqueue (a caller that took some to run them itself)."""
+    session.info.setdefault(_SESSION_KEY, []).extend(job_ids)
+
+
 def take_new_job_ids(session: Session) -> list[str]:
     """Job ids deferred in this session since the last call (for the after-commit enqueue)."""
     return session.info.pop(_SESSION_KEY, [])
