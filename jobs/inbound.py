@@ -22,7 +22,8 @@ from jobs.outbox import commit_and_enqueue
 from jobs.queue import enqueue
 from models.messages import InboundMessage
 from models.resident import Resident
-from services.notify import notify_resident
+from services.notify import job_id_for as job_id_for_notification
+from services.notify import notify_resident, resident_ledger_key
 from wechat.client import oa_client
 
 log = logging.getLogger(__name__)
@@ -100,15 +101,13 @@ def _process_one(session: Session, inbound_id: int) -> str:
     row.status = "handled"
     row.handled_at = clock.now()
     resident = ctx.loaded_resident
+    answer_job = None
     if text and resident is not None:
-        notify_resident(
-            session,
-            resident.id,
-            text,
-            key=f"inbound-{row.id}-answer",
-            related=("inbound_message", row.id),
-        )
-    commit_and_enqueue(session)
+        key = f"inbound-{row.id}-answer"
+        notify_resident(session, resident.id, text, key=key, related=("inbound_message", row.id))
+        answer_job = job_id_for_notification(resident_ledger_key(resident.id, key))
+    # The answer is sent from this job (one job per message, not two); the staff's notifications go to RQ.
+    commit_and_enqueue(session, run_here=answer_job)
     return "handled"
 
 

@@ -6,6 +6,7 @@ import logging
 
 from redis import Redis
 from redis.exceptions import RedisError
+from rq.utils import import_attribute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,13 +57,48 @@ def sweep(session: Session, connection: Redis | None = None) -> int:
     return sent
 
 
-def commit_and_enqueue(session: Session, connection: Redis | None = None) -> None:
-    """Commit the caller's transaction, then hand its deferred jobs to RQ (never raises for Redis)."""
+def commit_and_enqueue(session: Session, connection: Redis | None = None, *, run_here: str | None = None) -> None:
+    """Commit the caller's transaction, then hand its deferred jobs to RQ (never raises for Redis).
+
+    `run_here` names one deferred job that a worker job runs itself, right away, instead of enqueueing it: the
+    answer to the message it just handled. One job per resident message instead of two halves the worker's
+    per-message cost; the row stays the record, so if this run fails or the worker dies during it, RQ's retry
+    (or the sweeper) runs the same job id again, and the delivery ledger keeps it to one send.
+    """
     session.commit()
+    inline = None
+    if run_here is not None:
+        ids = outbox.take_new_job_ids(session)
+        if run_here in ids:
+            ids.remove(run_here)
+            inline = session.scalar(select(PendingJob).where(PendingJob.job_id == run_here))
+        outbox.keep_new_job_ids(session, ids)
     try:
         enqueue_committed(session, connection)
     except RedisError:  # pragma: no cover - _enqueue_rows already absorbs these; belt and braces
         session.rollback()
+    if inline is not None and inline.enqueued_at is None:
+        _run_here(session, inline, connection)
+
+
+def _run_here(session: Session, row: PendingJob, connection: Redis | None) -> None:
+    """Run a deferred job in this process; on failure hand it to RQ for its retries, or leave it to the sweeper."""
+    job_id, func, args, kwargs = row.job_id, row.func, list(row.args), dict(row.kwargs)
+    session.commit()
+    try:
+        import_attribute(func)(*args, **kwargs)
+    except Exception as e:  # the job's own retry policy applies: hand it to RQ under the same id
+        log.warning("job %s failed when run in place (%s: %s); handing it to RQ", job_id, type(e).__name__, e)
+        session.rollback()
+        fresh = session.scalar(select(PendingJob).where(PendingJob.job_id == job_id))
+        if fresh is not None and fresh.enqueued_at is None:
+            _enqueue_rows(session, [fresh], connection)
+        session.commit()
+        return
+    fresh = session.scalar(select(PendingJob).where(PendingJob.job_id == job_id))
+    if fresh is not None and fresh.enqueued_at is None:
+        fresh.enqueued_at = clock.now()  # done: the sweeper has nothing left to hand over
+    session.commit()
 
 
 def sweep_outbox() -> int:

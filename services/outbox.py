@@ -44,6 +44,11 @@ def deferred_job_ids(session: Session) -> list[str]:
     return list(session.info.get(_SESSION_KEY, ()))
 
 
+def keep_new_job_ids(session: Session, job_ids: list[str]) -> None:
+    """Put job ids back for the after-commit enqueue (a caller that took some to run them itself)."""
+    session.info.setdefault(_SESSION_KEY, []).extend(job_ids)
+
+
 def take_new_job_ids(session: Session) -> list[str]:
     """Job ids deferred in this session since the last call (for the after-commit enqueue)."""
     return session.info.pop(_SESSION_KEY, [])

@@ -1,0 +1,133 @@
+"""How many resident messages one RQ worker process turns into answered appeals per second.
+
+Builds a SQLite database with the demo community, stores N free-text messages from 50 residents through the
+real webhook (Flask test client, plaintext mode), relays them to RQ as the scheduler does, then lets one worker
+drain the queues in burst mode: the forking worker (a work horse per job, `hongguan worker --fork`) and the
+in-process worker that `hongguan worker` runs. The WeChat sandbox runs in a process of its own, like WeChat.
+The rate is N over the time from the first job's start to the last job's end (RQ's own timestamps), so the
+worker's start-up and teardown are left out; CPU is the worker process's (and its work horses') per message.
+
+Run: .venv/bin/python bench/worker.py [--messages 300] [--modes fork,inprocess]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TEXTS = ("3栋楼道的灯坏了好几天", "小区门口垃圾没人清理", "楼下烧烤店每天半夜很吵", "电梯又坏了停在8楼", "路灯不亮了",
+         "有人在绿化带停车")  # fmt: skip
+
+
+def _cpu() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run(mode: str, n: int) -> dict[str, Any]:
+    """Store n messages, drain them with one worker of `mode`; return the figures."""
+    import sqlalchemy as sa
+    from rq.registry import FinishedJobRegistry
+
+    import models
+    from infra.db import make_engine
+    from infra.embedded import EmbeddedRedis, free_port
+    from infra.web import db_session, get_db, get_redis
+    from jobs.queue import QUEUES, get_queue
+    from jobs.relay import relay_inbound
+    from jobs.worker import HongguanSimpleWorker, HongguanWorker
+    from services.demo import seed_all
+    from wechat import sandbox as sb
+    from wsgi import create_app
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-worker-"))
+    redis = EmbeddedRedis(tmp / "redis", persist=False).start()
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-c", f"from wechat.sandbox import serve; serve('127.0.0.1', {port})"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    db = tmp / "h.db"
+    engine = make_engine(f"sqlite:///{db}")
+    models.Base.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app({
+        "ENV": "development", "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{db}",
+        "REDIS_URL": redis.url, "WECHAT_API_BASE": f"http://127.0.0.1:{port}", "WECHAT_APPID": sb.DEFAULT_APPID,
+        "WECHAT_SECRET": sb.DEFAULT_SECRET, "MINIAPP_APPID": sb.DEFAULT_MINIAPP_APPID,
+        "MINIAPP_SECRET": sb.DEFAULT_MINIAPP_SECRET, "WECHAT_TOKEN": "bench", "WECHAT_ACCOUNT_ID": "gh_bench",
+    })  # fmt: skip
+    try:
+        with app.app_context(), get_db(app).transaction() as session:
+            seed_all(session)
+        client = app.test_client()
+        for i in range(n):
+            ts, nonce = str(int(time.time())), secrets.token_hex(8)
+            sig = hashlib.sha1("".join(sorted(["bench", ts, nonce])).encode()).hexdigest()
+            openid = f"o-bench-{i % 50:04d}"
+            body = (
+                f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+                f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+                f"<Content><![CDATA[{TEXTS[i % len(TEXTS)]}{i}]]></Content><MsgId>{10**12 + i}</MsgId></xml>"
+            )
+            resp = client.post(f"/wechat?signature={sig}&timestamp={ts}&nonce={nonce}&openid={openid}",
+                               data=body.encode(), content_type="text/xml")  # fmt: skip
+            assert resp.status_code == 200, resp.data
+        with app.app_context():
+            while relay_inbound(db_session(), get_redis()) > 0:
+                pass
+            queues = [get_queue(q) for q in QUEUES]
+        worker_class = HongguanWorker if mode == "fork" else HongguanSimpleWorker
+        worker = worker_class(queues, connection=get_redis(app), app=app)
+        cpu0 = _cpu()
+        worker.work(burst=True)
+        cpu = _cpu() - cpu0
+        jobs = []
+        for q in queues:
+            registry = FinishedJobRegistry(queue=q)
+            jobs += [j for j in q.job_class.fetch_many(registry.get_job_ids(), connection=q.connection) if j]
+        started = min(j.started_at for j in jobs)
+        ended = max(j.ended_at for j in jobs)
+        seconds = (ended - started).total_seconds()
+        with make_engine(f"sqlite:///{db}").connect() as conn:
+            handled = conn.execute(sa.text("select count(*) from inbound_message where status = 'handled'")).scalar()
+        return {"mode": mode, "messages": n, "handled": handled, "jobs": len(jobs), "seconds": seconds,
+                "rate": handled / seconds, "cpu_ms": 1000 * cpu / max(handled, 1)}  # fmt: skip
+    finally:
+        get_db(app).dispose()
+        sandbox.terminate()
+        redis.stop()
+
+
+def main() -> None:
+    """Run each mode once and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--modes", default="fork,inprocess")
+    args = parser.parse_args()
+    logging.disable(logging.INFO)  # RQ's per-job lines would be most of the output
+    rows = [run(mode, args.messages) for mode in args.modes.split(",")]
+    print(f"\nOne RQ worker draining {args.messages} stored resident messages (SQLite, sandbox in its own process)")
+    print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
+    print("| worker | messages handled | jobs | jobs/message | seconds | messages/s | worker CPU ms/message |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['mode']} | {r['handled']} | {r['jobs']} | {r['jobs'] / max(r['handled'], 1):.2f} | "
+              f"{r['seconds']:.2f} | {r['rate']:.1f} | {r['cpu_ms']:.1f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
