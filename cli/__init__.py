@@ -101,14 +101,18 @@ def scheduler_command() -> None:
     hands the webhook's stored messages to RQ (jobs/relay.py)."""
     from infra.redis import connect_for_worker
     from jobs import relay
+    from jobs.leader import SchedulerLease
     from jobs.schedule import build_scheduler
     from jobs.worker import cron_through_outages
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # The relay runs on every scheduler (jobs are keyed by message id and a handled message is skipped, so two
+    # relays never handle a message twice); the cron schedule runs only on the holder of the scheduler lease.
     stop_relay = relay.start(app, interval=float(app.config["INBOUND_RELAY_INTERVAL"]))
     conn = connect_for_worker(app.config["REDIS_URL"])
+    lease = SchedulerLease(conn)
     try:
-        cron_through_outages(lambda: build_scheduler(conn), conn)
+        cron_through_outages(lambda: build_scheduler(conn, lease), conn, lease)
     finally:
         stop_relay()
 

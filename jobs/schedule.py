@@ -10,11 +10,17 @@ from redis import Redis
 from rq.cron import CronScheduler
 
 from jobs import appeals, booking, inbound, outbox, points, reports, tokens
+from jobs.leader import LeaderCronScheduler, SchedulerLease
 
 
-def build_scheduler(connection: Redis) -> CronScheduler:
-    """A CronScheduler with every periodic hongguan job registered."""
-    s = CronScheduler(connection=connection, name="hongguan-cron")
+def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> CronScheduler:
+    """A CronScheduler with every periodic hongguan job registered; with a lease, one that runs only while the
+    lease is held (one scheduler across hosts)."""
+    s = (
+        CronScheduler(connection=connection, name="hongguan-cron")
+        if lease is None
+        else LeaderCronScheduler(connection, lease, name=f"hongguan-cron-{lease.identity}")
+    )
     # Outbox rows that Redis refused (an outage) reach RQ within 30 s of Redis returning.
     s.register(outbox.sweep_outbox, "default", interval=30, job_timeout=120)
     # A stored resident message whose job was lost after it reached RQ is handed to RQ again.

@@ -17,6 +17,8 @@ from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 
+from jobs.leader import LeadershipLost, SchedulerLease
+
 log = logging.getLogger(__name__)
 
 
@@ -99,15 +101,32 @@ def work_through_outages(make_worker: Callable[[], Worker], connection: Redis, *
             return
 
 
-def cron_through_outages(make_scheduler: Callable[[], CronScheduler], connection: Redis) -> None:
-    """Run RQ's cron scheduler until it is stopped, waiting out Redis outages (its loop ends on any error)."""
-    while True:
-        try:
-            make_scheduler().start()  # returns on SIGTERM/SIGINT
-            return
-        except RedisError as e:
-            log.warning("cron scheduler: Redis error %s: %s; restarting once Redis answers", type(e).__name__, e)
-        try:
-            wait_for_redis(connection)
-        except (StopRequested, KeyboardInterrupt):
-            return
+def cron_through_outages(
+    make_scheduler: Callable[[], CronScheduler], connection: Redis, lease: SchedulerLease | None = None
+) -> None:
+    """Run RQ's cron scheduler until it is stopped, waiting out Redis outages (its loop ends on any error).
+
+    With a `lease`, the schedule runs only while this process holds it (jobs/leader.py): it waits for the lease
+    first, and goes back to waiting when another scheduler has taken it over.
+    """
+    try:
+        while True:
+            try:
+                if lease is not None:
+                    lease.wait()
+                make_scheduler().start()  # returns on SIGTERM/SIGINT
+                return
+            except LeadershipLost as e:
+                log.warning("cron scheduler: %s; waiting for the lease again", e)
+                continue
+            except RedisError as e:
+                log.warning("cron scheduler: Redis error %s: %s; restarting once Redis answers", type(e).__name__, e)
+            try:
+                wait_for_redis(connection)
+            except (StopRequested, KeyboardInterrupt):
+                return
+    except KeyboardInterrupt:  # Ctrl-C while waiting for the lease
+        return
+    finally:
+        if lease is not None:
+            lease.release()

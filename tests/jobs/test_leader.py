@@ -75,3 +75,27 @@ def test_the_loop_comes_round_before_the_lease_expires(conn):
     scheduler = LeaderCronScheduler(conn, lease)
     scheduler.register(print, "default", interval=3600)
     assert scheduler.calculate_sleep_interval() <= 3.0
+
+
+def test_the_scheduler_command_loop_waits_for_the_lease_and_gives_it_up_on_stop(conn):
+    from jobs.worker import cron_through_outages
+
+    other, mine = _lease(conn, "host-a:1"), _lease(conn, "host-b:2")
+    assert other.try_acquire()
+    started: list[str | None] = []
+
+    def make_scheduler():
+        class Once:
+            def start(self) -> None:  # stands for RQ's loop returning on SIGTERM
+                started.append(mine.holder())
+
+        return Once()
+
+    loop = threading.Thread(target=cron_through_outages, args=(make_scheduler, conn, mine))
+    loop.start()
+    time.sleep(0.3)
+    assert started == []  # the standby does not schedule while another host holds the lease
+    other.release()
+    loop.join(timeout=10)
+    assert started == ["host-b:2"]
+    assert mine.holder() is None  # stopping gives the lease up at once for the next standby
