@@ -358,7 +358,7 @@ def main() -> None:
     with Session(engine) as session:
         seed_org(session)
         try:
-            from services.routing import seed_routing
+            from services.appeals.routing import seed_routing
 
             seed_routing(session)
         except ImportError:  # routing table ships with issue 3; intake then routes to the grid

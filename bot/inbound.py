@@ -29,8 +29,8 @@ from jobs.outbox import commit_and_enqueue
 from models.appeal import Appeal
 from models.messages import InboundMessage
 from models.resident import Resident
-from services import evaluation, intake
-from services.outbox import defer
+from services.appeals import evaluation, intake
+from services.notifications.outbox import defer
 
 log = logging.getLogger(__name__)
 

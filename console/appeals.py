@@ -1,7 +1,7 @@
 """Staff API for appeals under /console/api: what I may see, detail with timeline, and the workflow steps.
 
 Every request authenticates the staff member (console.auth) and every object is loaded through
-`services.workflow.visible_to_staff`, so an appeal outside the caller's grid, department, company or community
+`services.appeals.workflow.visible_to_staff`, so an appeal outside the caller's grid, department, company or community
 is a 404 (its existence is not revealed). The workflow service enforces the per-step roles.
 """
 
@@ -22,8 +22,8 @@ from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId  # a database id: 1 … 2**31-1, so no overflow reaches SQL
 from models.appeal import APPEAL_STATES, Appeal, AppealAttachment
-from models.org import Staff
-from services import workflow
+from models.staff import Staff
+from services.appeals import workflow
 from services.errors import NotFound
 
 bp = APIBlueprint(
@@ -444,7 +444,7 @@ def close_appeal(path: AppealPath, body: CloseBody) -> dict[str, Any]:
 @bp.post("/appeals/<public_id>/recategorise", responses={200: AppealDetail, **ERRORS})
 def recategorise_appeal(path: AppealPath, body: RecategoriseBody) -> dict[str, Any]:
     """Correct the category; an appeal not yet accepted is re-routed."""
-    from services.routing import recategorise
+    from services.appeals.routing import recategorise
 
     staff = current_staff()
     session = db_session()

@@ -23,9 +23,10 @@ from console.auth import SECURITY_SCHEMES, STAFF_BEARER, current_staff
 from infra import clock
 from infra.http import ApiError
 from infra.web import db_session, get_redis
-from models.org import Staff
 from models.reports import Report
-from services import kpi, ranking, reports
+from models.staff import Staff
+from services.appeals import kpi, reports
+from services.appeals import property_ranking as ranking
 from services.errors import Forbidden, NotFound
 
 bp = APIBlueprint(

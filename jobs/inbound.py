@@ -22,8 +22,8 @@ from jobs.outbox import commit_and_enqueue
 from jobs.queue import enqueue
 from models.messages import InboundMessage
 from models.resident import Resident
-from services.notify import job_id_for as job_id_for_notification
-from services.notify import notify_resident, resident_ledger_key
+from services.notifications.notify import job_id_for as job_id_for_notification
+from services.notifications.notify import notify_resident, resident_ledger_key
 from wechat.client import oa_client
 
 log = logging.getLogger(__name__)

@@ -30,6 +30,6 @@ How to add an endpoint
 
 Roles: resident (everyone logged in), volunteer (Resident.is_volunteer), staff and grid_leader (a Staff row with
 the same unionid or mini-program openid), partner (a lookup registered with
-``services.auth.register_partner_lookup(fn)``; ``services.rewards/points.partner_id_for_resident`` is found
+``services.organisation.auth.register_partner_lookup(fn)``; ``services.rewards/points.partner_id_for_resident`` is found
 automatically).
 """

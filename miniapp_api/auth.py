@@ -16,7 +16,7 @@ from flask import g, request
 from infra import clock
 from infra.http import ApiError
 from infra.web import db_session
-from services import auth as auth_service
+from services.organisation import auth as auth_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 

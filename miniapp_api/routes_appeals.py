@@ -132,7 +132,7 @@ def _own_appeal(session: Any, public_id: str) -> Appeal:
 
 
 def _detail(session: Any, appeal: Appeal) -> dict[str, Any]:
-    from services import workflow
+    from services.appeals import workflow
 
     return AppealDetail(
         **_item(appeal),
@@ -146,7 +146,7 @@ def _detail(session: Any, appeal: Appeal) -> dict[str, Any]:
 @login_required
 def list_appeals(query: AppealListQuery) -> Any:
     """The caller's appeals with their status."""
-    from services.workflow import OPEN_STATES
+    from services.appeals.workflow import OPEN_STATES
 
     session = db_session()
     stmt = select(Appeal).where(Appeal.resident_id == current_principal().resident_id)
@@ -175,7 +175,7 @@ def get_appeal(path: AppealPath) -> Any:
 @idempotent
 def create_appeal(body: AppealCreate) -> Any:
     """Submit from the form: the same intake as the chat (classification, routing, duplicates), with `about`."""
-    from services.intake import submit_from_form
+    from services.appeals.intake import submit_from_form
 
     session = db_session()
     resident = session.get(Resident, current_principal().resident_id)
@@ -211,7 +211,7 @@ def create_appeal(body: AppealCreate) -> Any:
 @idempotent
 def rate_appeal(path: AppealPath, body: RateBody) -> Any:
     """满意 / 基本满意 / 不满意 on a resolved appeal."""
-    from services import workflow
+    from services.appeals import workflow
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
@@ -228,7 +228,7 @@ def rate_appeal(path: AppealPath, body: RateBody) -> Any:
 @idempotent
 def chase_appeal(path: AppealPath) -> Any:
     """Remind the handler (once per period; 429 when too soon)."""
-    from services import workflow
+    from services.appeals import workflow
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
@@ -248,7 +248,7 @@ def chase_appeal(path: AppealPath) -> Any:
 @idempotent
 def reopen_appeal(path: AppealPath, body: ReopenBody) -> Any:
     """Not fixed: a resolved appeal (or one closed as resolved within the reopen window) goes back to its unit."""
-    from services import workflow
+    from services.appeals import workflow
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
@@ -269,7 +269,7 @@ def reopen_appeal(path: AppealPath, body: ReopenBody) -> Any:
 @idempotent
 def withdraw_appeal(path: AppealPath, body: WithdrawBody) -> Any:
     """Withdraw an appeal that is not closed yet: closed as withdrawn, the unit is told to stop."""
-    from services import workflow
+    from services.appeals import workflow
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)

@@ -75,8 +75,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_staff_token_staff_id"), "staff_token", ["staff_id"])
 
     # Data: the 2026 official holiday/调休 calendar and the default SLA policies (editable afterwards).
-    from services.calendar import HOLIDAYS_2026
-    from services.deadlines import DEFAULT_POLICIES
+    from services.appeals.calendar import HOLIDAYS_2026
+    from services.appeals.deadlines import DEFAULT_POLICIES
 
     op.bulk_insert(calendar_day, [{"day": d, "is_workday": w, "name": n} for d, w, n in HOLIDAYS_2026])
     op.bulk_insert(
