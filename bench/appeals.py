@@ -1,4 +1,4 @@
-"""Benchmark of issue 4: the appeal KPI table over 100,000 appeals with their events, SQLite and PostgreSQL.
+"""Benchmark: the appeal KPI table over 100,000 appeals with their events, SQLite and PostgreSQL.
 
 Creates the appeals with realistic event sequences (returns, late acceptance, reopen, ratings, consultations)
 by bulk inserts, then times `services.appeals.kpi.kpi_table` for every grouping. Target: under 2 s per table on
@@ -267,7 +267,7 @@ def main() -> None:
             finally:
                 pg.stop()
 
-    print(f"# Appeal KPI benchmark (issue 4): {platform.machine()}, {os.cpu_count()} cores, "
+    print(f"# Appeal KPI benchmark: {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {args.appeals:,} appeals; load average {load_before:.1f} "
           f"before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
     print()

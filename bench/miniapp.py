@@ -1,4 +1,4 @@
-"""Benchmark of issue 5: event signup, venue booking and reward redemption under contention (PostgreSQL).
+"""Benchmark: event signup, venue booking and reward redemption under contention (PostgreSQL).
 
 Starts a throwaway PostgreSQL (infra.embedded.EmbeddedPostgres), builds the schema, and runs each scenario
 with T threads (each with its own session and transaction per operation, as a request would), then checks the

@@ -180,7 +180,8 @@ def on_voice(ctx: Context) -> str | None:
     """Voice: WeChat's Recognition as text (kept with the voice as an attachment); empty → ask to type."""
     recognition = ctx.fields.get("Recognition", "").strip()
     if not recognition:
-        # Recognition is being retired and is often empty (wechat-protocol.md §1.2): ask rather than guess.
+        # Recognition is being retired and is often empty: ask rather than guess
+        # (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html).
         return menu.VOICE_NOT_RECOGNISED
     result = _text_flow(ctx, recognition)
     media_id = ctx.fields.get("MediaId")

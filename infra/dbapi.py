@@ -250,7 +250,8 @@ class _SqliteWriter:
 _writers: weakref.WeakKeyDictionary[Engine, tuple[int, _SqliteWriter]] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
 # A forked child keeps its parent's writers referenced, never closed: SQLite connections must not be used
-# (closing included) in a child of fork() (https://www.sqlite.org/howtocorrupt.html, §2.6).
+# (closing included) in a child of fork(): https://www.sqlite.org/howtocorrupt.html, "Carrying an open database
+# connection across a fork()".
 _inherited: list[_SqliteWriter] = []
 
 

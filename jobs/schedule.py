@@ -25,7 +25,7 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(outbox.sweep_outbox, "default", interval=30, job_timeout=120)
     # A stored resident message whose job was lost after it reached RQ is handed to RQ again.
     s.register(inbound.resume_stuck, "default", interval=300, job_timeout=120)
-    # One central refresher keeps the shared access tokens fresh (wechat-protocol.md §3.1).
+    # One central refresher keeps the shared access tokens fresh (https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html).
     s.register(tokens.refresh_access_tokens, "default", interval=600, job_timeout=60)
     # Reminders, escalation and auto-close are rows in SQL; the tick turns due rows into stable-id jobs.
     s.register(appeals.tick, "default", interval=60, job_timeout=120)

@@ -20,7 +20,7 @@ from services.organisation import auth as auth_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The OpenAPI security requirement for authenticated operations (the scheme is declared by blueprint.register).
+# The OpenAPI security requirement for authenticated operations (wsgi declares the scheme on the app).
 BEARER = [{"bearer": []}]
 
 

@@ -146,12 +146,12 @@ def _detail(session: Any, appeal: Appeal) -> dict[str, Any]:
 @login_required
 def list_appeals(query: AppealListQuery) -> Any:
     """The caller's appeals with their status."""
-    from services.appeals.workflow import OPEN_STATES
+    from services.appeals.states import NOT_CLOSED
 
     session = db_session()
     stmt = select(Appeal).where(Appeal.resident_id == current_principal().resident_id)
     if query.status == "open":
-        stmt = stmt.where(Appeal.status.in_(OPEN_STATES))
+        stmt = stmt.where(Appeal.status.in_(NOT_CLOSED))
     elif query.status:
         stmt = stmt.where(Appeal.status == query.status)
     stmt = stmt.order_by(Appeal.created_at.desc(), Appeal.id.desc())
@@ -211,11 +211,11 @@ def create_appeal(body: AppealCreate) -> Any:
 @idempotent
 def rate_appeal(path: AppealPath, body: RateBody) -> Any:
     """满意 / 基本满意 / 不满意 on a resolved appeal."""
-    from services.appeals import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.rate(
+    evaluation.rate(
         session, appeal, resident_id=current_principal().resident_id, rating=body.rating, comment=body.comment
     )
     out = _detail(session, appeal)
@@ -228,11 +228,11 @@ def rate_appeal(path: AppealPath, body: RateBody) -> Any:
 @idempotent
 def chase_appeal(path: AppealPath) -> Any:
     """Remind the handler (once per period; 429 when too soon)."""
-    from services.appeals import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.chase(
+    evaluation.chase(
         session,
         appeal,
         resident_id=current_principal().resident_id,
@@ -248,11 +248,11 @@ def chase_appeal(path: AppealPath) -> Any:
 @idempotent
 def reopen_appeal(path: AppealPath, body: ReopenBody) -> Any:
     """Not fixed: a resolved appeal (or one closed as resolved within the reopen window) goes back to its unit."""
-    from services.appeals import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.reopen(
+    evaluation.reopen(
         session,
         appeal,
         resident_id=current_principal().resident_id,
@@ -269,11 +269,11 @@ def reopen_appeal(path: AppealPath, body: ReopenBody) -> Any:
 @idempotent
 def withdraw_appeal(path: AppealPath, body: WithdrawBody) -> Any:
     """Withdraw an appeal that is not closed yet: closed as withdrawn, the unit is told to stop."""
-    from services.appeals import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.withdraw(session, appeal, resident_id=current_principal().resident_id, reason=body.reason)
+    evaluation.withdraw(session, appeal, resident_id=current_principal().resident_id, reason=body.reason)
     out = _detail(session, appeal)
     commit_and_enqueue(session)
     return out

@@ -71,7 +71,7 @@ class VenueOut(BaseModel):
 
 
 class SlotOut(BaseModel):
-    """A slot: free seats, never who booked (feature-anchors D19)."""
+    """A slot: free seats, never who booked."""
 
     starts_at: datetime
     ends_at: datetime

@@ -1,4 +1,4 @@
-"""Deadlines as data (SlaPolicy rows) and the reminder/escalation ladder stored as SQL rows (R1, R3).
+"""Deadlines as data (SlaPolicy rows) and the reminder/escalation ladder stored as SQL rows.
 
 At dispatch the appeal gets `accept_due_at` and `due_at`, and one `Reminder` row per ladder step. An ordinary
 appeal's minutes are working minutes (office hours on the holiday calendar); an urgent appeal's are wall-clock

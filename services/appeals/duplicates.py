@@ -1,4 +1,4 @@
-"""Duplicates and "me too" (feature-anchors R7): a new report of an open problem joins it as a supporter.
+"""Duplicates and "me too": a new report of an open problem joins it as a supporter.
 
 FixMyStreet suggests open reports of the same category within a per-category radius; hongguan also matches on
 the building and on the text (jieba token Jaccard similarity), within a recent window. The window, radius and
@@ -21,6 +21,7 @@ from models.appeal import Appeal, AppealSupporter
 from models.resident import Resident
 from models.routing import DuplicatePolicy
 from services.appeals.records import record_event, supporters_of
+from services.appeals.states import UNRESOLVED
 
 __all__ = [
     "DuplicateMatch",
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 # Statuses in which a "me too" still helps; once the handler says it is resolved, a new report is news.
-MATCHABLE_STATUSES = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned")
 EARTH_RADIUS_M = 6_371_000.0
 # The most recent candidates compared per check: the filters (category, building or bounding box, window,
 # open status) are indexed, and a "me too" is almost always about a recent report.
@@ -123,7 +123,7 @@ def find_duplicate(
     stmt = select(Appeal).where(
         Appeal.kind == "appeal",
         Appeal.category == category,
-        Appeal.status.in_(MATCHABLE_STATUSES),
+        Appeal.status.in_(UNRESOLVED),
         Appeal.created_at >= since,
     )
     if exclude_appeal_id is not None:

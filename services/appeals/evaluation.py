@@ -1,7 +1,7 @@
-"""The resident's side of the loop: rating (回访), chase (催办), reopen, withdraw, and auto-close (R4).
+"""The resident's side of the loop: rating (回访), chase (催办), reopen, withdraw.
 
 "Completed" counts only after the resident confirms, or automatically when they do not answer within the
-window (AUTO_CLOSE_HOURS after the resolved notice). Windows and periods are wall-clock, not working time,
+window (workflow.AUTO_CLOSE_HOURS after the resolved notice). Windows and periods are wall-clock, not working time,
 because they are about the resident's patience, not the unit's office hours.
 """
 
@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 
 from infra import clock
 from models.appeal import RATINGS, Appeal, AppealSupporter
-from services.appeals import deadlines
+from services.appeals import deadlines, handling, workflow
+from services.appeals.records import Actor, iso_utc, record_step
+from services.appeals.states import UNRESOLVED, WORKING
 from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, RateLimited
 
-AUTO_CLOSE_HOURS = 72  # no rating within this window → closed as resolved, without a rating
 REOPEN_DAYS = 7  # a resident may reopen a resolved appeal within this many days of its closure
 CHASE_PERIOD_HOURS = 24  # one 催办 per appeal per period
 
@@ -33,7 +34,6 @@ _RATING_WORDS = {
     "不满意": "unsatisfied",
     **{r: r for r in RATINGS},
 }
-CHASEABLE = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned")
 
 
 def parse_rating(text: str) -> str | None:
@@ -46,23 +46,17 @@ _VERBS = {"rate": "评价", "reopen": "重办", "withdraw": "撤回", "chase": "
 
 def _label(appeal: Appeal) -> str:
     """The appeal's status as residents read it (已办结, 处理中 …)."""
-    return _workflow().STATUS_LABELS.get(appeal.status, appeal.status)
+    return workflow.STATUS_LABELS.get(appeal.status, appeal.status)
 
 
 def _closure_label(appeal: Appeal) -> str:
     code = appeal.closure_code or ""
-    return _workflow().CLOSURE_LABELS.get(code, code)
+    return workflow.CLOSURE_LABELS.get(code, code)
 
 
 def _own(appeal: Appeal, resident_id: int, what: str) -> None:
     if appeal.resident_id is None or appeal.resident_id != resident_id:
         raise Forbidden(f"只有反映人本人可以{_VERBS.get(what, what)}这件诉求")
-
-
-def _workflow():
-    from services.appeals import workflow
-
-    return workflow
 
 
 def rate(
@@ -80,7 +74,6 @@ def rate(
     `notify_rater=False` when the caller answers the rater itself with `rated_text` (a rating sent in chat);
     supporters are told either way.
     """
-    wf = _workflow()
     _own(appeal, resident_id, "rate")
     code = parse_rating(rating)
     if code is None:
@@ -99,20 +92,20 @@ def rate(
     )
     if appeal.status != "resolved" and not late:
         raise InvalidTransition(f"诉求 {appeal.number} 当前为{_label(appeal)}，承办单位办结后才能评价")
-    actor = wf.Actor("resident", resident_id)
+    actor = Actor("resident", resident_id)
     appeal.rating = code
     appeal.rating_comment = comment.strip() if comment else None
     appeal.rated_at = now
-    wf._record(session, appeal, "rate", actor, note=appeal.rating_comment, payload={"rating": code})
+    record_step(session, appeal, "rate", actor, note=appeal.rating_comment, payload={"rating": code})
     if late:
         return appeal
-    close_event = wf.close_event(session, appeal, actor=actor, code="resolved", notify=False)
+    close_event = workflow.close_event(session, appeal, actor=actor, code="resolved", notify=False)
     text = rated_text(appeal, code, reopen_days=reopen_days)
-    wf.notify_residents(session, appeal, text, event=close_event, skip=None if notify_rater else resident_id)
+    workflow.notify_residents(session, appeal, text, event=close_event, skip=None if notify_rater else resident_id)
     if code == "unsatisfied":
         # A dissatisfied resident is a signal for the grid leader (Beijing's 回访: follow up low scores).
-        leader = wf.grid_leader(session, appeal)
-        wf.notify_staff_members(
+        leader = handling.grid_leader(session, appeal)
+        workflow.notify_staff_members(
             session,
             appeal,
             [leader] if leader is not None else [],
@@ -134,14 +127,13 @@ def rated_text(appeal: Appeal, code: str, *, reopen_days: float = REOPEN_DAYS) -
 def reopened_text(session: Session, appeal: Appeal) -> str:
     """What the resident is told once a reopened appeal is back with its unit, with the new deadline."""
     return (
-        f"您的诉求（编号{appeal.number}）已重新交{_workflow().unit_name(session, appeal)}办理，"
+        f"您的诉求（编号{appeal.number}）已重新交{handling.unit_name(session, appeal)}办理，"
         f"预计{clock.local_text(appeal.due_at)}前办结。"
     )
 
 
 def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: float = CHASE_PERIOD_HOURS) -> Appeal:
     """催办: remind the handler (or the dispatcher) once per period; RateLimited when too soon."""
-    wf = _workflow()
     supporter = session.scalar(
         select(AppealSupporter.id).where(
             AppealSupporter.appeal_id == appeal.id, AppealSupporter.resident_id == resident_id
@@ -149,7 +141,7 @@ def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: f
     )
     if appeal.resident_id != resident_id and supporter is None:
         raise Forbidden("只有反映人或关注人可以催办这件诉求")
-    if appeal.status not in CHASEABLE:
+    if appeal.status not in UNRESOLVED:
         raise InvalidTransition(
             f"appeal {appeal.number} is {appeal.status}; there is nothing to chase"
             + ("; please rate it instead" if appeal.status == "resolved" else "")
@@ -173,12 +165,12 @@ def chase(session: Session, appeal: Appeal, *, resident_id: int, period_hours: f
             details={"retry_after_seconds": max(0, int((retry_at - now).total_seconds()))},
         )
     appeal.last_chased_at = now
-    event = wf._record(session, appeal, "chase", wf.Actor("resident", resident_id))
-    to = wf.handler_staff(session, appeal) if appeal.status in wf.WORKING_STATES else []
+    event = record_step(session, appeal, "chase", Actor("resident", resident_id))
+    to = handling.handler_staff(session, appeal) if appeal.status in WORKING else []
     if not to:
-        leader = wf.grid_leader(session, appeal)
+        leader = handling.grid_leader(session, appeal)
         to = [leader] if leader is not None else []
-    wf.notify_staff_members(
+    workflow.notify_staff_members(
         session, appeal, to, key=f"appeal:{appeal.id}:ev{event.id}", title="居民催办：请尽快处理", urgent=True
     )
     return appeal
@@ -197,7 +189,6 @@ def reopen(
 
     `notify_requester=False` when the caller answers the resident itself with `reopened_text` (chat).
     """
-    wf = _workflow()
     _own(appeal, resident_id, "reopen")
     if not reason or not reason.strip():
         raise DomainError("请说明仍未解决的情况", code="reason_required")
@@ -224,11 +215,11 @@ def reopen(
     appeal.escalation_level = 0
     due = deadlines.compute_deadlines(session, appeal, now)
     appeal.accept_due_at, appeal.due_at = due.accept_due_at, due.due_at
-    event = wf._record(
+    event = record_step(
         session,
         appeal,
         "reopen",
-        wf.Actor("resident", resident_id),
+        Actor("resident", resident_id),
         from_status=from_status,
         to_status="dispatched",
         note=reason.strip(),
@@ -238,22 +229,22 @@ def reopen(
             "department_id": appeal.department_id,
             "property_company_id": appeal.property_company_id,
             "community_id": appeal.community_id,
-            "due_at": wf._iso(due.due_at),
-            "accept_due_at": wf._iso(due.accept_due_at),
+            "due_at": iso_utc(due.due_at),
+            "accept_due_at": iso_utc(due.accept_due_at),
             "reopen_count": appeal.reopen_count,
         },
     )
     deadlines.schedule_ladder(session, appeal, due)
-    wf.notify_staff_members(
+    workflow.notify_staff_members(
         session,
         appeal,
-        wf.handler_staff(session, appeal),
+        handling.handler_staff(session, appeal),
         key=f"appeal:{appeal.id}:ev{event.id}",
         title="居民反映问题未解决，诉求已重办",
         deadline=due.accept_due_at,  # the sign-in deadline in the template's time slot, date and time in full
         extra={"重办原因": reason.strip()[:60]},
     )
-    wf.notify_residents(
+    workflow.notify_residents(
         session, appeal, reopened_text(session, appeal), event=event, skip=None if notify_requester else resident_id
     )
     return appeal
@@ -266,38 +257,23 @@ def withdraw(
 
     `notify_requester=False` when the caller answers the resident itself (chat); supporters are told anyway.
     """
-    wf = _workflow()
     _own(appeal, resident_id, "withdraw")
     if appeal.status == "closed":
         raise InvalidTransition(f"诉求 {appeal.number} 已经结案")
-    was_working = appeal.status in wf.WORKING_STATES
-    actor = wf.Actor("resident", resident_id)
-    wf._record(session, appeal, "withdraw", actor, note=reason)
+    was_working = appeal.status in WORKING
+    actor = Actor("resident", resident_id)
+    record_step(session, appeal, "withdraw", actor, note=reason)
     skip = None if notify_requester else resident_id
-    wf.close_appeal(session, appeal, actor=actor, code="withdrawn", note=reason, skip=skip)
+    workflow.close_appeal(session, appeal, actor=actor, code="withdrawn", note=reason, skip=skip)
     if was_working:
-        wf.notify_staff_members(
+        workflow.notify_staff_members(
             session,
             appeal,
-            wf.handler_staff(session, appeal),
+            handling.handler_staff(session, appeal),
             key=f"appeal:{appeal.id}:withdrawn",
             title="居民已撤回诉求，无需继续办理",
         )
     return appeal
-
-
-def auto_close(session: Session, appeal: Appeal, *, window_hours: float | None = AUTO_CLOSE_HOURS) -> bool:
-    """Close a resolved appeal nobody rated in the window, as resolved without a rating; False if moved on.
-
-    `window_hours=None` skips the time check (the ladder step's due time already encodes the window).
-    """
-    wf = _workflow()
-    if appeal.status != "resolved" or appeal.resolved_at is None:
-        return False
-    if window_hours is not None and clock.now() < appeal.resolved_at + timedelta(hours=window_hours):
-        return False
-    wf.close_appeal(session, appeal, actor=wf.SYSTEM, code="resolved", note="居民未在评价期限内评价，自动结案")
-    return True
 
 
 # ---------------------------------------------------------------- the same actions, answered in chat
@@ -351,7 +327,7 @@ def answer_in_chat(
     if verb == "重办":
         appeal = _latest(session, resident_id, ("resolved", "closed"), number)
     else:
-        appeal = _latest(session, resident_id, CHASEABLE, number)
+        appeal = _latest(session, resident_id, UNRESOLVED, number)
     if appeal is None:
         return f"没有找到可以{verb}的诉求。回复“我的诉求”查看您的诉求和编号。"
     try:

@@ -1,6 +1,6 @@
 """Intake: a resident's chat message becomes an appeal, a "me too", a note on an open appeal, or an answer.
 
-The conversational part follows GovFlow's inbound-SMS disambiguation (feature-anchors §0.7, R8): a resident
+The conversational part follows GovFlow's inbound-SMS disambiguation: a resident
 who already has open appeals and sends something that is not clearly new is asked which appeal it is about;
 the held messages wait in `pending_follow_up` (never only in the 500-character dialog state), so several
 follow-ups in a row neither open several appeals nor lose any text. Dialog states here start with "intake:".
@@ -26,6 +26,7 @@ from models.routing import PendingFollowUp
 from models.staff import Staff
 from services.appeals import evaluation, routing, workflow
 from services.appeals.duplicates import find_duplicate, link_supporter
+from services.appeals.handling import unit_name
 from services.appeals.records import create_appeal, get_by_number, open_appeals_of, record_event
 from services.errors import Conflict, NotFound
 from services.notifications import notify
@@ -430,17 +431,6 @@ def _consultation(
     return IntakeResult(answer, appeal)
 
 
-def _unit_name(session: Session, appeal: Appeal) -> str:
-    if appeal.handler_type == "department" and appeal.department_id:
-        dept = session.get(Department, appeal.department_id)
-        return dept.name if dept else "相关部门"
-    if appeal.handler_type == "property_company" and appeal.property_company_id:
-        company = session.get(PropertyCompany, appeal.property_company_id)
-        return company.name if company else "物业公司"
-    grid = session.get(Grid, appeal.grid_id) if appeal.grid_id else None
-    return f"{grid.name}网格员" if grid else "社区"
-
-
 # How a resident is told who was alerted, by the recipient's role (units are named by the unit itself).
 _ROLE_LABELS = {
     "grid_leader": "网格长",
@@ -480,7 +470,7 @@ def _join(names: list[str]) -> str:
 
 def _accepted_reply(session: Session, appeal: Appeal, route: routing.RouteDecision) -> str:
     """The resident's answer after intake; any "notified" claim names exactly the pushes queued for it."""
-    unit = _unit_name(session, appeal)
+    unit = unit_name(session, appeal)
     notified = notified_names(session, appeal)
     dispatched = appeal.status == "dispatched"
     if appeal.urgent:

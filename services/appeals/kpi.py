@@ -22,7 +22,7 @@ Definitions (the method text shown with every table is `METHOD`):
   local (Asia/Shanghai) month of the `create` event.
 
 Everything is one SQL statement (two window passes and GROUP BYs); timings for 100,000 appeals are in
-docs/benchmarks.md, "Appeal KPIs (issue 4)".
+docs/benchmarks.md, "Appeal KPIs".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The property companies' red/black list (物业红黑榜, feature-anchors R6), recomputed monthly from events.
+"""The property companies' red/black list (物业红黑榜), recomputed monthly from events.
 
 Sample: residents' ratings given in the 90 days before the first day of the month (the last `rate` event of
 each appeal in the window; consultations excluded), attributed to the property company named by the appeal's

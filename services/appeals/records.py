@@ -1,4 +1,4 @@
-"""Creating appeals and writing their append-only events (the vocabulary is in docs/architecture.md's brief).
+"""Creating appeals and writing their append-only events.
 
 `create_appeal` and `record_event` are shared by intake (webhook and mini-program), the staff console and the
 workflow state machine; they flush but never commit.
@@ -7,6 +7,8 @@ workflow state machine; they flush but never commit.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,12 +18,13 @@ from infra import clock
 from models.appeal import Appeal, AppealEvent, AppealSupporter
 from models.org import Building, Community, Estate, Grid
 from models.resident import Resident
+from services.appeals.states import NOT_CLOSED
+from services.organisation.places import grid_for_location
 
 log = logging.getLogger(__name__)
 
 APPEAL_KINDS = ("appeal", "consultation")
 # Statuses in which an appeal still needs work (a follow-up, a duplicate or a "me too" may attach to it).
-OPEN_STATUSES = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned", "resolved")
 NUMBER_PREFIX = "HG"
 
 
@@ -89,8 +92,6 @@ def create_appeal(
         building = session.get(Building, building_id)
         grid_id = building.grid_id if building is not None else grid_id
     elif located:
-        from services.appeals.routing import grid_for_location  # routing imports this module
-
         grid = grid_for_location(session, float(latitude), float(longitude))  # type: ignore[arg-type]
         grid_id = grid.id if grid is not None else grid_id
     if grid_id is not None:
@@ -177,7 +178,7 @@ def open_appeals_of(session: Session, resident_id: int, *, limit: int = 5) -> li
     """The resident's open appeals (not consultations), newest first."""
     stmt = (
         select(Appeal)
-        .where(Appeal.resident_id == resident_id, Appeal.kind == "appeal", Appeal.status.in_(OPEN_STATUSES))
+        .where(Appeal.resident_id == resident_id, Appeal.kind == "appeal", Appeal.status.in_(NOT_CLOSED))
         .order_by(Appeal.created_at.desc(), Appeal.id.desc())
         .limit(limit)
     )
@@ -190,3 +191,56 @@ def supporters_of(session: Session, appeal: Appeal) -> list[int]:
         select(AppealSupporter.resident_id).where(AppealSupporter.appeal_id == appeal.id).order_by(AppealSupporter.id)
     )
     return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------- who acts
+
+ACTOR_TYPES = ("resident", "staff", "system")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a transition: a resident, a staff member (with their role) or the system."""
+
+    type: str
+    id: int | None = None
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in ACTOR_TYPES:
+            raise ValueError(f"actor type must be one of {ACTOR_TYPES}, not {self.type!r}")
+
+
+SYSTEM = Actor("system")
+
+
+def record_step(
+    session: Session,
+    appeal: Appeal,
+    action: str,
+    actor: Actor,
+    *,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    reason_code: str | None = None,
+    note: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> AppealEvent:
+    """Append the event of one step taken by `actor` (a transition, a note, a rating …)."""
+    return record_event(
+        session,
+        appeal,
+        action,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        from_status=from_status,
+        to_status=to_status,
+        reason_code=reason_code,
+        note=note,
+        payload=payload,
+    )
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """A moment as an ISO 8601 string in UTC, as event payloads store it."""
+    return value.astimezone(UTC).isoformat() if value is not None else None

@@ -32,6 +32,7 @@ from models.resident import Resident
 from models.staff import Staff
 from nlp.taxonomy import label_of
 from services.appeals import evaluation, kpi, workflow
+from services.appeals.states import UNRESOLVED
 from services.errors import NotFound
 from services.notifications.notify import notify_staff
 
@@ -40,7 +41,6 @@ REPORT_WEEKDAY = 4  # Friday
 REPORT_TIME = time(17, 0)
 # Who receives the weekly notice: the people who run the community's appeals, not every handler.
 RECIPIENT_ROLES = ("community_secretary", "community_staff", "grid_leader")
-OPEN_STATES = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned")
 
 # The workflow's labels, except that staff read a returned appeal by its internal name (退单).
 STATUS_LABELS = {**workflow.STATUS_LABELS, "returned": "退单协调中"}
@@ -197,7 +197,7 @@ def _overdue_open(session: Session, community_id: int, at: datetime) -> list[Any
         select(Appeal, Resident, Building.name)
         .outerjoin(Resident, Resident.id == Appeal.resident_id)
         .outerjoin(Building, Building.id == Appeal.building_id)
-        .where(Appeal.community_id == community_id, Appeal.status.in_(OPEN_STATES))
+        .where(Appeal.community_id == community_id, Appeal.status.in_(UNRESOLVED))
         .where(Appeal.due_at.is_not(None), Appeal.due_at < at)
         .order_by(Appeal.due_at, Appeal.id)
     )

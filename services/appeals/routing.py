@@ -1,6 +1,6 @@
 """Routing: category (+ place) → the unit handling an appeal, from the staff-editable `routing_rule` table.
 
-Rules follow SeeClickFix automations and Beijing 12345 (feature-anchors §0.4): the most specific rule for
+Rules follow SeeClickFix automations and Beijing 12345: the most specific rule for
 the appeal's place wins (grid > estate > community > default); anything without a clear owner goes to the
 resident's grid for human triage (分拣, the 兜底 owner). Every decision is stored on the appeal with the model
 version, the deciding keywords and an explanation, plus a `classify` event, so a wrong route can be audited.
@@ -9,20 +9,23 @@ version, the deciding keywords and an explanation, plus a `classify` event, so a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from shapely.geometry import Point, shape
-from shapely.prepared import prep
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from infra import clock
 from models.appeal import Appeal
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany
 from models.routing import ConsultAnswer, RoutingRule
 from models.staff import Staff
+from nlp.taxonomy import label_of
 from services.appeals import workflow
+from services.appeals.handling import grid_leaders, handler_staff, on_duty_now
 from services.appeals.records import assign_community, record_event
+from services.appeals.states import NOT_YET_ACCEPTED
+from services.notifications import notify
+from services.organisation.places import grid_for_location
 
 if TYPE_CHECKING:
     from nlp.classifier import Decision
@@ -32,7 +35,7 @@ GRID_CATEGORIES = ("sanitation", "neighbor")
 OTHER = "other"
 CONSULT = "consult"
 
-# The default taxonomy of issue 3 → the demo departments (services/demo.py DEPARTMENTS codes).
+# The default taxonomy (nlp/taxonomy.py) → the demo departments (services/demo.py DEPARTMENTS codes).
 # (category, handler_type, department code or None, note)
 DEFAULT_RULES: tuple[tuple[str, str, str | None, str], ...] = (
     ("property", "property_company", None, "物业服务 → 小区的物业公司"),
@@ -116,31 +119,6 @@ class RouteDecision:
 
 
 # ------------------------------------------------------------------ place
-
-
-@lru_cache(maxsize=256)
-def _prepared(boundary_json: str) -> Any:
-    """A prepared shapely polygon for a grid boundary (cached by its JSON text, so edits invalidate it)."""
-    import json
-
-    return prep(shape(json.loads(boundary_json)))
-
-
-def grid_for_location(
-    session: Session, latitude: float, longitude: float, *, community_id: int | None = None
-) -> Grid | None:
-    """The grid whose boundary polygon covers the point (GeoJSON is lng, lat, as WeChat reports WGS-84)."""
-    import json
-
-    stmt = select(Grid).where(Grid.boundary.is_not(None)).order_by(Grid.id)
-    if community_id is not None:
-        stmt = stmt.where(Grid.community_id == community_id)
-    point = Point(float(longitude), float(latitude))
-    for grid in session.scalars(stmt):
-        polygon = _prepared(json.dumps(grid.boundary, sort_keys=True))
-        if polygon.covers(point):  # covers: a point on a shared edge still belongs to a grid
-            return grid
-    return None
 
 
 def locate(session: Session, appeal: Appeal) -> tuple[int | None, int | None, int | None]:
@@ -312,28 +290,6 @@ def dispatch_route(
     return True
 
 
-def handler_staff(session: Session, appeal: Appeal) -> list[Staff]:
-    """Active staff of the unit handling the appeal (grid workers for a grid)."""
-    stmt = select(Staff).where(Staff.active.is_(True)).order_by(Staff.id)
-    if appeal.handler_type == "department" and appeal.department_id:
-        stmt = stmt.where(Staff.department_id == appeal.department_id)
-    elif appeal.handler_type == "property_company" and appeal.property_company_id:
-        stmt = stmt.where(Staff.property_company_id == appeal.property_company_id)
-    elif appeal.grid_id:
-        stmt = stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_worker")
-    else:
-        return []
-    return list(session.scalars(stmt))
-
-
-def grid_leaders(session: Session, grid_id: int | None) -> list[Staff]:
-    """Active grid leaders (网格长) of a grid."""
-    if grid_id is None:
-        return []
-    stmt = select(Staff).where(Staff.active.is_(True), Staff.grid_id == grid_id, Staff.role == "grid_leader")
-    return list(session.scalars(stmt.order_by(Staff.id)))
-
-
 def push_urgent(
     session: Session, appeal: Appeal, *, include_handler: bool = True, exclude: tuple[int, ...] = ()
 ) -> list[int]:
@@ -343,17 +299,12 @@ def push_urgent(
     The workflow's dispatch already pushes the handler (and the duty staff at night), so after a dispatch the
     people it told are passed as `exclude`; without a dispatch the handler is pushed too.
     """
-    from infra import clock
-    from services.notifications import notify  # the notifications area
-
     targets: list[Staff] = []
     handlers = handler_staff(session, appeal) if include_handler else []
-    duty = workflow.on_duty_now(session, appeal, clock.now())
+    duty = on_duty_now(session, appeal, clock.now())
     for member in handlers + grid_leaders(session, appeal.grid_id) + duty:
         if member.id not in {t.id for t in targets} and member.id not in exclude:
             targets.append(member)
-    from nlp.taxonomy import label_of
-
     reasons = "、".join(appeal.urgency_reasons) or "紧急"
     summary = f"{label_of(appeal.category or 'other')}：{appeal.text}"
     due = appeal.accept_due_at if appeal.status == "dispatched" else appeal.due_at
@@ -481,7 +432,6 @@ def route_appeal(
 
 # The roles that may dispatch (services.appeals.workflow.DISPATCH_ROLES) may also correct a category and re-route.
 RECATEGORISE_ROLES = ("grid_leader", "community_staff", "community_secretary", "street_officer", "admin")
-NOT_YET_ACCEPTED = ("received", "triaged", "dispatched", "returned")
 
 
 def can_recategorise(staff: Staff, appeal: Appeal) -> bool:

@@ -3,14 +3,14 @@
 Every transition checks the current state and the actor's role and scope, changes the row, appends one
 `AppealEvent` (KPIs are recomputed from these events) and tells the people concerned through
 `services.notifications.notify` (which defers sends through the outbox). Services flush; callers commit.
-Resident-side steps (rate, chase, reopen, withdraw) live in `services.appeals.evaluation` and are re-exported here.
+The resident's steps (rate, chase, reopen, withdraw) are `services.appeals.evaluation`'s; who handles an appeal and
+who is told is `services.appeals.handling`'s.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, false, or_, select
@@ -21,17 +21,22 @@ from infra.privacy import redact_text
 from models.appeal import CLOSURE_CODES, HANDLER_TYPES, Appeal, AppealAttachment, AppealEvent
 from models.org import Department, Grid, PropertyCompany
 from models.staff import Staff
+from nlp.taxonomy import label_of
 from services.appeals import deadlines
+from services.appeals.duplicates import supporters_of
+from services.appeals.duty import triage_staff
+from services.appeals.handling import grid_leader, handler_staff, on_duty_now, secretary, unit_name
+from services.appeals.records import SYSTEM, Actor, iso_utc, record_step
+from services.appeals.states import NOT_CLOSED, WORKING
 from services.errors import DomainError, Forbidden, InvalidTransition, NotFound
+from services.notifications.notify import notify_resident, notify_staff, template_time
 
 log = logging.getLogger(__name__)
 
-ACTOR_TYPES = ("resident", "staff", "system")
-OPEN_STATES = ("received", "triaged", "dispatched", "accepted", "in_progress", "returned", "resolved")
 # States in which a handling unit is working on the appeal (the deadline ladder applies).
-WORKING_STATES = ("dispatched", "accepted", "in_progress")
+AUTO_CLOSE_HOURS = 72  # no rating within this window → closed as resolved, without a rating
 
-# Who may do what (R2): the assigned unit handles; grid leaders and community roles dispatch; the community
+# Who may do what: the assigned unit handles; grid leaders and community roles dispatch; the community
 # secretary (or the street office) arbitrates a case returned twice.
 HANDLER_ROLES = {
     "grid": ("grid_worker", "grid_leader"),
@@ -43,7 +48,7 @@ ARBITRATION_ROLES = ("community_secretary", "street_officer", "admin")
 COMMUNITY_ROLES = ("community_staff", "community_secretary")
 GLOBAL_ROLES = ("street_officer", "admin")
 
-# 退单 reasons (R2): 属地不符, 权属不清, 职能交叉, 信息不全.
+# 退单 reasons: 属地不符, 权属不清, 职能交叉, 信息不全.
 RETURN_REASONS = {
     "wrong_area": "属地不符",
     "unclear_ownership": "权属不清",
@@ -71,55 +76,7 @@ CLOSURE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who performs a transition: a resident, a staff member (with their role) or the system."""
-
-    type: str
-    id: int | None = None
-    role: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.type not in ACTOR_TYPES:
-            raise ValueError(f"actor type must be one of {ACTOR_TYPES}, not {self.type!r}")
-
-
-SYSTEM = Actor("system")
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def _record(
-    session: Session,
-    appeal: Appeal,
-    action: str,
-    actor: Actor,
-    *,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    reason_code: str | None = None,
-    note: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> AppealEvent:
-    from services.appeals.records import record_event  # the intake engineer's writer of the shared event log
-
-    return record_event(
-        session,
-        appeal,
-        action,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        from_status=from_status,
-        to_status=to_status,
-        reason_code=reason_code,
-        note=note,
-        payload=payload,
-    )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
 
 
 # Workflow steps as staff and residents read them in refusal messages.
@@ -228,61 +185,6 @@ def _require_coordinator(session: Session, appeal: Appeal, actor: Actor, what: s
     return staff
 
 
-def unit_name(session: Session, appeal: Appeal) -> str:
-    """The handling unit's display name (网格 / 部门 / 物业)."""
-    if appeal.handler_type == "department" and appeal.department_id:
-        dept = session.get(Department, appeal.department_id)
-        return dept.name if dept else "相关部门"
-    if appeal.handler_type == "property_company" and appeal.property_company_id:
-        company = session.get(PropertyCompany, appeal.property_company_id)
-        return company.name if company else "物业公司"
-    if appeal.grid_id:
-        grid = session.get(Grid, appeal.grid_id)
-        return grid.name if grid else "网格"
-    return "社区"
-
-
-def handler_staff(session: Session, appeal: Appeal) -> list[Staff]:
-    """Who gets the handler's notifications: the assignee, else the unit's active staff."""
-    if appeal.assignee_staff_id is not None:
-        staff = session.get(Staff, appeal.assignee_staff_id)
-        if staff is not None and staff.active:
-            return [staff]
-    stmt = select(Staff).where(Staff.active.is_(True)).order_by(Staff.id)
-    if appeal.handler_type == "grid":
-        found = list(session.scalars(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_worker")))
-        return found or list(session.scalars(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_leader")))
-    if appeal.handler_type == "department":
-        return list(session.scalars(stmt.where(Staff.department_id == appeal.department_id)))
-    if appeal.handler_type == "property_company":
-        return list(session.scalars(stmt.where(Staff.property_company_id == appeal.property_company_id)))
-    return []
-
-
-def grid_leader(session: Session, appeal: Appeal) -> Staff | None:
-    """The grid leader of the appeal's grid (escalation level 1), else a community staff member."""
-    stmt = select(Staff).where(Staff.active.is_(True)).order_by(Staff.id)
-    if appeal.grid_id is not None:
-        leader = session.scalar(stmt.where(Staff.grid_id == appeal.grid_id, Staff.role == "grid_leader"))
-        if leader is not None:
-            return leader
-    return session.scalar(stmt.where(Staff.community_id == appeal.community_id, Staff.role == "community_staff"))
-
-
-def secretary(session: Session, appeal: Appeal) -> Staff | None:
-    """The community secretary (arbitration and escalation level 2)."""
-    stmt = select(Staff).where(Staff.active.is_(True), Staff.role == "community_secretary").order_by(Staff.id)
-    return session.scalar(stmt.where(Staff.community_id == appeal.community_id)) or session.scalar(stmt)
-
-
-def _supporters(session: Session, appeal: Appeal) -> list[int]:
-    try:
-        from services.appeals.duplicates import supporters_of
-    except ImportError:  # the duplicates module may not be merged yet; intake keeps a copy
-        from services.appeals.records import supporters_of
-    return supporters_of(session, appeal)
-
-
 def notify_residents(
     session: Session, appeal: Appeal, text: str, *, event: AppealEvent, skip: int | None = None
 ) -> int:
@@ -291,10 +193,8 @@ def notify_residents(
     `skip` is a resident who already gets the same news as the answer to their own message (a rating or a
     重办 sent in chat), so they receive one message, not two.
     """
-    from services.notifications.notify import notify_resident
-
     recipients = [appeal.resident_id] if appeal.resident_id is not None else []
-    recipients += [r for r in _supporters(session, appeal) if r not in recipients]
+    recipients += [r for r in supporters_of(session, appeal) if r not in recipients]
     recipients = [r for r in recipients if r != skip]
     for resident_id in recipients:
         notify_resident(
@@ -323,9 +223,6 @@ def notify_staff_members(
 
     The template's `time` slot carries `deadline` (default: the resolution deadline) with its full date.
     """
-    from nlp.taxonomy import label_of
-    from services.notifications.notify import notify_staff, template_time
-
     # The staff task template's slots (services.notifications.notify.STAFF_SLOTS); other labels go to the note.
     fields = {
         "number": appeal.number or str(appeal.id),
@@ -356,15 +253,6 @@ def _ids(people: list[Staff]) -> list[int]:
     return list(dict.fromkeys(p.id for p in people))
 
 
-def on_duty_now(session: Session, appeal: Appeal, now: datetime) -> list[Staff]:
-    """For an urgent appeal outside working hours, the community's staff on duty (else nobody extra)."""
-    if not appeal.urgent:
-        return []
-    from services.appeals.duty import night_duty
-
-    return night_duty(session, appeal.community_id, now)
-
-
 def last_notified(session: Session, appeal: Appeal, action: str = "dispatch") -> list[int]:
     """The staff ids the latest `action` event (dispatch or triage) queued notifications for."""
     event = session.scalar(
@@ -381,20 +269,18 @@ def start_triage(session: Session, appeal: Appeal, *, reason: str | None = None)
 
     Returns the ids of the staff told (also recorded on the `triage` event, with the deadline).
     """
-    from services.appeals.duty import triage_staff
-
     now = clock.now()
     triage = deadlines.compute_triage(session, appeal, now)
     appeal.triage_due_at = triage.due_at
     people = triage_staff(session, appeal.community_id, appeal.grid_id, now)
-    event = _record(
+    event = record_step(
         session,
         appeal,
         "triage",
         SYSTEM,
         note=reason,
         payload={
-            "triage_due_at": _iso(triage.due_at),
+            "triage_due_at": iso_utc(triage.due_at),
             "wall_clock": triage.wall_clock,
             "notified_staff_ids": _ids(people),
         },
@@ -491,7 +377,7 @@ def dispatch(
     session.flush()
     # The unit, and for an urgent appeal outside working hours the staff on duty as well.
     recipients = handler_staff(session, appeal) + on_duty_now(session, appeal, now)
-    event = _record(
+    event = record_step(
         session,
         appeal,
         "dispatch",
@@ -505,8 +391,8 @@ def dispatch(
             "department_id": department_id,
             "property_company_id": property_company_id,
             "community_id": appeal.community_id,
-            "due_at": _iso(due.due_at),
-            "accept_due_at": _iso(due.accept_due_at),
+            "due_at": iso_utc(due.due_at),
+            "accept_due_at": iso_utc(due.accept_due_at),
             "tier": due.terms.tier,
             "wall_clock": due.wall_clock,
             "notified_staff_ids": _ids(recipients),
@@ -544,7 +430,7 @@ def accept(session: Session, appeal: Appeal, *, actor: Actor) -> Appeal:
     appeal.assignee_staff_id = staff.id
     deadlines.cancel_reminders(session, appeal, levels=(deadlines.ACCEPT_LEVEL,), reason="accepted")
     on_time = appeal.accept_due_at is None or now <= appeal.accept_due_at
-    event = _record(
+    event = record_step(
         session,
         appeal,
         "accept",
@@ -567,13 +453,13 @@ def start(session: Session, appeal: Appeal, *, actor: Actor, note: str | None = 
     from_status = _transition(appeal, "in_progress", ("accepted",), "start")
     _require_handler(session, appeal, actor, "start")
     appeal.status = "in_progress"
-    _record(session, appeal, "start", actor, from_status=from_status, to_status="in_progress", note=note)
+    record_step(session, appeal, "start", actor, from_status=from_status, to_status="in_progress", note=note)
     return appeal
 
 
 def return_appeal(session: Session, appeal: Appeal, *, actor: Actor, reason_code: str, text: str) -> Appeal:
     """退单 with a reason code and an explanation; the second return sends the appeal to arbitration."""
-    from_status = _transition(appeal, "returned", WORKING_STATES, "return")
+    from_status = _transition(appeal, "returned", WORKING, "return")
     _require_handler(session, appeal, actor, "return")
     if reason_code not in RETURN_REASONS:
         raise DomainError(
@@ -588,7 +474,7 @@ def return_appeal(session: Session, appeal: Appeal, *, actor: Actor, reason_code
     appeal.assignee_staff_id = None
     deadlines.cancel_reminders(session, appeal, reason="returned")
     needs_arbitration = appeal.return_count >= ARBITRATION_AFTER_RETURNS
-    event = _record(
+    event = record_step(
         session,
         appeal,
         "return",
@@ -640,7 +526,7 @@ def arbitrate(
     _transition(appeal, "dispatched", ("returned",), "arbitrate")
     if decision not in ("dispatch", "close"):
         raise DomainError("仲裁决定应为 dispatch（重新派单）或 close（结案）", code="invalid_decision")
-    _record(
+    record_step(
         session,
         appeal,
         "arbitrate",
@@ -684,7 +570,7 @@ def resolve(session: Session, appeal: Appeal, *, actor: Actor, reply: str, auto_
     appeal.resolved_at = now
     deadlines.cancel_reminders(session, appeal, levels=deadlines.RESOLVE_LEVELS, reason="resolved")
     on_time = appeal.due_at is None or now <= appeal.due_at
-    event = _record(
+    event = record_step(
         session,
         appeal,
         "resolve",
@@ -718,7 +604,7 @@ def close(session: Session, appeal: Appeal, *, actor: Actor, code: str, note: st
         staff = _staff(session, actor)
         if staff.role not in DISPATCH_ROLES or not staff_can_see(staff, appeal):
             raise Forbidden("只有本区域的网格长或社区工作人员可以结案")
-    allowed = ("resolved",) if code == "resolved" else OPEN_STATES
+    allowed = ("resolved",) if code == "resolved" else NOT_CLOSED
     _transition(appeal, "closed", allowed, f"close as {code}")
     return close_appeal(session, appeal, actor=actor, code=code, note=note)
 
@@ -757,7 +643,7 @@ def close_event(
     appeal.closure_note = note.strip() if note else None
     appeal.closed_at = clock.now()
     deadlines.cancel_reminders(session, appeal, reason="closed")
-    event = _record(
+    event = record_step(
         session,
         appeal,
         "close",
@@ -784,7 +670,7 @@ def add_note(session: Session, appeal: Appeal, *, actor: Actor, text: str, publi
         raise DomainError("备注内容不能为空", code="text_required")
     if appeal.status == "closed":
         raise InvalidTransition("诉求已结案，不能再添加备注")
-    event = _record(session, appeal, "note", actor, note=text.strip(), payload={"public": public})
+    event = record_step(session, appeal, "note", actor, note=text.strip(), payload={"public": public})
     if public:
         notify_residents(session, appeal, f"您的诉求（编号{appeal.number}）有新进展：{text.strip()}", event=event)
     return event
@@ -822,11 +708,11 @@ def add_attachment(
     )
     session.add(attachment)
     session.flush()
-    _record(session, appeal, "attach", actor, note=note, payload={"attachment_id": attachment.id, "kind": kind})
+    record_step(session, appeal, "attach", actor, note=note, payload={"attachment_id": attachment.id, "kind": kind})
     return attachment
 
 
-# ---------------------------------------------------------------- the reminder / escalation ladder (R3)
+# ---------------------------------------------------------------- the reminder / escalation ladder
 
 _LADDER_TEXT = {
     "remind_50": ("办理提醒：已过办理时限一半", 1),
@@ -852,8 +738,6 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
         return "skipped: appeal gone"
     key = f"appeal:{appeal.id}:r{row.round}:{level}"
     if level == deadlines.AUTO_CLOSE_LEVEL:
-        from services.appeals.evaluation import auto_close
-
         if not auto_close(session, appeal, window_hours=None):
             deadlines.mark_cancelled(session, row, f"moved on ({appeal.status})")
             return f"skipped: {appeal.status}"
@@ -863,7 +747,7 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
     elif level == deadlines.ACCEPT_LEVEL:
         applicable = ("dispatched",)
     else:
-        applicable = WORKING_STATES
+        applicable = WORKING
     if appeal.status not in applicable:
         deadlines.mark_cancelled(session, row, f"moved on ({appeal.status})")
         return f"skipped: {appeal.status}"
@@ -875,16 +759,16 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
         _triage_step(session, appeal, row.round, level, key, now)
     elif level in _LADDER_TEXT:
         title, n = _LADDER_TEXT[level]
-        _record(session, appeal, "remind", SYSTEM, payload={"level": n, "step": level, "round": row.round})
+        record_step(session, appeal, "remind", SYSTEM, payload={"level": n, "step": level, "round": row.round})
         notify_staff_members(session, appeal, handler_staff(session, appeal) + duty, key=key, title=title)
     elif level == deadlines.ACCEPT_LEVEL:
         leader = grid_leader(session, appeal)
-        _record(
+        record_step(
             session,
             appeal,
             "overdue",
             SYSTEM,
-            payload={"kind": "accept", "accept_due_at": _iso(appeal.accept_due_at), "round": row.round},
+            payload={"kind": "accept", "accept_due_at": iso_utc(appeal.accept_due_at), "round": row.round},
         )
         to = handler_staff(session, appeal) + ([leader] if leader is not None else []) + duty
         notify_staff_members(session, appeal, to, key=key, title="签收超时：请立即签收", deadline=appeal.accept_due_at)
@@ -892,14 +776,14 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
         appeal.overdue = True
         appeal.escalation_level = max(appeal.escalation_level, 1)
         leader = grid_leader(session, appeal)
-        _record(
+        record_step(
             session,
             appeal,
             "overdue",
             SYSTEM,
-            payload={"kind": "resolve", "due_at": _iso(appeal.due_at), "round": row.round},
+            payload={"kind": "resolve", "due_at": iso_utc(appeal.due_at), "round": row.round},
         )
-        _record(
+        record_step(
             session,
             appeal,
             "escalate",
@@ -912,7 +796,7 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
         appeal.overdue = True
         appeal.escalation_level = max(appeal.escalation_level, 2)
         top = secretary(session, appeal)
-        _record(
+        record_step(
             session,
             appeal,
             "escalate",
@@ -934,8 +818,6 @@ def run_step(session: Session, appeal_id: int, level: str) -> str:
 def _triage_step(session: Session, appeal: Appeal, rnd: int, level: str, key: str, now: datetime) -> None:
     """The triage deadline passed with the appeal still unplaced: tell the triage staff again, then the
     secretary (escalation levels 1 and 2 of the triage ladder)."""
-    from services.appeals.duty import triage_staff
-
     if level == "triage_overdue":
         to = triage_staff(session, appeal.community_id, appeal.grid_id, now)
         n, title = 1, "分拣超时：请立即派单"
@@ -944,7 +826,7 @@ def _triage_step(session: Session, appeal: Appeal, rnd: int, level: str, key: st
         to = ([top] if top is not None else []) + triage_staff(session, appeal.community_id, appeal.grid_id, now)
         n, title = 2, "分拣严重超时：请书记督办"
     appeal.escalation_level = max(appeal.escalation_level, n)
-    _record(
+    record_step(
         session,
         appeal,
         "escalate",
@@ -952,7 +834,7 @@ def _triage_step(session: Session, appeal: Appeal, rnd: int, level: str, key: st
         payload={
             "kind": "triage",
             "level": n,
-            "triage_due_at": _iso(appeal.triage_due_at),
+            "triage_due_at": iso_utc(appeal.triage_due_at),
             "round": rnd,
             "to_staff_ids": _ids(to),
         },
@@ -969,7 +851,7 @@ def list_for_resident(
     """The resident's own appeals, newest first; `status` is a state, or "open" / "closed"."""
     stmt = select(Appeal).where(Appeal.resident_id == resident_id)
     if status == "open":
-        stmt = stmt.where(Appeal.status.in_(OPEN_STATES))
+        stmt = stmt.where(Appeal.status.in_(NOT_CLOSED))
     elif status is not None:
         stmt = stmt.where(Appeal.status == status)
     stmt = stmt.order_by(Appeal.created_at.desc(), Appeal.id.desc()).limit(max(1, min(limit, 100))).offset(offset)
@@ -1007,7 +889,7 @@ def timeline(session: Session, appeal: Appeal, *, audience: str) -> list[dict[st
             out.append(
                 {
                     "action": e.action,
-                    "at": _iso(e.created_at),
+                    "at": iso_utc(e.created_at),
                     "from_status": e.from_status,
                     "to_status": e.to_status,
                     "actor_type": e.actor_type,
@@ -1024,7 +906,7 @@ def timeline(session: Session, appeal: Appeal, *, audience: str) -> list[dict[st
             continue
         item: dict[str, Any] = {
             "action": e.action,
-            "at": _iso(e.created_at),
+            "at": iso_utc(e.created_at),
             "label": RESIDENT_ACTIONS[e.action],
             "status": e.to_status,
             "status_label": STATUS_LABELS.get(e.to_status or ""),
@@ -1049,7 +931,18 @@ def get_for_staff(session: Session, staff: Staff, public_id: str) -> Appeal:
     return appeal
 
 
-from services.appeals.evaluation import chase, rate, reopen, withdraw  # noqa: E402  (re-exported: one workflow API)
+def auto_close(session: Session, appeal: Appeal, *, window_hours: float | None = AUTO_CLOSE_HOURS) -> bool:
+    """Close a resolved appeal nobody rated in the window, as resolved without a rating; False if moved on.
+
+    `window_hours=None` skips the time check (the ladder step's due time already encodes the window).
+    """
+    if appeal.status != "resolved" or appeal.resolved_at is None:
+        return False
+    if window_hours is not None and clock.now() < appeal.resolved_at + timedelta(hours=window_hours):
+        return False
+    close_appeal(session, appeal, actor=SYSTEM, code="resolved", note="居民未在评价期限内评价，自动结案")
+    return True
+
 
 __all__ = [
     "ARBITRATION_ROLES",
@@ -1061,19 +954,16 @@ __all__ = [
     "add_attachment",
     "add_note",
     "arbitrate",
-    "chase",
+    "auto_close",
     "close",
     "close_appeal",
     "dispatch",
     "get_for_staff",
     "list_for_resident",
-    "rate",
-    "reopen",
     "resolve",
     "return_appeal",
     "staff_can_see",
     "start",
     "timeline",
     "visible_to_staff",
-    "withdraw",
 ]

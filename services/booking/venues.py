@@ -1,6 +1,6 @@
 """Venue booking rules (社区场馆预约): slots, refusals, the seat guard, waitlist offers, check-in, no-shows.
 
-The rule chain follows LibreBooking's (feature-anchors §4.1): venue → ban → slot grid / opening hours → closures
+The rule chain follows LibreBooking's: venue → ban → slot grid / opening hours → closures
 → notice window → duplicate → quota → capacity. The final word on capacity belongs to the database (see
 models/booking.py): seats are rows with unique keys, so a check that raced still cannot store an extra booking.
 On PostgreSQL the venue row is also locked (FOR UPDATE) so concurrent requests queue instead of colliding.

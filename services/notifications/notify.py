@@ -1,7 +1,8 @@
 """Notifications: decide who is told what, on which WeChat channel, and make sure it happens once.
 
 `notify_resident` / `notify_staff` record the intent in the outbox, in the same transaction as the change
-that caused it; `jobs.notifications` delivers it later. Residents' channel rule (wechat-protocol.md §3.2-3.3):
+that caused it; `jobs.notifications` delivers it later. Residents' channel rule
+(https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html):
 
 1. a customer-service message while the 48 h window after the resident's last message is open and its send
    budget (WECHAT_CS_BUDGET; WeChat has changed it before, so it is a setting) is not used up;

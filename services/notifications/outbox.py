@@ -1,7 +1,7 @@
 """Record work for RQ inside the caller's transaction; it is enqueued after commit (or by the sweeper).
 
 This is how hongguan keeps "persist first, enqueue second": if Redis is down when the resident's message
-arrives, the row stays here and `jobs.sweeper.sweep_outbox` enqueues it when Redis is back.
+arrives, the row stays here and `jobs.outbox.sweep_outbox` enqueues it when Redis is back.
 """
 
 from __future__ import annotations

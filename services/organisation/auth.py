@@ -22,6 +22,7 @@ from infra import privacy
 from models.miniapp import MiniappSession
 from models.resident import Resident
 from models.staff import Staff
+from services.points.ledger import partner_id_for_resident
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Identity:
     partner_id: int | None
 
 
-# Another area (points/rewards) owns partner units; it plugs in `fn(session, resident_id) -> partner_id | None`.
+# The points area owns partner units; a lookup is `fn(session, resident_id) -> partner_id | None`.
 PartnerLookup = Callable[[Session, int], "int | None"]
 _partner_lookups: list[PartnerLookup] = []
 
@@ -52,18 +53,8 @@ def register_partner_lookup(fn: PartnerLookup) -> PartnerLookup:
 
 
 def _default_partner_lookups() -> list[PartnerLookup]:
-    """The points engineer's `partner_id_for_resident`, wherever it lives, if that module exists yet."""
-    found: list[PartnerLookup] = []
-    for module_name in ("services.points.rewards", "services.points.ledger"):
-        try:
-            module = __import__(module_name, fromlist=["partner_id_for_resident"])
-        except ImportError:
-            continue
-        fn = getattr(module, "partner_id_for_resident", None)
-        if callable(fn):
-            found.append(fn)
-            break
-    return found
+    """Membership of a partner unit as the points ledger records it (PartnerMember rows)."""
+    return [partner_id_for_resident]
 
 
 def hash_token(token: str) -> str:

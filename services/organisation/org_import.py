@@ -35,8 +35,7 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene
-from models.staff import STAFF_ROLES
-from models.staff import Staff
+from models.staff import STAFF_ROLES, Staff
 from services.errors import DomainError
 
 KINDS = (

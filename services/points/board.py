@@ -1,4 +1,4 @@
-"""Monthly volunteer rankings per grid and per community, computed from the ledger (feature-anchors R15).
+"""Monthly volunteer rankings per grid and per community, computed from the ledger.
 
 Season key = local month YYYY-MM (`points_ledger.period_key`). Only earned points count (kind earn): spending
 on rewards must not push a volunteer down the board, and refunds are not achievements. There are no mutable

@@ -1,6 +1,6 @@
 """Event signup (活动报名): capacity, window, eligibility, FIFO waitlist with auto-promotion, QR check-in.
 
-Capacity holds under concurrency twice over (perf-reliability §3.2): every signup and cancellation first locks
+Capacity holds under concurrency twice over: every signup and cancellation first locks
 the event row (`SELECT … FOR UPDATE` on PostgreSQL; BEGIN IMMEDIATE already serialises SQLite), and the seat
 counter moves only through `UPDATE event SET confirmed_count = confirmed_count + 1 WHERE confirmed_count <
 capacity`, with a CHECK as the backstop. UNIQUE(event, resident) stops double signups.

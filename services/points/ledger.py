@@ -1,6 +1,6 @@
 """Volunteer points (积分制管理): task categories, submissions and review, and the append-only ledger.
 
-Ledger design (feature-anchors §3.2 "hongguan rule", perf-reliability §3.3):
+Ledger design:
 - `points_ledger` is append-only (database triggers refuse UPDATE/DELETE); every row has its source
   (`source_type`, `source_id`) and a UNIQUE `idempotency_key`, claimed with INSERT … ON CONFLICT DO NOTHING,
   so a retried award or a replayed request can never post twice.
@@ -168,7 +168,7 @@ def post(
         if entry_id is not None:
             _ensure_account(session, resident_id)
             # The conditional update is the guard: on PostgreSQL it row-locks the account and re-checks the
-            # predicate after waiting, so concurrent debits never take the balance below zero (perf §3.3).
+            # predicate after waiting, so concurrent debits never take the balance below zero.
             new_balance = session.execute(
                 update(PointsAccount)
                 .where(PointsAccount.resident_id == resident_id, PointsAccount.balance + delta >= 0)

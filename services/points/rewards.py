@@ -1,6 +1,6 @@
 """Rewards from partner units (联盟单位): catalogue, redemption, single-use QR hand-over, expiry refunds.
 
-A redemption is one transaction (feature-anchors §3.2): lock the resident's points account, replay check on
+A redemption is one transaction: lock the resident's points account, replay check on
 (resident, request_key), per-person limit as a numbered slot under a UNIQUE key, conditional stock decrement
 `UPDATE reward SET stock = stock - 1 WHERE id = ? AND stock > 0`, conditional balance debit through the
 ledger, then a signed single-use QR. The partner's scan is a conditional UPDATE on `status = 'reserved'`, so a

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from bot import handlers, menu
 from infra import clock
 from models import Appeal, AppealAttachment, InboundMessage, Resident
-from services.appeals import evaluation, workflow
+from services.appeals import evaluation, handling, workflow
 
 OPENID = "oResidentAlice0000000000001"  # the `wx` fixture's user
 
@@ -447,7 +447,7 @@ def _one_step(wx, line: str) -> tuple[str | None, list[dict]]:
 
 def _resolve_as_handler(session, number: str) -> Appeal:
     appeal = session.scalar(select(Appeal).where(Appeal.number == number))
-    handler = workflow.handler_staff(session, appeal)[0]
+    handler = handling.handler_staff(session, appeal)[0]
     actor = workflow.Actor("staff", handler.id, handler.role)
     if appeal.status == "dispatched":
         workflow.accept(session, appeal, actor=actor)

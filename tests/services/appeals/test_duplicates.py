@@ -1,4 +1,4 @@
-"""Duplicates ("me too", R7): same category, same building or nearby, recent, similar text → a supporter."""
+"""Duplicates ("me too"): same category, same building or nearby, recent, similar text → a supporter."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from jobs.outbox import commit_and_enqueue
 from models.appeal import Appeal, AppealEvent, AppealSupporter
 from models.deadlines import Reminder
 from models.resident import Resident
-from services.appeals import evaluation, workflow
+from services.appeals import evaluation, handling, workflow
 from services.appeals.records import create_appeal
 from services.appeals.workflow import Actor
 from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, RateLimited
@@ -95,8 +95,8 @@ def test_parse_rating() -> None:
 def test_rating_closes_once(session: Session, org: Any, alice: Resident) -> None:
     appeal = resolved(session, org, alice)
     with pytest.raises(DomainError, match="评价应为"):
-        workflow.rate(session, appeal, resident_id=alice.id, rating="5")
-    workflow.rate(session, appeal, resident_id=alice.id, rating="2", comment="慢了点")
+        evaluation.rate(session, appeal, resident_id=alice.id, rating="5")
+    evaluation.rate(session, appeal, resident_id=alice.id, rating="2", comment="慢了点")
     assert (appeal.status, appeal.closure_code, appeal.rating) == (
         "closed",
         "resolved",
@@ -111,14 +111,14 @@ def test_rating_closes_once(session: Session, org: Any, alice: Resident) -> None
     auto = session.scalar(select(Reminder).where(Reminder.appeal_id == appeal.id, Reminder.level == "auto_close"))
     assert auto.cancelled_at is not None  # the auto-close step will not fire
     with pytest.raises(Conflict):
-        workflow.rate(session, appeal, resident_id=alice.id, rating="1")
+        evaluation.rate(session, appeal, resident_id=alice.id, rating="1")
 
 
 def test_unsatisfied_rating_alerts_the_grid_leader(
     session: Session, org: Any, alice: Resident, run_jobs: Any, sandbox: Any
 ) -> None:
     appeal = resolved(session, org, alice)
-    workflow.rate(session, appeal, resident_id=alice.id, rating="3")
+    evaluation.rate(session, appeal, resident_id=alice.id, rating="3")
     commit_and_enqueue(session)
     run_jobs()
     assert staff_sends(sandbox, org, "g1_leader", "不满意") == 1
@@ -128,18 +128,18 @@ def test_unsatisfied_rating_alerts_the_grid_leader(
 def test_auto_close_and_late_rating(session: Session, org: Any, alice: Resident, clock: Any) -> None:
     appeal = resolved(session, org, alice)
     clock.advance(timedelta(hours=71))
-    assert evaluation.auto_close(session, appeal) is False  # the window is still open
+    assert workflow.auto_close(session, appeal) is False  # the window is still open
     clock.advance(timedelta(hours=1))
-    assert evaluation.auto_close(session, appeal) is True
+    assert workflow.auto_close(session, appeal) is True
     assert (appeal.status, appeal.closure_code, appeal.rating) == ("closed", "resolved", None)
     close_event = session.scalar(
         select(AppealEvent).where(AppealEvent.appeal_id == appeal.id, AppealEvent.action == "close")
     )
     assert close_event.actor_type == "system"
     assert close_event.reason_code == "resolved"
-    assert evaluation.auto_close(session, appeal) is False  # idempotent
+    assert workflow.auto_close(session, appeal) is False  # idempotent
     # The resident may still rate it within the reopen window; the status stays closed.
-    workflow.rate(session, appeal, resident_id=alice.id, rating="satisfied")
+    evaluation.rate(session, appeal, resident_id=alice.id, rating="satisfied")
     assert (appeal.status, appeal.rating) == ("closed", "satisfied")
 
 
@@ -149,20 +149,20 @@ def test_chase_once_per_period(
     appeal = in_progress(session, org, alice)
     bob = resident(session, org, "bob")
     with pytest.raises(Forbidden):
-        workflow.chase(session, appeal, resident_id=bob.id)
-    workflow.chase(session, appeal, resident_id=alice.id)
+        evaluation.chase(session, appeal, resident_id=bob.id)
+    evaluation.chase(session, appeal, resident_id=alice.id)
     assert appeal.last_chased_at == clock.now()
     clock.advance(timedelta(hours=23))
     with pytest.raises(RateLimited) as limited:
-        workflow.chase(session, appeal, resident_id=alice.id)
+        evaluation.chase(session, appeal, resident_id=alice.id)
     assert limited.value.details["retry_after_seconds"] == 3600
     clock.advance(timedelta(hours=1))
-    workflow.chase(session, appeal, resident_id=alice.id)
+    evaluation.chase(session, appeal, resident_id=alice.id)
     # A supporter ("me too") may chase too, but the period is per appeal.
     session.add(AppealSupporter(appeal_id=appeal.id, resident_id=bob.id))
     session.flush()
     with pytest.raises(RateLimited):
-        workflow.chase(session, appeal, resident_id=bob.id)
+        evaluation.chase(session, appeal, resident_id=bob.id)
     commit_and_enqueue(session)
     run_jobs()
     assert staff_sends(sandbox, org, "g1_worker", "居民催办") == 2  # the assignee is reminded each time
@@ -173,18 +173,18 @@ def test_chase_once_per_period(
     workflow.resolve(session, appeal, actor=staff(org, "g1_worker"), reply="修好了")
     clock.advance(timedelta(days=2))
     with pytest.raises(InvalidTransition, match="rate it"):
-        workflow.chase(session, appeal, resident_id=alice.id)
+        evaluation.chase(session, appeal, resident_id=alice.id)
 
 
 def test_reopen_within_window_starts_a_new_round(session: Session, org: Any, alice: Resident, clock: Any) -> None:
     appeal = resolved(session, org, alice)
-    workflow.rate(session, appeal, resident_id=alice.id, rating="unsatisfied")
+    evaluation.rate(session, appeal, resident_id=alice.id, rating="unsatisfied")
     clock.advance(timedelta(days=3))
     with pytest.raises(Forbidden):
-        workflow.reopen(session, appeal, resident_id=alice.id + 1000, reason="没修好")
+        evaluation.reopen(session, appeal, resident_id=alice.id + 1000, reason="没修好")
     with pytest.raises(DomainError, match="仍未解决"):
-        workflow.reopen(session, appeal, resident_id=alice.id, reason=" ")
-    workflow.reopen(session, appeal, resident_id=alice.id, reason="灯又灭了")
+        evaluation.reopen(session, appeal, resident_id=alice.id, reason=" ")
+    evaluation.reopen(session, appeal, resident_id=alice.id, reason="灯又灭了")
     assert appeal.status == "dispatched"
     assert appeal.reopen_count == 1
     assert appeal.rating is None
@@ -209,22 +209,22 @@ def test_reopen_within_window_starts_a_new_round(session: Session, org: Any, ali
 
 def test_reopen_window_and_closure_code(session: Session, org: Any, alice: Resident, clock: Any) -> None:
     appeal = resolved(session, org, alice)
-    workflow.rate(session, appeal, resident_id=alice.id, rating="1")
+    evaluation.rate(session, appeal, resident_id=alice.id, rating="1")
     clock.advance(timedelta(days=7, minutes=1))
     with pytest.raises(InvalidTransition) as late:
-        workflow.reopen(session, appeal, resident_id=alice.id, reason="又坏了")
+        evaluation.reopen(session, appeal, resident_id=alice.id, reason="又坏了")
     assert late.value.code == "reopen_window_passed"
     other = in_progress(session, org, alice)
-    workflow.withdraw(session, other, resident_id=alice.id)
+    evaluation.withdraw(session, other, resident_id=alice.id)
     with pytest.raises(InvalidTransition, match="已撤回"):
-        workflow.reopen(session, other, resident_id=alice.id, reason="又坏了")
+        evaluation.reopen(session, other, resident_id=alice.id, reason="又坏了")
 
 
 def test_withdraw_tells_the_unit(session: Session, org: Any, alice: Resident, run_jobs: Any, sandbox: Any) -> None:
     appeal = in_progress(session, org, alice)
     with pytest.raises(Forbidden):
-        workflow.withdraw(session, appeal, resident_id=alice.id + 1000)
-    workflow.withdraw(session, appeal, resident_id=alice.id, reason="不需要了")
+        evaluation.withdraw(session, appeal, resident_id=alice.id + 1000)
+    evaluation.withdraw(session, appeal, resident_id=alice.id, reason="不需要了")
     assert (appeal.status, appeal.closure_code) == ("closed", "withdrawn")
     commit_and_enqueue(session)
     run_jobs()
@@ -261,7 +261,7 @@ def test_chat_chase_reopen_and_withdraw(session: Session, org: Any, alice: Resid
     evaluation.answer_in_chat(session, alice.id, "3")
     assert appeal.status == "closed"
     reply = evaluation.answer_in_chat(session, alice.id, f"重办{appeal.number}")
-    assert f"已重新交{workflow.unit_name(session, appeal)}办理" in reply
+    assert f"已重新交{handling.unit_name(session, appeal)}办理" in reply
     assert f"预计{local_text(appeal.due_at)}前办结" in reply  # the new deadline, in the one message sent
     assert (appeal.status, appeal.reopen_count) == ("dispatched", 1)
 
@@ -286,8 +286,8 @@ def test_reopen_tells_the_unit_its_full_sign_in_deadline(
     session: Session, org: Any, alice: Resident, clock: Any, run_jobs: Any, sandbox: Any
 ) -> None:
     appeal = resolved(session, org, alice)
-    workflow.rate(session, appeal, resident_id=alice.id, rating="unsatisfied")
-    workflow.reopen(session, appeal, resident_id=alice.id, reason="灯又灭了")
+    evaluation.rate(session, appeal, resident_id=alice.id, rating="unsatisfied")
+    evaluation.reopen(session, appeal, resident_id=alice.id, reason="灯又灭了")
     due = appeal.accept_due_at.astimezone(LOCAL_TZ)
     commit_and_enqueue(session)
     run_jobs()

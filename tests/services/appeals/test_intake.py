@@ -1,5 +1,5 @@
 """Intake conversations on the real database: new appeals, media, locations, courtesy, and the GovFlow-style
-"which appeal is this about?" dialogue (R8): follow-ups in a row never open several appeals or lose text."""
+"which appeal is this about?" dialogue: follow-ups in a row never open several appeals or lose text."""
 
 from __future__ import annotations
 

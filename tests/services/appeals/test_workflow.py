@@ -16,7 +16,7 @@ from jobs.outbox import commit_and_enqueue
 from models.appeal import Appeal, AppealEvent, AppealSupporter
 from models.deadlines import Reminder
 from models.resident import Resident
-from services.appeals import workflow
+from services.appeals import evaluation, workflow
 from services.appeals.calendar import seed_calendar
 from services.appeals.deadlines import seed_sla_policies
 from services.appeals.records import create_appeal
@@ -135,7 +135,7 @@ def test_whole_loop_grid_appeal(session: Session, org: Any, world: dict, run_job
     assert any("签收" in t for t in texts)
     assert any("杂物已清理完毕" in t and "1 满意" in t for t in texts)
 
-    workflow.rate(session, appeal, resident_id=alice.id, rating="1")
+    evaluation.rate(session, appeal, resident_id=alice.id, rating="1")
     commit_and_enqueue(session)
     assert (appeal.status, appeal.closure_code, appeal.rating) == ("closed", "resolved", "satisfied")
     assert actions(session, appeal) == [
@@ -205,9 +205,9 @@ def test_no_skipping_and_wrong_roles_refused(session: Session, org: Any, world: 
     with pytest.raises(DomainError, match="答复"):
         workflow.resolve(session, appeal, actor=staff(org, "pc_lh"), reply="  ")
     with pytest.raises(Forbidden):
-        workflow.rate(session, appeal, resident_id=alice.id + 999, rating="satisfied")
+        evaluation.rate(session, appeal, resident_id=alice.id + 999, rating="satisfied")
     with pytest.raises(InvalidTransition):
-        workflow.rate(session, appeal, resident_id=alice.id, rating="satisfied")  # not resolved yet
+        evaluation.rate(session, appeal, resident_id=alice.id, rating="satisfied")  # not resolved yet
     with pytest.raises(Forbidden):
         workflow.resolve(session, appeal, actor=Actor("system"), reply="系统不能办结")
     assert appeal.status == "in_progress"
@@ -366,7 +366,7 @@ def test_list_for_resident_and_withdraw(session: Session, org: Any, world: dict,
     first = new_appeal(session, org, alice)
     clock.advance(timedelta(minutes=5))
     second = new_appeal(session, org, alice, category="noise")
-    workflow.withdraw(session, first, resident_id=alice.id, reason="已自行解决")
+    evaluation.withdraw(session, first, resident_id=alice.id, reason="已自行解决")
     assert (first.status, first.closure_code) == ("closed", "withdrawn")
     assert [a.id for a in workflow.list_for_resident(session, alice.id)] == [second.id, first.id]
     assert [a.id for a in workflow.list_for_resident(session, alice.id, status="open")] == [second.id]
@@ -374,7 +374,7 @@ def test_list_for_resident_and_withdraw(session: Session, org: Any, world: dict,
     assert [a.id for a in workflow.list_for_resident(session, alice.id, limit=1, offset=1)] == [first.id]
     assert actions(session, first)[-2:] == ["withdraw", "close"]
     with pytest.raises(InvalidTransition):
-        workflow.withdraw(session, first, resident_id=alice.id)
+        evaluation.withdraw(session, first, resident_id=alice.id)
 
 
 def test_supporters_receive_updates(session: Session, org: Any, world: dict, run_jobs: Any, sandbox: Any) -> None:

@@ -1,7 +1,7 @@
 """Parsing WeChat's flat XML bodies with DTDs and entities refused outright (XXE, billion laughs, blowup).
 
 WeChat's pushes never carry a DOCTYPE, so any DTD is hostile: defusedxml with `forbid_dtd=True` stops at the
-DOCTYPE token, before any entity is declared or expanded, so the bombs of perf-reliability.md §3.5 are
+DOCTYPE token, before any entity is declared or expanded, so billion-laughs and external-entity bombs are
 refused in well under a millisecond. Formats: https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
 """
 
