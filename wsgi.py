@@ -10,19 +10,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask_openapi3 import Info, OpenAPI
+from flask import Blueprint, Flask, Response, redirect
+from flask_openapi3 import APIBlueprint, Info, OpenAPI
 
 from infra import privacy
 from infra.config import load_config
 from infra.db import Database
 from infra.http import (
+    error_response,
     install_input_guards,
-    register_domain_errors,
     register_error_handlers,
     validation_error_response,
 )
 from infra.redis import connect
 from infra.web import init_app
+from services.errors import DomainError
 
 
 def _configure_logging(app: OpenAPI) -> None:
@@ -37,20 +39,52 @@ def _configure_logging(app: OpenAPI) -> None:
     app.logger.addFilter(redactor)
 
 
-def _register_blueprints(app: OpenAPI) -> None:
-    """Every HTTP surface of hongguan; each area owns its blueprint modules."""
+def blueprints() -> list[Blueprint]:
+    """Every HTTP surface of hongguan, in registration order: the one list of blueprints."""
     from bot.views import bp as wechat_bp
-    from console import appeals as console_appeals
-    from console import reports as console_reports
-    from miniapp_api import blueprint as miniapp
-    from miniapp_api import routes_events, routes_points, routes_rewards
+    from console.appeals import bp as console_appeals_bp
+    from console.reports import bp as console_reports_bp
+    from console.reports import public_bp as public_kpi_bp
+    from infra.web import health_bp
+    from miniapp_api.routes_appeals import bp as appeals_bp
+    from miniapp_api.routes_auth import bp as auth_bp
+    from miniapp_api.routes_events import bp as events_bp
+    from miniapp_api.routes_notices import bp as notices_bp
+    from miniapp_api.routes_points import bp as points_bp
+    from miniapp_api.routes_rewards import bp as rewards_bp
+    from miniapp_api.routes_venues import bp as venues_bp
 
-    app.register_blueprint(wechat_bp)  # /wechat: the official account's server URL
-    miniapp.register(app)  # /api/v1: login, notices, the resident's appeals, venue booking
-    for area in (routes_events, routes_points, routes_rewards):
-        app.register_api(area.bp)  # /api/v1: event signup, volunteer points, rewards
-    console_appeals.register(app)  # /console/api: staff appeal list, workflow steps, recategorise
-    console_reports.register(app)  # /console/api: KPIs, weekly reports, 红黑榜; /api/v1/public/kpi
+    return [
+        health_bp,  # /healthz: database, Redis, failed pushes
+        wechat_bp,  # /wechat: the official account's server URL
+        auth_bp,  # /api/v1: mini-program login
+        notices_bp,  # /api/v1: notices and read receipts
+        appeals_bp,  # /api/v1: the resident's appeals
+        venues_bp,  # /api/v1: venue booking
+        events_bp,  # /api/v1: event signup
+        points_bp,  # /api/v1: volunteer points
+        rewards_bp,  # /api/v1: rewards
+        console_appeals_bp,  # /console/api: staff appeal list, workflow steps, recategorise
+        console_reports_bp,  # /console/api: KPIs, weekly reports, 红黑榜
+        public_kpi_bp,  # /api/v1/public/kpi
+    ]
+
+
+def _register_blueprints(app: OpenAPI) -> None:
+    """Register `blueprints()` and declare the bearer schemes their operations refer to."""
+    from console.auth import SECURITY_SCHEMES as STAFF_SCHEMES
+    from miniapp_api.blueprint import API_PREFIX
+    from miniapp_api.blueprint import SECURITY_SCHEMES as MINIAPP_SCHEMES
+
+    app.security_schemes = {**(app.security_schemes or {}), **MINIAPP_SCHEMES, **STAFF_SCHEMES}
+    for bp in blueprints():
+        if isinstance(bp, APIBlueprint):
+            app.register_api(bp)
+        else:
+            app.register_blueprint(bp)
+    # Swagger UI lives at /api/v1/swagger and loads its assets relative to that URL, so the slashed form is
+    # redirected rather than served (served, its relative asset links would point one folder too deep).
+    app.add_url_rule(f"{API_PREFIX}/swagger/", "swagger_slash", lambda: redirect(f"{API_PREFIX}/swagger", code=308))
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
@@ -87,3 +121,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
 
     classifier.warm()
     return app
+
+
+def register_domain_errors(app: Flask) -> None:
+    """Map services.errors.DomainError to the JSON error shape with its status."""
+
+    @app.errorhandler(DomainError)
+    def _domain_error(e: DomainError) -> Response:
+        return error_response(e.status, e.code, e.message, e.details)

@@ -1,7 +1,7 @@
-"""Benchmark of issue 4: the appeal KPI table over 100,000 appeals with their events, SQLite and PostgreSQL.
+"""Benchmark: the appeal KPI table over 100,000 appeals with their events, SQLite and PostgreSQL.
 
 Creates the appeals with realistic event sequences (returns, late acceptance, reopen, ratings, consultations)
-by bulk inserts, then times `services.kpi.kpi_table` for every grouping. Target: under 2 s per table on
+by bulk inserts, then times `services.appeals.kpi.kpi_table` for every grouping. Target: under 2 s per table on
 PostgreSQL.
 Run: .venv/bin/python bench/appeals.py [--appeals 100000] [--runs 5] [--only sqlite|postgres]
 """
@@ -30,8 +30,8 @@ import models
 from infra.db import Database
 from infra.embedded import EmbeddedPostgres
 from models import Grid, PropertyCompany
+from services.appeals.kpi import GROUPINGS, kpi_table
 from services.demo import seed_org
-from services.kpi import GROUPINGS, kpi_table
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
 DAYS = 180
@@ -267,7 +267,7 @@ def main() -> None:
             finally:
                 pg.stop()
 
-    print(f"# Appeal KPI benchmark (issue 4): {platform.machine()}, {os.cpu_count()} cores, "
+    print(f"# Appeal KPI benchmark: {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {args.appeals:,} appeals; load average {load_before:.1f} "
           f"before, {os.getloadavg()[0]:.1f} after")  # fmt: skip
     print()

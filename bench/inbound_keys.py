@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.xmlsafe import parse_xml  # noqa: E402
+from wechat.xmlsafe import parse_xml  # noqa: E402
 
 HEAD = (
     "<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[oBenchResident000000000000001]]>"

@@ -1,4 +1,4 @@
-"""Benchmark of issue 5: event signup, venue booking and reward redemption under contention (PostgreSQL).
+"""Benchmark: event signup, venue booking and reward redemption under contention (PostgreSQL).
 
 Starts a throwaway PostgreSQL (infra.embedded.EmbeddedPostgres), builds the schema, and runs each scenario
 with T threads (each with its own session and transaction per operation, as a request would), then checks the
@@ -30,9 +30,10 @@ from infra import clock
 from infra.db import Database
 from infra.embedded import EmbeddedPostgres
 from models import Resident
-from services import events, points, rewards
 from services.demo import seed_org
 from services.errors import DomainError
+from services.points import events, rewards
+from services.points import ledger as points
 
 
 def run_parallel(db: Database, ops: list[Callable[[Any], Any]], threads: int) -> dict[str, Any]:
@@ -128,7 +129,7 @@ def scenario_signup(db: Database, n: int, threads: int) -> tuple[dict[str, Any],
 
 
 def scenario_booking(db: Database, n: int, threads: int, *, same_slot: bool) -> tuple[dict[str, Any], str]:
-    from services import booking
+    from services.booking import venues as booking
 
     org, ids = make_residents(db, n, 0)
     with db.transaction() as s:

@@ -312,9 +312,7 @@ def main() -> None:
     n_keywords = sum(len(c.keywords) for c in model.categories.values())
     n_ngrams = sum(tokenize.is_ngram(k) for c in model.categories.values() for k in c.keywords)
     size_kib = len(json.dumps(model.to_json(), ensure_ascii=False, indent=1).encode()) / 1024
-    print(
-        f"# NLP benchmark (issue 3): {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(f"# NLP benchmark: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(
         f"training: {model.meta['examples']} examples, C={model.meta['C']}, prune={model.meta['prune']}, "
         f"sharpness={model.sharpness} (chosen by cross-validation on train), n-grams {model.meta['ngrams']}, "

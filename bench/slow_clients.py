@@ -163,8 +163,8 @@ def main() -> None:
     import models
     from infra.db import make_engine
     from infra.embedded import EmbeddedRedis
+    from services.appeals.routing import seed_routing
     from services.demo import seed_org
-    from services.routing import seed_routing
     from wechat.sandbox import SandboxServer
 
     tmp = Path(tempfile.mkdtemp(prefix="hongguan-bench-slow-"))

@@ -1,4 +1,4 @@
-"""Benchmark of issue 2: POST /wechat (safe mode, new MsgId each time) vs bare Flask under the same gunicorn.
+"""Benchmark: POST /wechat (safe mode, new MsgId each time) vs bare Flask under the same gunicorn.
 
 Starts its own Redis (infra.embedded.EmbeddedRedis), the WeChat sandbox, a temp SQLite database built with
 `models.Base.metadata.create_all` and seeded with the demo community, and two gunicorn servers with identical
@@ -102,7 +102,7 @@ def start_gunicorn(target: str, port: int, env: dict[str, str], workers: int, lo
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
         "--worker-class", "sync",
-        "--preload",  # jieba's dictionary is shared copy-on-write (perf-reliability §2.1)
+        "--preload",  # jieba's dictionary is shared copy-on-write
         "--backlog", "2048",
         "--timeout", "60",
         "--no-control-socket",
@@ -355,14 +355,11 @@ def main() -> None:
     models.Base.metadata.create_all(engine)
     from sqlalchemy.orm import Session
 
+    from services.appeals.routing import seed_routing
+
     with Session(engine) as session:
         seed_org(session)
-        try:
-            from services.routing import seed_routing
-
-            seed_routing(session)
-        except ImportError:  # routing table ships with issue 3; intake then routes to the grid
-            pass
+        seed_routing(session)
         session.commit()
     engine.dispose()
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models.org import Estate
 from models.resident import Resident
-from services import residents
+from services.organisation import residents
 
 PREFIX = "bind:"
 CANCEL_WORDS = {"取消", "退出", "算了", "cancel", "q"}

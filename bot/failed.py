@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.inbound import FAILED, QUEUED, UNREADABLE, row_values
-from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
 from models.messages import InboundMessage
 from services.errors import Conflict, NotFound
 from wechat.crypto import ILLEGAL_AES_KEY, CryptoError, MessageCrypto
+from wechat.xmlsafe import XmlError, parse_xml
 
 # What a retry rewrites from the push once it can be read (the rest of the row is its history).
 _READ_COLUMNS = ("dedupe_key", "msg_type", "event", "msg_id", "wx_create_time", "body")

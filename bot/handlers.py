@@ -3,7 +3,7 @@
 Message and event formats: https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html
 and https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_event_pushes.html.
 A handler returns the passive reply text, or None for `success` (no reply). Handlers do local work only
-(milliseconds); anything that calls WeChat goes through the outbox (`services.outbox.defer`).
+(milliseconds); anything that calls WeChat goes through the outbox (`services.notifications.outbox.defer`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from infra import privacy
 from models.appeal import Appeal, AppealAttachment
 from models.messages import InboundMessage
 from models.resident import Resident
-from services import intake, residents, workflow
-from services.outbox import defer
+from services.appeals import intake, workflow
+from services.notifications.outbox import defer
+from services.organisation import residents
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +180,8 @@ def on_voice(ctx: Context) -> str | None:
     """Voice: WeChat's Recognition as text (kept with the voice as an attachment); empty → ask to type."""
     recognition = ctx.fields.get("Recognition", "").strip()
     if not recognition:
-        # Recognition is being retired and is often empty (wechat-protocol.md §1.2): ask rather than guess.
+        # Recognition is being retired and is often empty: ask rather than guess
+        # (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Receiving_standard_messages.html).
         return menu.VOICE_NOT_RECOGNISED
     result = _text_flow(ctx, recognition)
     media_id = ctx.fields.get("MediaId")
@@ -344,7 +346,7 @@ def my_appeals_text(session: Session, resident: Resident, limit: int = 5) -> str
 def my_points_text(session: Session, resident: Resident) -> str:
     """The resident's volunteer points balance (from the points ledger)."""
     try:
-        from services import points
+        from services.points import ledger as points
     except ImportError:  # the points ledger ships in a later issue
         return "积分功能即将上线，届时可在这里和红管家小程序中查看。"
     return f"您当前的志愿积分：{points.balance_of(session, resident.id)} 分。积分可在红管家小程序兑换礼品。"

@@ -23,14 +23,14 @@ from sqlalchemy.sql import ClauseElement
 
 from bot import binding, handlers, menu
 from bot.replies import text_reply
-from bot.xmlsafe import nested_texts
 from infra import clock, dbapi, privacy
 from jobs.outbox import commit_and_enqueue
 from models.appeal import Appeal
 from models.messages import InboundMessage
 from models.resident import Resident
-from services import evaluation, intake
-from services.outbox import defer
+from services.appeals import evaluation, intake
+from services.notifications.outbox import defer
+from wechat.xmlsafe import nested_texts
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,8 @@ def _redelivery(run: _Run, key: str, push_nonce: str | None) -> Received:
     with the first delivery's reply), or its signed URL reused for another message (Replayed).
 
     WeChat's retries repeat the message (same dedupe key) with the same or a fresh nonce; a replay carries a
-    captured URL with a different body. In plaintext mode the signature does not cover the body
-    (perf-reliability.md §3.6), so this is what keeps a captured URL from carrying forged content.
+    captured URL with a different body. In plaintext mode the signature does not cover the body (only safe
+    mode's msg_signature does), so this is what keeps a captured URL from carrying forged content.
     """
     if push_nonce:
         owner = run.first(_NONCE_OWNER, {"push_nonce": push_nonce})
@@ -283,7 +283,8 @@ def route(
     """Whether this push is handled by `process_inbound` (and what the passive reply says) or inline.
 
     Free text (and recognised voice) goes to intake, which classifies, routes, dispatches with deadlines and
-    notifies: too slow for the request (wechat-protocol.md §1.5), so it is acknowledged and answered later.
+    notifies: too slow for WeChat's 5-second answer window, so it is acknowledged and answered later
+    (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Passive_user_reply_message.html).
     Commands, the binding dialogue, greetings and events stay inline: they are fast and their answer is the
     passive reply. So do a resident's steps on an existing appeal — a picker digit answering "which appeal?",
     催办 / 重办 / 撤回, and a rating while an appeal awaits one: their outcome is the one message the resident

@@ -49,7 +49,8 @@ VOICE_NOT_RECOGNISED = "抱歉，没能识别您的语音。请用文字描述�
 UNSUPPORTED = "收到。目前我能处理文字、语音、图片和位置消息，请用文字描述您的问题。"
 RETRY_LATER = "收到，正在处理中，稍后给您回复。"
 # The passive reply to free text: intake runs in the worker, which then sends the appeal number, the unit
-# and the deadline (or its question, or the answer) as a customer-service message (wechat-protocol.md §1.5).
+# and the deadline (or its question, or the answer) as a customer-service message
+# (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html).
 ACK_QUEUED = "收到，正在为您登记转办，稍后告知编号和承办单位。"
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from wechatpy.replies import TextReply
 
 SUCCESS = "success"
-# WeChat truncates or refuses long passive texts; ~2048 bytes was measured (wechat-protocol.md §1.4).
+# WeChat truncates or refuses long passive texts; ~2048 bytes was measured
+# (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Passive_user_reply_message.html).
 MAX_TEXT_BYTES = 2000
 
 

@@ -24,11 +24,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bot import inbound
 from bot.failed import count_failed
 from bot.replies import SUCCESS
-from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
 from infra.web import add_health_check, db_session, get_db, read_body
 from wechat.crypto import CryptoError, MessageCrypto
 from wechat.signature import check_signature
+from wechat.xmlsafe import XmlError, parse_xml
 
 log = logging.getLogger(__name__)
 

@@ -158,7 +158,7 @@ def import_command(kind: str, path: str) -> None:
     from pathlib import Path
 
     from infra.web import get_db
-    from services.org_import import OrgImportError, import_csv
+    from services.organisation.org_import import OrgImportError, import_csv
 
     try:
         with get_db().transaction() as session:

@@ -21,7 +21,7 @@ def routing_group() -> None:
 def nlp_export(output: str | None) -> None:
     """Write staff corrections as a `text,label` CSV that `hongguan nlp train` accepts."""
     from infra.web import get_db
-    from services.routing import export_labelled_examples
+    from services.appeals.routing import export_labelled_examples
 
     with get_db().session() as session:
         rows = export_labelled_examples(session)
@@ -42,7 +42,7 @@ def nlp_export(output: str | None) -> None:
 def seed() -> None:
     """Create the default routing rules, consultation answers and duplicate policy (idempotent)."""
     from infra.web import get_db
-    from services.routing import seed_routing
+    from services.appeals.routing import seed_routing
 
     with get_db().transaction() as session:
         added = seed_routing(session)

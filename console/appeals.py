@@ -1,7 +1,7 @@
 """Staff API for appeals under /console/api: what I may see, detail with timeline, and the workflow steps.
 
 Every request authenticates the staff member (console.auth) and every object is loaded through
-`services.workflow.visible_to_staff`, so an appeal outside the caller's grid, department, company or community
+`services.appeals.workflow.visible_to_staff`, so an appeal outside the caller's grid, department, company or community
 is a 404 (its existence is not revealed). The workflow service enforces the per-step roles.
 """
 
@@ -11,19 +11,19 @@ from datetime import datetime
 from typing import Any, Literal
 
 from flask import current_app
-from flask_openapi3 import APIBlueprint, OpenAPI, Tag
+from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field, HttpUrl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console.auth import SECURITY_SCHEMES, STAFF_BEARER, current_staff
+from console.auth import STAFF_BEARER, current_staff
 from infra import privacy
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId  # a database id: 1 … 2**31-1, so no overflow reaches SQL
 from models.appeal import APPEAL_STATES, Appeal, AppealAttachment
-from models.org import Staff
-from services import workflow
+from models.staff import Staff
+from services.appeals import states, workflow
 from services.errors import NotFound
 
 bp = APIBlueprint(
@@ -232,7 +232,7 @@ def _allowed_actions(staff: Staff, appeal: Appeal) -> list[str]:
         actions.append("accept")
     if handler and appeal.status == "accepted":
         actions.append("start")
-    if handler and appeal.status in workflow.WORKING_STATES:
+    if handler and appeal.status in states.WORKING:
         actions.append("return")
     if handler and appeal.status == "in_progress":
         actions.append("resolve")
@@ -289,7 +289,7 @@ def list_appeals(query: ListQuery) -> dict[str, Any]:
     session = db_session()
     stmt = workflow.visible_to_staff(session, staff)
     if query.status == "open":
-        stmt = stmt.where(Appeal.status.in_(workflow.OPEN_STATES))
+        stmt = stmt.where(Appeal.status.in_(states.NOT_CLOSED))
     elif query.status is not None:
         stmt = stmt.where(Appeal.status == query.status)
     if query.overdue is not None:
@@ -444,16 +444,10 @@ def close_appeal(path: AppealPath, body: CloseBody) -> dict[str, Any]:
 @bp.post("/appeals/<public_id>/recategorise", responses={200: AppealDetail, **ERRORS})
 def recategorise_appeal(path: AppealPath, body: RecategoriseBody) -> dict[str, Any]:
     """Correct the category; an appeal not yet accepted is re-routed."""
-    from services.routing import recategorise
+    from services.appeals.routing import recategorise
 
     staff = current_staff()
     session = db_session()
     appeal = _load(session, staff, path.public_id, for_update=True)
     recategorise(session, appeal, body.category, staff_id=staff.id, note=body.note)
     return _done(session, staff, appeal)
-
-
-def register(app: OpenAPI) -> None:
-    """Register the console API and declare its bearer scheme in the OpenAPI document."""
-    app.security_schemes = {**(app.security_schemes or {}), **SECURITY_SCHEMES}
-    app.register_api(bp)

@@ -19,11 +19,10 @@ from sqlalchemy.orm import Session
 from infra import clock
 from infra.http import ApiError
 from infra.web import db_session
-from models.org import Staff
-from models.workflow import StaffToken
+from models.staff import Staff, StaffToken
 
 TOKEN_PREFIX = "hgs_"  # noqa: S105 - a public prefix that makes leaked tokens greppable, not a secret
-# The OpenAPI security requirement of console operations (scheme declared by console.appeals.register).
+# The OpenAPI security requirement of console operations (wsgi declares the scheme on the app).
 STAFF_BEARER = [{"staff_bearer": []}]
 SECURITY_SCHEMES = {
     "staff_bearer": {

@@ -15,17 +15,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from flask import Response, current_app, send_file
-from flask_openapi3 import APIBlueprint, OpenAPI, Tag
+from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
-from console.auth import SECURITY_SCHEMES, STAFF_BEARER, current_staff
+from console.auth import STAFF_BEARER, current_staff
 from infra import clock
 from infra.http import ApiError
 from infra.web import db_session, get_redis
-from models.org import Staff
 from models.reports import Report
-from services import kpi, ranking, reports
+from models.staff import Staff
+from services.appeals import kpi, reports
+from services.appeals import property_ranking as ranking
 from services.errors import Forbidden, NotFound
 
 bp = APIBlueprint(
@@ -340,7 +341,7 @@ def property_company_ranking(query: RankingQuery) -> dict[str, Any]:
 
 @public_bp.get("/kpi", responses={200: PublicKpiOut, 422: ErrorOut})
 def public_kpi(query: PublicKpiQuery) -> dict[str, Any]:
-    """Anonymised KPIs for the public dashboard (R5/R9): counts and rates per month, grid or department."""
+    """Anonymised KPIs for the public dashboard: counts and rates per month, grid or department."""
     today = clock.local_now().date()
     cache_key = f"hongguan:public-kpi:{query.group_by}:{query.months}:{today.isoformat()}"
     try:
@@ -372,10 +373,3 @@ def public_kpi(query: PublicKpiQuery) -> dict[str, Any]:
     with contextlib.suppress(RedisError):  # no cache while Redis is down; the answer is still right
         get_redis().set(cache_key, json.dumps(body, ensure_ascii=False), ex=PUBLIC_CACHE_SECONDS)
     return body
-
-
-def register(app: OpenAPI) -> None:
-    """Register the staff and public KPI blueprints (and the staff bearer scheme in the OpenAPI doc)."""
-    app.security_schemes = {**(app.security_schemes or {}), **SECURITY_SCHEMES}
-    app.register_api(bp)
-    app.register_api(public_bp)

@@ -32,7 +32,7 @@ def _configure_sqlite(engine: Engine) -> None:
     """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE for every transaction.
 
     pysqlite defers BEGIN until the first write, so a check-then-insert runs its check outside any lock and
-    double-books under concurrency (measured 8/8 in perf-reliability §3.2). Taking the write lock at BEGIN
+    double-books under concurrency (eight races out of eight in our measurements). Taking the write lock at BEGIN
     makes every transaction serialisable on SQLite. See SQLAlchemy's "Serializable isolation / Savepoints /
     Transactional DDL" recipe for the pysqlite driver.
     """

@@ -75,7 +75,7 @@ class EmbeddedRedis:
         if self.unix_socket is not None:
             args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
         if self.persist:
-            # AOF everysec: queued reminders survive a restart (perf-reliability §3.4).
+            # AOF everysec: queued reminders survive a restart.
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "300 1"]
         else:
             args += ["--appendonly", "no", "--save", ""]

@@ -87,15 +87,6 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(500, "internal_error", "服务器内部错误，请求未完成")
 
 
-def register_domain_errors(app: Flask) -> None:
-    """Map services.errors.DomainError to the JSON error shape with its status."""
-    from services.errors import DomainError
-
-    @app.errorhandler(DomainError)
-    def _domain_error(e: DomainError) -> Response:
-        return error_response(e.status, e.code, e.message, e.details)
-
-
 # ---------------------------------------------------------------- hostile input
 
 # No request body of hongguan's is nested more than a few levels; Python's JSON parser and pydantic recurse,

@@ -61,8 +61,6 @@ def init_app(app: Flask, db: Database, redis: Redis) -> None:
                 session.rollback()
             session.close()
 
-    app.register_blueprint(health_bp)
-
 
 def add_health_check(app: Flask, name: str, check: HealthCheck) -> None:
     """Report `check`'s result under `name` on /healthz (a layer's own figures, e.g. failed pushes)."""

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from infra import clock
 from infra.web import db_session, get_redis
 from jobs.outbox import commit_and_enqueue
-from services import booking
+from services.booking import venues as booking
 
 log = logging.getLogger(__name__)
 

@@ -15,16 +15,16 @@ from sqlalchemy.orm import Session
 
 from bot import handlers
 from bot.inbound import FAILED, JOB, QUEUED, UNREADABLE, job_id_for
-from bot.xmlsafe import XmlError, parse_xml
 from infra import clock
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from jobs.queue import enqueue
 from models.messages import InboundMessage
 from models.resident import Resident
-from services.notify import job_id_for as job_id_for_notification
-from services.notify import notify_resident, resident_ledger_key
+from services.notifications.notify import job_id_for as job_id_for_notification
+from services.notifications.notify import notify_resident, resident_ledger_key
 from wechat.client import oa_client
+from wechat.xmlsafe import XmlError, parse_xml
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra import clock
+from jobs.moved import resolve
 from jobs.queue import enqueue
 from models.outbox import PendingJob
-from services import outbox
+from services.notifications import outbox
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def _run_here(session: Session, row: PendingJob, connection: Redis | None) -> No
     job_id, func, args, kwargs = row.job_id, row.func, list(row.args), dict(row.kwargs)
     session.commit()
     try:
-        import_attribute(func)(*args, **kwargs)
+        import_attribute(resolve(func))(*args, **kwargs)
     except Exception as e:  # the job's own retry policy applies: hand it to RQ under the same id
         log.warning("job %s failed when run in place (%s: %s); handing it to RQ", job_id, type(e).__name__, e)
         session.rollback()

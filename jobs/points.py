@@ -10,7 +10,8 @@ import logging
 
 from infra import clock
 from infra.web import db_session
-from services import points, rewards
+from services.points import ledger as points
+from services.points import rewards
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job, JobStatus
 
 from infra.web import get_redis
+from jobs.moved import resolve
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ def enqueue(
     after it was first enqueued. Redis errors propagate: callers that must not fail (the webhook) catch them and
     rely on the sweeper.
     """
+    if isinstance(func, str):
+        func = resolve(func)  # an outbox row written before its job function moved
     q = get_queue(queue, connection)
     options: dict[str, Any] = {
         "job_id": job_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import appeals, booking, inbound, outbox, points, reports, tokens
+from jobs import appeals, booking, inbound, outbox, points, tokens
 from jobs.leader import LeaderCronScheduler, SchedulerLease
 
 
@@ -25,7 +25,7 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(outbox.sweep_outbox, "default", interval=30, job_timeout=120)
     # A stored resident message whose job was lost after it reached RQ is handed to RQ again.
     s.register(inbound.resume_stuck, "default", interval=300, job_timeout=120)
-    # One central refresher keeps the shared access tokens fresh (wechat-protocol.md §3.1).
+    # One central refresher keeps the shared access tokens fresh (https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html).
     s.register(tokens.refresh_access_tokens, "default", interval=600, job_timeout=60)
     # Reminders, escalation and auto-close are rows in SQL; the tick turns due rows into stable-id jobs.
     s.register(appeals.tick, "default", interval=60, job_timeout=120)
@@ -37,7 +37,7 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(points.expire_redemptions, "low", interval=600, job_timeout=300)
     s.register(points.reconcile, "low", cron="30 19 * * *", job_timeout=600)
     # The weekly 民意诉求承办单: Friday 17:00 Suzhou = Friday 09:00 UTC.
-    s.register(reports.weekly_report, "low", cron="0 9 * * 5", job_timeout=600)
+    s.register(appeals.weekly_report, "low", cron="0 9 * * 5", job_timeout=600)
     # The property companies' red/black list: the 1st of each month, 08:00 Suzhou = 00:00 UTC.
-    s.register(reports.monthly_ranking, "low", cron="0 0 1 * *", job_timeout=600)
+    s.register(appeals.monthly_ranking, "low", cron="0 0 1 * *", job_timeout=600)
     return s

@@ -18,6 +18,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from jobs.leader import LeadershipLost, SchedulerLease
+from jobs.moved import resolve
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ class _AppContextMixin:
         super().request_stop(signum, frame)  # type: ignore[misc]
 
     def perform_job(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> bool:
+        # A job stored in Redis before its function moved names the old module: run the function where it is now.
+        if job.func_name is not None and job.instance is None:
+            job.func_name = resolve(job.func_name)
         # RQ 3 passes an Execution too; forward whatever the installed RQ passes.
         with self.app.app_context():
             return super().perform_job(job, queue, *args, **kwargs)  # type: ignore[misc]

@@ -4,7 +4,7 @@ How to add an endpoint
 ----------------------
 1. Make a blueprint in your own module: ``bp = api_blueprint("miniapp_points", __name__, "points")``
    (``miniapp_api.blueprint``; every operation is under /api/v1 and requires a bearer token in the document).
-   Register it in ``wsgi.py::_register_blueprints`` with ``app.register_api(bp)`` (one line).
+   Add it to ``wsgi.blueprints()``, the one list of every blueprint (one line).
 2. Describe input with pydantic models; flask-openapi3 validates them and answers 422 with per-field details:
    ``def view(path: MyPath, query: MyQuery, body: MyBody)``. Bound ids with ``schemas.DbId`` and datetimes with
    ``pydantic.AwareDatetime`` so fuzzed input is a 422, never a 500.
@@ -30,6 +30,6 @@ How to add an endpoint
 
 Roles: resident (everyone logged in), volunteer (Resident.is_volunteer), staff and grid_leader (a Staff row with
 the same unionid or mini-program openid), partner (a lookup registered with
-``services.auth.register_partner_lookup(fn)``; ``services.rewards/points.partner_id_for_resident`` is found
-automatically).
+``services.organisation.auth.register_partner_lookup(fn)``; ``services.points.ledger.partner_id_for_resident``
+is registered by default).
 """

@@ -16,11 +16,11 @@ from flask import g, request
 from infra import clock
 from infra.http import ApiError
 from infra.web import db_session
-from services import auth as auth_service
+from services.organisation import auth as auth_service
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The OpenAPI security requirement for authenticated operations (the scheme is declared by blueprint.register).
+# The OpenAPI security requirement for authenticated operations (wsgi declares the scheme on the app).
 BEARER = [{"bearer": []}]
 
 

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for POSTs that create or spend (Stripe's design, perf-reliability §3.1).
+"""`Idempotency-Key` for POSTs that create or spend (Stripe's design).
 
 How it works, per (resident, key):
 - The claim is a row in `idempotency_record` inserted in the SAME transaction as the view's effect, before the

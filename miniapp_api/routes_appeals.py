@@ -132,7 +132,7 @@ def _own_appeal(session: Any, public_id: str) -> Appeal:
 
 
 def _detail(session: Any, appeal: Appeal) -> dict[str, Any]:
-    from services import workflow
+    from services.appeals import workflow
 
     return AppealDetail(
         **_item(appeal),
@@ -146,12 +146,12 @@ def _detail(session: Any, appeal: Appeal) -> dict[str, Any]:
 @login_required
 def list_appeals(query: AppealListQuery) -> Any:
     """The caller's appeals with their status."""
-    from services.workflow import OPEN_STATES
+    from services.appeals.states import NOT_CLOSED
 
     session = db_session()
     stmt = select(Appeal).where(Appeal.resident_id == current_principal().resident_id)
     if query.status == "open":
-        stmt = stmt.where(Appeal.status.in_(OPEN_STATES))
+        stmt = stmt.where(Appeal.status.in_(NOT_CLOSED))
     elif query.status:
         stmt = stmt.where(Appeal.status == query.status)
     stmt = stmt.order_by(Appeal.created_at.desc(), Appeal.id.desc())
@@ -175,7 +175,7 @@ def get_appeal(path: AppealPath) -> Any:
 @idempotent
 def create_appeal(body: AppealCreate) -> Any:
     """Submit from the form: the same intake as the chat (classification, routing, duplicates), with `about`."""
-    from services.intake import submit_from_form
+    from services.appeals.intake import submit_from_form
 
     session = db_session()
     resident = session.get(Resident, current_principal().resident_id)
@@ -211,11 +211,11 @@ def create_appeal(body: AppealCreate) -> Any:
 @idempotent
 def rate_appeal(path: AppealPath, body: RateBody) -> Any:
     """满意 / 基本满意 / 不满意 on a resolved appeal."""
-    from services import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.rate(
+    evaluation.rate(
         session, appeal, resident_id=current_principal().resident_id, rating=body.rating, comment=body.comment
     )
     out = _detail(session, appeal)
@@ -228,11 +228,11 @@ def rate_appeal(path: AppealPath, body: RateBody) -> Any:
 @idempotent
 def chase_appeal(path: AppealPath) -> Any:
     """Remind the handler (once per period; 429 when too soon)."""
-    from services import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.chase(
+    evaluation.chase(
         session,
         appeal,
         resident_id=current_principal().resident_id,
@@ -248,11 +248,11 @@ def chase_appeal(path: AppealPath) -> Any:
 @idempotent
 def reopen_appeal(path: AppealPath, body: ReopenBody) -> Any:
     """Not fixed: a resolved appeal (or one closed as resolved within the reopen window) goes back to its unit."""
-    from services import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.reopen(
+    evaluation.reopen(
         session,
         appeal,
         resident_id=current_principal().resident_id,
@@ -269,11 +269,11 @@ def reopen_appeal(path: AppealPath, body: ReopenBody) -> Any:
 @idempotent
 def withdraw_appeal(path: AppealPath, body: WithdrawBody) -> Any:
     """Withdraw an appeal that is not closed yet: closed as withdrawn, the unit is told to stop."""
-    from services import workflow
+    from services.appeals import evaluation
 
     session = db_session()
     appeal = _own_appeal(session, path.appeal_id)
-    workflow.withdraw(session, appeal, resident_id=current_principal().resident_id, reason=body.reason)
+    evaluation.withdraw(session, appeal, resident_id=current_principal().resident_id, reason=body.reason)
     out = _detail(session, appeal)
     commit_and_enqueue(session)
     return out

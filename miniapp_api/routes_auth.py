@@ -16,7 +16,8 @@ from miniapp_api.auth import BEARER, bearer_token, current_principal, login_requ
 from miniapp_api.blueprint import api_blueprint
 from miniapp_api.schemas import AUTH_ERRORS, ErrorBody, Ok, responses
 from models.resident import Resident
-from services import auth as auth_service
+from services.notifications.notify import record_subscribe_grant
+from services.organisation import auth as auth_service
 from wechat.client import WeChatAPIError, WeChatUnavailable, miniapp_client
 
 log = logging.getLogger(__name__)
@@ -139,10 +140,6 @@ def me() -> Any:
 @login_required
 def subscribe(body: SubscriptionBody) -> Any:
     """Record one subscribe-message grant after wx.requestSubscribeMessage returned "accept" for the template."""
-    try:
-        from services.notify import record_subscribe_grant  # the notifications engineer's grant ledger
-    except ImportError:
-        raise ApiError(503, "not_available", "暂时无法记录订阅") from None
     session = db_session()
     resident = session.get(Resident, current_principal().resident_id)
     if resident is None or not resident.miniapp_openid:

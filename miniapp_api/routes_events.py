@@ -19,8 +19,8 @@ from miniapp_api.pagination import Page, PageQuery, paginate
 from miniapp_api.schemas import WRITE_ERRORS, DbId, ErrorBody, responses
 from models.events import Event, EventSignup
 from models.resident import Resident
-from services import events as svc
 from services.errors import Forbidden, NotFound
+from services.points import events as svc
 
 bp = api_blueprint("miniapp_events", __name__, "events", "活动报名: events, signup, waitlist, QR check-in")
 

@@ -16,10 +16,10 @@ from miniapp_api.blueprint import api_blueprint
 from miniapp_api.idempotency import idempotent
 from miniapp_api.pagination import Page, PageQuery, paginate
 from miniapp_api.schemas import WRITE_ERRORS, DbId, responses
-from models.miniapp import Notice
-from models.org import Staff
+from models.notice import Notice
 from models.resident import Resident
-from services import notices as notice_service
+from models.staff import Staff
+from services.notices import announcements as notice_service
 
 bp = api_blueprint("miniapp_notices", __name__, "notices", "物业通知公告 and community announcements")
 

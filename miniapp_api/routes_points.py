@@ -17,9 +17,9 @@ from miniapp_api.pagination import Page, PageQuery, paginate
 from miniapp_api.schemas import WRITE_ERRORS, DbId, ErrorBody, responses
 from models.points import PointsLedger, TaskCategory, TaskSubmission
 from models.resident import Resident
-from services import points as svc
-from services import rankings
 from services.errors import Forbidden, NotFound
+from services.points import board as rankings
+from services.points import ledger as svc
 
 bp = api_blueprint("miniapp_points", __name__, "points", "积分制管理: points ledger, volunteer tasks, review, rankings")
 

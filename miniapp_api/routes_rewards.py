@@ -18,9 +18,9 @@ from miniapp_api.pagination import Page, PageQuery, paginate
 from miniapp_api.schemas import WRITE_ERRORS, DbId, ErrorBody, responses
 from models.points import PartnerUnit, Redemption, Reward
 from models.resident import Resident
-from services import points
-from services import rewards as svc
 from services.errors import Forbidden, NotFound
+from services.points import ledger as points
+from services.points import rewards as svc
 
 bp = api_blueprint("miniapp_rewards", __name__, "rewards", "积分兑换: partner-unit rewards, redemption QR codes")
 

@@ -19,7 +19,7 @@ from miniapp_api.pagination import Page, PageQuery, paginate
 from miniapp_api.schemas import WRITE_ERRORS, DbId, ErrorBody, responses
 from models.booking import BOOKING_STATES, Booking, Venue
 from models.resident import Resident
-from services import booking as svc
+from services.booking import venues as svc
 from services.errors import Conflict, NotFound
 
 bp = api_blueprint("miniapp_venues", __name__, "venues", "社区场馆预约: venues, slots, bookings, waitlist, check-in")
@@ -71,7 +71,7 @@ class VenueOut(BaseModel):
 
 
 class SlotOut(BaseModel):
-    """A slot: free seats, never who booked (feature-anchors D19)."""
+    """A slot: free seats, never who booked."""
 
     starts_at: datetime
     ends_at: datetime

@@ -7,11 +7,15 @@ Add a module's import here when you add the module.
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
+from models.calendar import CalendarDay
+from models.deadlines import Reminder, SlaPolicy
+from models.duty import DutyShift
 from models.events import Event, EventSignup
 from models.messages import InboundMessage, OutboundMessage
-from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
+from models.miniapp import IdempotencyRecord, MiniappSession
+from models.notice import Notice, NoticeRead
 from models.notify import SubscribeGrant
-from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
+from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene
 from models.outbox import PendingJob
 from models.points import (
     PartnerMember,
@@ -26,7 +30,7 @@ from models.points import (
 from models.reports import RankingChange, RankingEntry, RankingSnapshot, Report
 from models.resident import Resident
 from models.routing import ConsultAnswer, DuplicatePolicy, LabelledExample, PendingFollowUp, RoutingRule
-from models.workflow import CalendarDay, DutyShift, Reminder, SlaPolicy, StaffToken
+from models.staff import Staff, StaffToken
 
 __all__ = [
     "Appeal",

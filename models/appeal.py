@@ -77,7 +77,7 @@ class Appeal(TimestampMixin, Base):
 
     # An appeal nobody could place waits for triage (分拣) against its own deadline, from the moment it arrived.
     triage_due_at: Mapped[datetime | None] = mapped_column(default=None)
-    # The clock (R1): starts at dispatch; acceptance has its own shorter deadline.
+    # The clock starts at dispatch; acceptance has its own shorter deadline.
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
     accept_due_at: Mapped[datetime | None] = mapped_column(default=None)
     accepted_at: Mapped[datetime | None] = mapped_column(default=None)

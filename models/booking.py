@@ -1,6 +1,6 @@
 """Venue booking (社区场馆预约): venues, seats, closures, bookings, the seat-slot guard, strikes and bans.
 
-The database is the authority against double booking (perf-reliability §3.2): every active booking owns one
+The database is the authority against double booking : every active booking owns one
 `booking_seat` row per slot it covers, and
 
 - UNIQUE(venue_id, slot_start, seat_no) means a seat of a slot can be held by one booking only;

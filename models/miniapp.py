@@ -1,4 +1,4 @@
-"""Mini-program sessions, idempotency records, and notices (物业通知公告) with read receipts."""
+"""Mini-program sessions and the cached answers of `Idempotency-Key` requests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -53,36 +53,3 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(default=None)  # None while the first request runs
     response_body: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
-
-class Notice(Base):
-    """A community or property announcement; scoped to a community and optionally an estate or a grid."""
-
-    __tablename__ = "notice"
-    __table_args__ = (Index("ix_notice_community_published", "community_id", "published_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=_public_id)
-    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
-    estate_id: Mapped[int | None] = mapped_column(ForeignKey("estate.id"), default=None)
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), default=None)
-    category: Mapped[str] = mapped_column(String(16), default="community")  # community | property | emergency
-    title: Mapped[str] = mapped_column(String(100))
-    body: Mapped[str] = mapped_column(Text)
-    pinned: Mapped[bool] = mapped_column(default=False)
-    author_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
-    published_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class NoticeRead(Base):
-    """A read receipt: one row per (notice, resident); staff see counts, never who."""
-
-    __tablename__ = "notice_read"
-    __table_args__ = (UniqueConstraint("notice_id", "resident_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id"), index=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
-    read_at: Mapped[datetime] = mapped_column(default=utcnow)

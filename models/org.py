@@ -78,39 +78,6 @@ class Department(TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(32), default="government")
 
 
-STAFF_ROLES = (
-    "grid_worker",  # 网格员
-    "grid_leader",  # 网格长
-    "department_staff",
-    "property_staff",
-    "community_staff",
-    "community_secretary",  # 社区书记: arbitration and the top of the escalation ladder
-    "street_officer",
-    "admin",
-)
-
-
-class Staff(TimestampMixin, Base):
-    """Someone who handles appeals; scoped to a grid, department, property company or community."""
-
-    __tablename__ = "staff"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-    role: Mapped[str] = mapped_column(String(32), index=True)
-    # The staff member's official-account openid, for template-message notifications.
-    openid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
-    # The same person in the mini-program (migration 0006): login finds the Staff by unionid or mini openid.
-    unionid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
-    miniapp_openid: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
-    phone: Mapped[str | None] = mapped_column(String(20), default=None)
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), default=None, index=True)
-    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), default=None, index=True)
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), default=None, index=True)
-    property_company_id: Mapped[int | None] = mapped_column(ForeignKey("property_company.id"), default=None, index=True)
-    active: Mapped[bool] = mapped_column(default=True)
-
-
 class QRScene(TimestampMixin, Base):
     """A parametric QR code's scene value and what scanning it binds the resident to."""
 

@@ -19,7 +19,7 @@ class PendingJob(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job_id: Mapped[str] = mapped_column(String(200), unique=True)
-    func: Mapped[str] = mapped_column(String(200))  # dotted path, e.g. "jobs.notify.send_to_resident"
+    func: Mapped[str] = mapped_column(String(200))  # dotted path, e.g. "jobs.notifications.deliver_to_resident"
     args: Mapped[list[Any]] = mapped_column(JSON, default=list)
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     queue: Mapped[str] = mapped_column(String(32), default="default")

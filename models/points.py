@@ -3,7 +3,7 @@
 The ledger is single-entry per resident: every row is one resident's credit or debit with its source
 (`source_type`, `source_id`). The counter-account of a double-entry book ("community: points issued",
 "rewards: redeemed") is implied by `source_type`, so the issuing side is recoverable with a GROUP BY and no
-second row per movement is needed; see services/points.py for the reasoning.
+second row per movement is needed; see services/points/ledger.py for the reasoning.
 """
 
 from __future__ import annotations

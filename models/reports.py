@@ -70,7 +70,7 @@ class RankingEntry(Base):
 
 
 class RankingChange(Base):
-    """A logged change of a company's rank or list between two consecutive snapshots (R6)."""
+    """A logged change of a company's rank or list between two consecutive snapshots."""
 
     __tablename__ = "ranking_change"
     __table_args__ = (Index("ix_ranking_change_company", "property_company_id", "snapshot_id"),)

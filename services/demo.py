@@ -154,11 +154,11 @@ def load_org(session: Session, community: Community) -> DemoOrg:
 
 def seed_all(session: Session) -> dict[str, int]:
     """Seed every area's demo data; each step is idempotent, so `make run` can call it on every start."""
-    from services.booking import seed_demo_venues
-    from services.calendar import seed_calendar
-    from services.deadlines import seed_sla_policies
-    from services.points import seed_task_categories
-    from services.routing import seed_routing
+    from services.appeals.calendar import seed_calendar
+    from services.appeals.deadlines import seed_sla_policies
+    from services.appeals.routing import seed_routing
+    from services.booking.venues import seed_demo_venues
+    from services.points.ledger import seed_task_categories
 
     org = seed_org(session)
     summary = {
@@ -184,7 +184,7 @@ def seed_duty_roster(session: Session, org: DemoOrg, days: int = 14) -> list[Dut
     from datetime import timedelta
 
     from infra import clock
-    from services.duty import plan_rotation
+    from services.appeals.duty import plan_rotation
 
     night = [org.staff[k].id for k in ("community_staff", "g1_leader", "g2_leader", "g3_leader")]
     day = [org.staff[k].id for k in ("secretary", "community_staff")]
@@ -194,7 +194,7 @@ def seed_duty_roster(session: Session, org: DemoOrg, days: int = 14) -> list[Dut
 
 def seed_demo_resident(session: Session, org: DemoOrg) -> int:
     """The chat simulator's resident, bound to building E-LZ-1 unless already bound elsewhere; returns its id."""
-    from services.residents import bind_to_building, get_or_create
+    from services.organisation.residents import bind_to_building, get_or_create
 
     resident = get_or_create(session, DEMO_RESIDENT_OPENID)
     if resident.building_id is None:
@@ -212,11 +212,11 @@ def _seed_demo_activity(session: Session, org: DemoOrg) -> dict[str, int]:
 
     from infra import clock
     from models.events import Event
-    from models.miniapp import Notice
+    from models.notice import Notice
     from models.points import PartnerUnit
-    from services.events import create_event
-    from services.notices import publish
-    from services.rewards import create_reward
+    from services.notices.announcements import publish
+    from services.points.events import create_event
+    from services.points.rewards import create_reward
 
     created = {"partners": 0, "events": 0, "notices": 0}
     if session.scalar(select(PartnerUnit).where(PartnerUnit.code == "P-TEA")) is None:

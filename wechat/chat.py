@@ -24,10 +24,10 @@ from urllib.parse import urlencode
 
 import requests
 
-from bot.xmlsafe import parse_xml
 from infra import clock
 from wechat.crypto import MessageCrypto
 from wechat.signature import sign
+from wechat.xmlsafe import parse_xml
 
 MODES = ("plain", "compat", "aes")
 

@@ -10,7 +10,7 @@ and https://developers.weixin.qq.com/doc/subscription/guide/dev/push/encryption.
 - msg_signature = sha1(sort(token, timestamp, nonce, Encrypt)).
 
 Written on `cryptography` directly (not wechatpy's helper) because wechatpy does not validate the padding, so
-garbage surfaces as odd struct/decode errors (wechat-protocol.md §4.4.7); here every failure is a CryptoError
+garbage surfaces as odd struct/decode errors (in wechatpy's own crypto); here every failure is a CryptoError
 carrying the official sample's error code.
 """
 

@@ -8,7 +8,8 @@ and answers WeChat's own codes for what is missing or wrong: 41001 no access_tok
 41002/41004/41008 no appid/secret/code; stable_token's force_refresh is rate-limited as documented (no
 rotation within 30 s of the last one, 45009 past 20 a day); user/info carries a unionid for followers that
 have one. Control endpoints under /sandbox/* let tests and `hongguan chat` read what was sent and inject
-failures. Official shapes: see ../shared/reference/wechat-protocol.md §3.
+failures. Official shapes: the pages cited by each handler, e.g.
+https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html.
 """
 
 from __future__ import annotations

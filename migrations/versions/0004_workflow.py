@@ -5,6 +5,7 @@ Revises: 0001_foundation
 """
 
 from collections.abc import Sequence
+from datetime import date
 
 import sqlalchemy as sa
 from alembic import op
@@ -19,6 +20,58 @@ depends_on: str | Sequence[str] | None = None
 
 def _dt(name: str, nullable: bool = True) -> sa.Column:
     return sa.Column(name, models.base.UTCDateTime(timezone=True), nullable=nullable)
+
+
+# The 2026 official holiday/调休 calendar as published by the State Council (day, is a working day, name).
+HOLIDAYS_2026 = (
+    ("2026-01-01", False, "元旦"),
+    ("2026-01-02", False, "元旦"),
+    ("2026-01-03", False, "元旦"),
+    ("2026-01-04", True, "元旦调休上班"),
+    ("2026-02-15", False, "春节"),
+    ("2026-02-16", False, "春节"),
+    ("2026-02-17", False, "春节"),
+    ("2026-02-18", False, "春节"),
+    ("2026-02-19", False, "春节"),
+    ("2026-02-20", False, "春节"),
+    ("2026-02-21", False, "春节"),
+    ("2026-02-22", False, "春节"),
+    ("2026-02-23", False, "春节"),
+    ("2026-02-14", True, "春节调休上班"),
+    ("2026-02-28", True, "春节调休上班"),
+    ("2026-04-04", False, "清明节"),
+    ("2026-04-05", False, "清明节"),
+    ("2026-04-06", False, "清明节"),
+    ("2026-05-01", False, "劳动节"),
+    ("2026-05-02", False, "劳动节"),
+    ("2026-05-03", False, "劳动节"),
+    ("2026-05-04", False, "劳动节"),
+    ("2026-05-05", False, "劳动节"),
+    ("2026-05-09", True, "劳动节调休上班"),
+    ("2026-06-19", False, "端午节"),
+    ("2026-06-20", False, "端午节"),
+    ("2026-06-21", False, "端午节"),
+    ("2026-09-25", False, "中秋节"),
+    ("2026-09-26", False, "中秋节"),
+    ("2026-09-27", False, "中秋节"),
+    ("2026-10-01", False, "国庆节"),
+    ("2026-10-02", False, "国庆节"),
+    ("2026-10-03", False, "国庆节"),
+    ("2026-10-04", False, "国庆节"),
+    ("2026-10-05", False, "国庆节"),
+    ("2026-10-06", False, "国庆节"),
+    ("2026-10-07", False, "国庆节"),
+    ("2026-09-20", True, "国庆节调休上班"),
+    ("2026-10-10", True, "国庆节调休上班"),
+)
+# The default SLA policies: (category or None for all, urgent, tier, accept minutes, resolve minutes); a working
+# day is 480 minutes.
+DEFAULT_POLICIES = (
+    (None, True, "urgent", 30, 120),
+    (None, False, "general", 120, 1440),
+    ("municipal", False, "complex", 120, 7200),
+    ("social_welfare", False, "complex", 120, 7200),
+)
 
 
 def upgrade() -> None:
@@ -74,11 +127,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_staff_token_staff_id"), "staff_token", ["staff_id"])
 
-    # Data: the 2026 official holiday/调休 calendar and the default SLA policies (editable afterwards).
-    from services.calendar import HOLIDAYS_2026
-    from services.deadlines import DEFAULT_POLICIES
-
-    op.bulk_insert(calendar_day, [{"day": d, "is_workday": w, "name": n} for d, w, n in HOLIDAYS_2026])
+    # Data: the 2026 calendar and the default SLA policies as they were at this revision (editable afterwards;
+    # frozen here so that later changes to the application's seeds do not rewrite history).
+    op.bulk_insert(
+        calendar_day, [{"day": date.fromisoformat(d), "is_workday": w, "name": n} for d, w, n in HOLIDAYS_2026]
+    )
     op.bulk_insert(
         sla_policy,
         [

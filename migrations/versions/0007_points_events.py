@@ -11,7 +11,21 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.base
-from models.points import LEDGER_TRIGGERS_POSTGRES, LEDGER_TRIGGERS_SQLITE
+
+# The ledger's append-only triggers as they were at this revision (models/points.py declares the same for
+# `create_all`; frozen here so that a later change there does not rewrite this migration).
+LEDGER_TRIGGERS_SQLITE = (
+    "CREATE TRIGGER IF NOT EXISTS points_ledger_no_update BEFORE UPDATE ON points_ledger "
+    "BEGIN SELECT RAISE(ABORT, 'points_ledger is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS points_ledger_no_delete BEFORE DELETE ON points_ledger "
+    "BEGIN SELECT RAISE(ABORT, 'points_ledger is append-only'); END",
+)
+LEDGER_TRIGGERS_POSTGRES = (
+    "CREATE OR REPLACE FUNCTION points_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'points_ledger is append-only'; END $$",
+    "CREATE TRIGGER points_ledger_append_only BEFORE UPDATE OR DELETE ON points_ledger "
+    "FOR EACH ROW EXECUTE FUNCTION points_ledger_append_only()",
+)
 
 revision: str = "0007_points_events"
 down_revision: str | Sequence[str] | None = "0001_foundation"

@@ -26,7 +26,7 @@ log = logging.getLogger("alembic.runtime.migration")
 _BY_PLACE_AND_UNIT = (
     """UPDATE appeal SET community_id = (SELECT g.community_id FROM grid g WHERE g.id = appeal.grid_id)
        WHERE community_id IS NULL AND grid_id IS NOT NULL""",
-    # A building's grid decides, as in routing (services.routing.locate); its estate when the grid is gone.
+    # A building's grid decides, as in routing (services.appeals.routing.locate); its estate when the grid is gone.
     """UPDATE appeal SET community_id = (
            SELECT COALESCE(g.community_id, e.community_id) FROM building b
            JOIN estate e ON e.id = b.estate_id LEFT JOIN grid g ON g.id = b.grid_id

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from bot import handlers, menu
 from infra import clock
 from models import Appeal, AppealAttachment, InboundMessage, Resident
-from services import evaluation, workflow
+from services.appeals import evaluation, handling, workflow
 
 OPENID = "oResidentAlice0000000000001"  # the `wx` fixture's user
 
@@ -172,7 +172,7 @@ def test_unsubscribe_erases_the_person_on_the_mini_program_too(wx, org, session,
     from datetime import timedelta
 
     from infra import clock as clock_module
-    from services import auth as auth_service
+    from services.organisation import auth as auth_service
 
     raced = auth_service.hash_token("raced-token")
     now = clock_module.now()
@@ -408,7 +408,7 @@ def test_a_photo_sent_before_the_worker_ran_waits_and_attaches_to_the_new_appeal
 
 
 def test_which_appeal_question_and_its_answer_reach_the_resident_from_the_worker(wx, org, session):
-    from services.routing import seed_routing
+    from services.appeals.routing import seed_routing
 
     seed_routing(session)  # the default routing table: 物业 → the estate's property company
     session.commit()
@@ -447,7 +447,7 @@ def _one_step(wx, line: str) -> tuple[str | None, list[dict]]:
 
 def _resolve_as_handler(session, number: str) -> Appeal:
     appeal = session.scalar(select(Appeal).where(Appeal.number == number))
-    handler = workflow.handler_staff(session, appeal)[0]
+    handler = handling.handler_staff(session, appeal)[0]
     actor = workflow.Actor("staff", handler.id, handler.role)
     if appeal.status == "dispatched":
         workflow.accept(session, appeal, actor=actor)
@@ -458,7 +458,7 @@ def _resolve_as_handler(session, number: str) -> Appeal:
 
 
 def test_rating_chase_reopen_and_picker_digit_each_reach_the_resident_once(wx, org, session):
-    from services.routing import seed_routing
+    from services.appeals.routing import seed_routing
 
     seed_routing(session)
     session.commit()
@@ -490,7 +490,7 @@ def test_rating_chase_reopen_and_picker_digit_each_reach_the_resident_once(wx, o
 
 
 def test_a_step_behind_a_queued_message_is_answered_once_by_the_worker(wx, org, session):
-    from services.routing import seed_routing
+    from services.appeals.routing import seed_routing
 
     seed_routing(session)
     session.commit()
@@ -506,7 +506,7 @@ def test_a_step_behind_a_queued_message_is_answered_once_by_the_worker(wx, org, 
 
 
 def test_while_the_which_appeal_question_is_open_nothing_is_acknowledged_as_registered(wx, org, session):
-    from services.routing import seed_routing
+    from services.appeals.routing import seed_routing
 
     seed_routing(session)
     session.commit()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.replies import MAX_TEXT_BYTES, text_reply, truncate_utf8
-from bot.xmlsafe import parse_xml
+from wechat.xmlsafe import parse_xml
 
 
 def test_reply_round_trips_even_with_a_cdata_terminator_in_the_text():

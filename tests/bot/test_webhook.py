@@ -12,7 +12,6 @@ from sqlalchemy import func, select, update
 
 from bot import handlers, menu
 from bot.inbound import dedupe_key
-from bot.xmlsafe import parse_xml
 from infra.web import db_session, get_redis
 from jobs.outbox import sweep
 from jobs.queue import get_queue
@@ -20,6 +19,7 @@ from jobs.relay import relay_inbound
 from models import Appeal, InboundMessage, PendingJob, Resident
 from wechat.crypto import MessageCrypto
 from wechat.signature import sign
+from wechat.xmlsafe import parse_xml
 
 OPENID = "oResidentAlice0000000000001"  # the `wx` fixture's user
 PREVIOUS_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"

@@ -13,9 +13,9 @@ from console.auth import issue_staff_token
 from jobs.outbox import commit_and_enqueue
 from models.appeal import Appeal
 from models.resident import Resident
-from services.appeals import create_appeal
-from services.calendar import seed_calendar
-from services.deadlines import seed_sla_policies
+from services.appeals.calendar import seed_calendar
+from services.appeals.deadlines import seed_sla_policies
+from services.appeals.records import create_appeal
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.auth import issue_staff_token, revoke_staff_tokens
-from models.workflow import StaffToken
+from models.staff import StaffToken
 
 
 def test_token_is_stored_only_as_a_hash(session: Session, org: Any, client: FlaskClient) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from console.auth import issue_staff_token
 from infra.web import get_redis
 from models import Appeal, AppealEvent, Resident
-from services.ranking import compute_snapshot
-from services.reports import generate_weekly_report
+from services.appeals.property_ranking import compute_snapshot
+from services.appeals.reports import generate_weekly_report
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)  # Monday 09:00 Suzhou, in the frozen clock's week
 
@@ -208,8 +208,8 @@ def test_openapi_documents_the_endpoints(client):
 
 
 def test_console_and_public_kpis_agree_when_unbound_residents_report(client, session, org, data):
-    from services import routing
-    from services.intake import handle_text
+    from services.appeals import routing
+    from services.appeals.intake import handle_text
 
     routing.seed_routing(session)
     # Residents who never bound an address: a department's case, a triaged one and a consultation.

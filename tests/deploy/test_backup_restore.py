@@ -36,7 +36,7 @@ def _fresh_database(server: EmbeddedPostgres, name: str) -> str:
 def _snapshot(url: str) -> tuple[dict[str, int], list[tuple]]:
     """Row count of every table, and the KPI table per grid, of the database at `url`."""
     from infra.db import make_engine
-    from services.kpi import kpi_table
+    from services.appeals.kpi import kpi_table
 
     engine = make_engine(url)
     try:
@@ -56,10 +56,10 @@ def _snapshot(url: str) -> tuple[dict[str, int], list[tuple]]:
 
 def _populate(app_config: dict, url: str) -> None:
     """The demo community with a few appeals taken through the loop, written by the application itself."""
+    from services.appeals.intake import handle_text
+    from services.appeals.workflow import Actor, accept, handler_staff, resolve, start
     from services.demo import seed_all
-    from services.intake import handle_text
-    from services.residents import bind_to_building, get_or_create
-    from services.workflow import Actor, accept, handler_staff, resolve, start
+    from services.organisation.residents import bind_to_building, get_or_create
     from wsgi import create_app
 
     app = create_app({**app_config, "DATABASE_URL": url, "RQ_SYNC": False})

@@ -21,13 +21,13 @@ from jobs import appeals as appeal_jobs
 from jobs.outbox import commit_and_enqueue
 from jobs.queue import QUEUES, get_queue
 from models.appeal import Appeal, AppealEvent
+from models.deadlines import Reminder
 from models.resident import Resident
-from models.workflow import Reminder
-from services import workflow
-from services.appeals import create_appeal
-from services.calendar import seed_calendar
-from services.deadlines import seed_sla_policies
-from services.workflow import Actor
+from services.appeals import workflow
+from services.appeals.calendar import seed_calendar
+from services.appeals.deadlines import seed_sla_policies
+from services.appeals.records import create_appeal
+from services.appeals.workflow import Actor
 
 
 @pytest.fixture
@@ -308,9 +308,9 @@ def _resident(session: Session, org: Any, openid: str) -> Resident:
 def test_gas_smell_at_night_runs_on_the_wall_clock_to_the_staff_on_duty(
     app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any, start: datetime
 ) -> None:
-    from services.duty import plan_rotation
-    from services.intake import handle_text
-    from services.routing import seed_routing
+    from services.appeals.duty import plan_rotation
+    from services.appeals.intake import handle_text
+    from services.appeals.routing import seed_routing
 
     seed_calendar(session)
     seed_sla_policies(session)
@@ -366,7 +366,7 @@ def test_gas_smell_at_night_runs_on_the_wall_clock_to_the_staff_on_duty(
 def test_daytime_urgent_ladder_leaves_the_night_shift_alone(
     app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any
 ) -> None:
-    from services.duty import add_shift
+    from services.appeals.duty import add_shift
 
     seed_calendar(session)
     seed_sla_policies(session)
@@ -388,8 +388,8 @@ def test_daytime_urgent_ladder_leaves_the_night_shift_alone(
 def test_unplaced_appeal_tells_triage_staff_at_once_and_has_a_ladder(
     app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any
 ) -> None:
-    from services.intake import handle_text
-    from services.routing import seed_routing
+    from services.appeals.intake import handle_text
+    from services.appeals.routing import seed_routing
 
     seed_calendar(session)
     seed_sla_policies(session)
@@ -439,9 +439,9 @@ def test_unplaced_appeal_tells_triage_staff_at_once_and_has_a_ladder(
 def test_unplaced_appeal_at_night_goes_to_the_staff_on_duty(
     app: Flask, session: Session, org: Any, clock: Any, run_jobs: Any, sandbox: Any
 ) -> None:
-    from services.duty import add_shift
-    from services.intake import handle_text
-    from services.routing import seed_routing
+    from services.appeals.duty import add_shift
+    from services.appeals.intake import handle_text
+    from services.appeals.routing import seed_routing
 
     seed_calendar(session)
     seed_routing(session)

@@ -11,9 +11,9 @@ from infra.web import get_db
 from jobs.queue import enqueue
 from models.booking import Booking, NoShowStrike
 from models.resident import Resident
-from services import booking as svc
+from services.booking import venues as svc
 from services.demo import seed_org
-from services.notify import record_subscribe_grant
+from services.notifications.notify import record_subscribe_grant
 
 HOURS = {str(d): [["09:00", "12:00"], ["14:00", "21:00"]] for d in range(7)}
 FRI_15 = datetime(2026, 11, 20, 15, tzinfo=LOCAL_TZ)  # the clock starts Friday 10:00 local

@@ -41,7 +41,7 @@ def resident_says(app, client, clock, org):
 
 def _answer_rows(session) -> list[PendingJob]:
     session.expire_all()
-    return [r for r in session.scalars(select(PendingJob)) if r.func == "jobs.notify.deliver_to_resident"]
+    return [r for r in session.scalars(select(PendingJob)) if r.func == "jobs.notifications.deliver_to_resident"]
 
 
 def test_the_answer_is_sent_by_the_message_job_itself(app, session, sandbox, run_jobs, resident_says):

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from jobs.outbox import commit_and_enqueue, sweep
 from models import PendingJob
-from services.outbox import defer
+from services.notifications.outbox import defer
 
 
 def test_deferred_job_is_enqueued_after_commit_once(app, session):

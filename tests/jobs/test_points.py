@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from jobs import points as points_jobs
 from models import Resident
-from services import points, rewards
+from services.points import ledger as points
+from services.points import rewards
 
 
 def _funded(session, org, amount: int) -> Resident:

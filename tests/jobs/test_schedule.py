@@ -22,8 +22,8 @@ def test_every_periodic_job_is_registered_and_importable(redis_url):
         "jobs.tokens.refresh_access_tokens",
         "jobs.appeals.tick",
         "jobs.booking.release_no_shows",
-        "jobs.reports.weekly_report",
-        "jobs.reports.monthly_ranking",
+        "jobs.appeals.weekly_report",
+        "jobs.appeals.monthly_ranking",
         "jobs.points.reconcile",
     } <= names
     for job in jobs:

@@ -16,7 +16,7 @@ from jobs.outbox import commit_and_enqueue, sweep_outbox
 from jobs.queue import QUEUES, enqueue, get_queue
 from jobs.worker import HongguanSimpleWorker, wait_for_redis, work_through_outages
 from models import PendingJob
-from services.outbox import defer
+from services.notifications.outbox import defer
 
 
 def test_outbox_sweep_job_runs_in_the_worker_and_uses_the_database(app, session, run_jobs):

@@ -23,10 +23,10 @@ from jobs.appeals import STUCK_AFTER, tick
 from jobs.queue import QUEUES, get_queue
 from jobs.worker import HongguanSimpleWorker
 from models import AppealEvent, Reminder
-from services import workflow
-from services.appeals import create_appeal
-from services.calendar import seed_calendar
-from services.deadlines import seed_sla_policies
+from services.appeals import workflow
+from services.appeals.calendar import seed_calendar
+from services.appeals.deadlines import seed_sla_policies
+from services.appeals.records import create_appeal
 
 
 def _worker_env(app_config: dict[str, Any]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Fixtures for the mini-program API: real sessions issued by services.auth (the same code path as login)."""
+"""Fixtures for the mini-program API: real sessions from services.organisation.auth (the code path of login)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from infra import clock as clock_module
 from infra.web import get_db
 from models.resident import Resident
-from services import auth as auth_service
+from services.organisation import auth as auth_service
 
 _seq = itertools.count(1)
 

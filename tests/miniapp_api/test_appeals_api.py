@@ -46,7 +46,7 @@ def _resolve(session, org, public_id):
     from sqlalchemy import select
 
     from models.appeal import Appeal
-    from services import workflow
+    from services.appeals import workflow
 
     worker = org.staff["g1_worker"]
     actor = workflow.Actor("staff", worker.id, worker.role)

@@ -7,8 +7,8 @@ import logging
 from sqlalchemy import select
 
 from models.miniapp import MiniappSession
-from models.org import Staff
 from models.resident import Resident
+from models.staff import Staff
 
 
 def test_login_issues_an_opaque_token_and_keeps_session_key_server_side(client, session, sandbox, caplog):
@@ -86,7 +86,7 @@ def test_staff_role_by_unionid(client, session, org, sandbox):
 
 
 def test_subscription_grants_are_recorded(client, session, sandbox):
-    from services.notify import remaining_grants
+    from services.notifications.notify import remaining_grants
 
     token = client.post("/api/v1/auth/login", json={"code": "fay:1"}).get_json()["token"]
     headers = {"Authorization": f"Bearer {token}"}

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from models import Resident, Staff
-from services import points
+from services.points import ledger as points
 
 
 def link_staff(session: Any, login_as: Any, org: Any, key: str) -> dict[str, str]:

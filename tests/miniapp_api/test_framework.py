@@ -6,9 +6,10 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from models.miniapp import IdempotencyRecord, Notice
-from models.org import Staff
+from models.miniapp import IdempotencyRecord
+from models.notice import Notice
 from models.resident import Resident
+from models.staff import Staff
 
 
 def link_staff(session: Any, login_as: Any, org: Any, key: str = "community_staff") -> dict[str, str]:

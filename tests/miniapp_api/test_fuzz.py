@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 
 from console.auth import issue_staff_token
 from infra.web import get_db
-from models.org import Staff
 from models.resident import Resident
-from services import booking as svc
-from services import points
+from models.staff import Staff
+from services.booking import venues as svc
 from services.demo import seed_all
+from services.points import ledger as points
 
 HOURS = {str(d): [["09:00", "12:00"], ["14:00", "21:00"]] for d in range(7)}
 SKIP = {"/api/v1/auth/logout"}  # it would end the fuzzer's own session

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from infra.web import get_db
-from models.org import Staff
 from models.resident import Resident
+from models.staff import Staff
 
 
 def _staff(app, login_as, org, key):
@@ -46,7 +46,7 @@ def test_property_staff_publish_property_notices_only(app, client, login_as, org
 
 
 def test_a_grid_leader_cannot_publish_to_another_grid(app, client, login_as, org, count):
-    from models.miniapp import Notice
+    from models.notice import Notice
 
     leader = _staff(app, login_as, org, "g1_leader")
     r = client.post(

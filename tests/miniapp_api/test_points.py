@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from models import Resident, Staff
-from services import points
+from services.points import ledger as points
 from tests.miniapp_api.conftest import resident_id_of
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from infra.web import get_db
 from models.points import PointsLedger, Redemption
-from services import points, rewards
+from services.points import ledger as points
+from services.points import rewards
 from tests.miniapp_api.conftest import make_login, resident_id_of
 
 

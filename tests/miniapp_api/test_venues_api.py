@@ -13,9 +13,9 @@ from flask import Flask
 from infra.clock import LOCAL_TZ
 from infra.web import get_db
 from models.booking import Booking, BookingSeat
-from models.org import Staff
 from models.resident import Resident
-from services import booking as svc
+from models.staff import Staff
+from services.booking import venues as svc
 from services.demo import seed_org
 
 HOURS = {str(d): [["09:00", "12:00"], ["14:00", "21:00"]] for d in range(7)}

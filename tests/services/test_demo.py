@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services import demo, intake
-from services.residents import get_by_openid
+from services import demo
+from services.appeals import intake
+from services.organisation.residents import get_by_openid
 
 
 def test_the_chat_resident_is_bound_and_a_first_complaint_is_routed(app: Any, session: Session) -> None:

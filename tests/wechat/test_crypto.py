@@ -1,4 +1,7 @@
-"""The official safe-mode vectors (wechat-protocol.md §1.1 V0 and §2.4 V1–V5) and the refusals around them."""
+"""The official safe-mode vectors and the refusals around them.
+
+https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Message_encryption_and_decryption_instructions.html
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,202 @@
+"""RQ jobs that deliver what services.notifications.notify recorded (thin: claim, plan, call WeChat, record).
+
+Each job commits its claim, and which call it is about to make, before calling WeChat, so no database
+transaction (on SQLite: the write lock) is held during an HTTP call. WeChatUnavailable and retryable API
+errors, which prove nothing was delivered, propagate for RQ's retries; a key already `sent` is never sent
+again, and neither is one whose delivery is `uncertain` (DeliveryUncertain: WeChat may have delivered it).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from infra import clock
+from infra.privacy import pseudonym
+from infra.web import db_session
+from models.messages import OutboundMessage
+from models.resident import Resident
+from models.staff import Staff
+from services.notifications import notify
+from services.notifications.notify import Attempt, AttemptResult, NotifySettings
+from wechat.client import (
+    QUOTA_EXCEEDED,
+    SUBSCRIBE_REFUSED,
+    TOKEN_ERRCODES,
+    DeliveryUncertain,
+    OutsideServiceWindow,
+    WeChatAPIError,
+    WeChatUnavailable,
+    miniapp_client,
+    oa_client,
+)
+
+log = logging.getLogger(__name__)
+
+# Errors that may heal by themselves (a token race, the daily quota): let RQ retry later.
+RETRYABLE_ERRCODES = TOKEN_ERRCODES | {QUOTA_EXCEEDED}
+
+
+def _send(attempt: Attempt) -> dict[str, Any]:
+    """Make the WeChat call an attempt describes."""
+    c = attempt.content
+    if attempt.channel == "custom":
+        return oa_client().send_text(attempt.openid, c["text"])
+    if attempt.channel == "template":
+        return oa_client().send_template(
+            attempt.openid, attempt.template_id or "", c["data"], url=c.get("url"),
+            miniprogram=c.get("miniprogram"), client_msg_id=c.get("client_msg_id"),
+        )  # fmt: skip
+    if attempt.channel == "subscribe":
+        return oa_client().send_subscribe(
+            attempt.openid, attempt.template_id or "", c["data"], page=c.get("page"),
+            miniprogram=c.get("miniprogram"),
+        )  # fmt: skip
+    if attempt.channel == "mp_subscribe":
+        return miniapp_client().send_mp_subscribe(
+            attempt.openid, attempt.template_id or "", c["data"], page=c.get("page"),
+            state=c.get("state") or "formal",
+        )  # fmt: skip
+    raise ValueError(f"unknown channel {attempt.channel!r}")
+
+
+def _deliver(
+    session: Session,
+    ledger: OutboundMessage,
+    attempts: list[Attempt],
+    settings: NotifySettings,
+    *,
+    resident_id: int | None = None,
+    reason: str = "",
+) -> str:
+    """Try the attempts in order until one is delivered; record every call; commit after each step."""
+    key = ledger.idempotency_key
+    results: list[AttemptResult] = []
+    for attempt in attempts:
+        granted = attempt.channel in notify.GRANTED_CHANNELS
+        if granted:
+            took = notify.take_subscribe_grant(session, attempt.openid, attempt.template_id or "")
+            if not took:
+                session.commit()
+                log.info("notify %s: no %s grant for %s", key, attempt.channel, pseudonym(attempt.openid))
+                continue
+        notify.mark_calling(session, ledger, attempt)
+        session.commit()
+        try:
+            response = _send(attempt)
+        except DeliveryUncertain as e:
+            # WeChat may have delivered it: never resend or fall back to another channel; the grant and the
+            # window budget count as spent, as WeChat would have counted them.
+            results.append(AttemptResult(attempt, -1, f"uncertain: {e}"))
+            if attempt.channel == "custom" and resident_id is not None:
+                notify.note_cs_send(session, resident_id)
+            notify.finish_delivery(session, ledger, results, sent=False, uncertain=True)
+            session.commit()
+            log.warning("notify %s: delivery by %s uncertain (%s); not resending", key, attempt.channel, e)
+            return f"uncertain:{attempt.channel}"
+        except WeChatUnavailable as e:
+            results.append(AttemptResult(attempt, -1, f"unavailable: {e}"))
+            if granted:
+                notify.return_subscribe_grant(session, attempt.openid, attempt.template_id or "")
+            notify.finish_delivery(session, ledger, results, sent=False)
+            session.commit()
+            raise
+        except OutsideServiceWindow as e:
+            results.append(AttemptResult(attempt, e.errcode, e.errmsg))
+            if resident_id is not None:
+                notify.note_window_closed(session, resident_id, settings.cs_budget)
+            ledger.channel = "pending"  # WeChat refused it: no call in flight
+            session.commit()
+            continue
+        except WeChatAPIError as e:
+            results.append(AttemptResult(attempt, e.errcode, e.errmsg))
+            if granted and e.errcode == SUBSCRIBE_REFUSED:
+                notify.clear_subscribe_grant(session, attempt.openid, attempt.template_id or "")
+            elif granted:
+                notify.return_subscribe_grant(session, attempt.openid, attempt.template_id or "")
+            if e.errcode in RETRYABLE_ERRCODES:
+                notify.finish_delivery(session, ledger, results, sent=False)
+                session.commit()
+                raise
+            ledger.channel = "pending"
+            session.commit()
+            continue  # a permanent refusal of this channel (unfollowed, bad template …): try the next one
+        results.append(AttemptResult(attempt, 0, "ok", response.get("msgid")))
+        if attempt.channel == "custom" and resident_id is not None:
+            notify.note_cs_send(session, resident_id)
+        notify.finish_delivery(session, ledger, results, sent=True)
+        session.commit()
+        return f"sent:{attempt.channel}"
+    notify.finish_delivery(session, ledger, results, sent=False, reason=reason)
+    session.commit()
+    log.warning("notify %s: not delivered (%d call(s) failed)", key, len(results))
+    return "undelivered"
+
+
+def _not_again(session: Session, ledger_key: str) -> str:
+    """The claim found the notification sent, or its delivery uncertain: nothing is sent again."""
+    row = notify.delivery_status(session, ledger_key)
+    status = "already-sent" if row is None or row.status == "sent" else "uncertain"
+    session.commit()
+    log.info("notify %s: %s; not sending again", ledger_key, status)
+    return status
+
+
+def deliver_to_resident(
+    resident_id: int,
+    text: str,
+    key: str,
+    template: dict | None = None,
+    related_type: str | None = None,
+    related_id: int | None = None,
+) -> str:
+    """Deliver a resident notification once: customer-service message in the window, else a template."""
+    settings = NotifySettings.from_config(current_app.config)
+    session = db_session()
+    ledger_key = notify.resident_ledger_key(resident_id, key)
+    now = clock.now()
+    ledger = notify.claim_delivery(session, ledger_key, now=now, related=(related_type, related_id))
+    if ledger is None:
+        return _not_again(session, ledger_key)
+    resident = session.get(Resident, resident_id)
+    attempts = (
+        notify.plan_resident(
+            resident, text, template, settings, now=now, client_msg_id=notify.client_msg_id_for(ledger_key)
+        )
+        if resident is not None
+        else []
+    )
+    # _deliver commits the claim together with the first call it marks, before WeChat is called.
+    reason = "resident not found" if resident is None else "no channel can reach the resident"
+    return _deliver(session, ledger, attempts, settings, resident_id=resident_id, reason=reason)
+
+
+def deliver_to_staff(
+    staff_id: int,
+    key: str,
+    title: str,
+    fields: dict[str, str],
+    related_type: str | None = None,
+    related_id: int | None = None,
+    urgent: bool = False,
+) -> str:
+    """Deliver a staff template-message alert once."""
+    settings = NotifySettings.from_config(current_app.config)
+    session = db_session()
+    ledger_key = notify.staff_ledger_key(staff_id, key)
+    ledger = notify.claim_delivery(session, ledger_key, now=clock.now(), related=(related_type, related_id))
+    if ledger is None:
+        return _not_again(session, ledger_key)
+    staff = session.get(Staff, staff_id)
+    attempts = (
+        notify.plan_staff(
+            staff, title, fields, settings, urgent=urgent, client_msg_id=notify.client_msg_id_for(ledger_key)
+        )
+        if staff is not None
+        else []
+    )
+    reason = "staff not found" if staff is None else "staff inactive, without openid, or no staff template"
+    return _deliver(session, ledger, attempts, settings, reason=reason)

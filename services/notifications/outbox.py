@@ -1,0 +1,66 @@
+"""Record work for RQ inside the caller's transaction; it is enqueued after commit (or by the sweeper).
+
+This is how hongguan keeps "persist first, enqueue second": if Redis is down when the resident's message
+arrives, the row stays here and `jobs.outbox.sweep_outbox` enqueues it when Redis is back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from models.outbox import PendingJob
+
+_SESSION_KEY = "hongguan.outbox.new"
+
+
+def defer(
+    session: Session,
+    func: str,
+    *args: Any,
+    job_id: str,
+    queue: str = "default",
+    run_at: datetime | None = None,
+    **kwargs: Any,
+) -> None:
+    """Record `func(*args, **kwargs)` to run after commit; a second defer with the same job_id is ignored."""
+    dialect = session.get_bind().dialect.name
+    values = {"job_id": job_id, "func": func, "args": list(args), "kwargs": kwargs, "queue": queue, "run_at": run_at}
+    if dialect == "postgresql":
+        stmt = pg_insert(PendingJob).values(**values).on_conflict_do_nothing(index_elements=["job_id"])
+    else:
+        stmt = sqlite_insert(PendingJob).values(**values).on_conflict_do_nothing(index_elements=["job_id"])
+    session.execute(stmt)
+    session.info.setdefault(_SESSION_KEY, []).append(job_id)
+
+
+def deferred_job_ids(session: Session) -> list[str]:
+    """Job ids deferred in this session and not yet handed over (what the current transaction has queued)."""
+    return list(session.info.get(_SESSION_KEY, ()))
+
+
+def keep_new_job_ids(session: Session, job_ids: list[str]) -> None:
+    """Put job ids back for the after-commit enqueue (a caller that took some to run them itself)."""
+    session.info.setdefault(_SESSION_KEY, []).extend(job_ids)
+
+
+def take_new_job_ids(session: Session) -> list[str]:
+    """Job ids deferred in this session since the last call (for the after-commit enqueue)."""
+    return session.info.pop(_SESSION_KEY, [])
+
+
+def due(session: Session, now: datetime, limit: int = 500) -> list[PendingJob]:
+    """Rows not yet handed to RQ whose time has come."""
+    stmt = (
+        select(PendingJob)
+        .where(PendingJob.enqueued_at.is_(None))
+        .where((PendingJob.run_at.is_(None)) | (PendingJob.run_at <= now))
+        .order_by(PendingJob.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

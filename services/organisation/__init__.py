@@ -1,0 +1,1 @@
+"""The community's organisation: residents and their places, mini-program identity, CSV imports."""
