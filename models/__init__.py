@@ -5,10 +5,20 @@ Add a module's import here when you add the module.
 """
 
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
+from models.ballot import Ballot, BallotChoice, BallotOption, BallotResult, BallotVoter
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
+from models.council import (
+    Council,
+    CouncilItem,
+    CouncilMeeting,
+    CouncilMember,
+    MeetingAttendance,
+    ProcedureStep,
+)
 from models.events import Event, EventSignup
 from models.messages import InboundMessage, OutboundMessage
+from models.micro_project import CommunityBudget, MicroProject, ProjectUpdate, Proposal
 from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
 from models.notify import SubscribeGrant
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
@@ -33,6 +43,11 @@ __all__ = [
     "AppealAttachment",
     "AppealEvent",
     "AppealSupporter",
+    "Ballot",
+    "BallotChoice",
+    "BallotOption",
+    "BallotResult",
+    "BallotVoter",
     "Base",
     "Booking",
     "BookingBan",
@@ -40,7 +55,12 @@ __all__ = [
     "Building",
     "CalendarDay",
     "Community",
+    "CommunityBudget",
     "ConsultAnswer",
+    "Council",
+    "CouncilItem",
+    "CouncilMeeting",
+    "CouncilMember",
     "Department",
     "DuplicatePolicy",
     "DutyShift",
@@ -51,6 +71,8 @@ __all__ = [
     "IdempotencyRecord",
     "InboundMessage",
     "LabelledExample",
+    "MeetingAttendance",
+    "MicroProject",
     "MiniappSession",
     "NoShowStrike",
     "Notice",
@@ -62,7 +84,10 @@ __all__ = [
     "PendingJob",
     "PointsAccount",
     "PointsLedger",
+    "ProcedureStep",
+    "ProjectUpdate",
     "PropertyCompany",
+    "Proposal",
     "QRScene",
     "RankingChange",
     "RankingEntry",
