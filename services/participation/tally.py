@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from models.ballot import Ballot, BallotChoice, BallotOption, BallotResult, BallotVoter
@@ -62,18 +62,21 @@ def eligible_count(session: Session, ballot: Ballot) -> int:
 
 
 def _shuffle_papers(session: Session, ballot_id: int) -> None:
-    """Rewrite the ballot's papers in random-key order, so no physical trace of the voting order is left."""
-    rows = [
-        {"ballot_id": ballot_id, "paper": paper, "option_id": option_id}
-        for paper, option_id in session.execute(
-            select(BallotChoice.paper, BallotChoice.option_id)
-            .where(BallotChoice.ballot_id == ballot_id)
-            .order_by(BallotChoice.paper, BallotChoice.option_id)
-        )
-    ]
-    session.execute(delete(BallotChoice).where(BallotChoice.ballot_id == ballot_id))
-    if rows:
-        session.execute(insert(BallotChoice), rows)
+    """Rewrite the ballot's papers in random-key order, so no physical trace of the voting order is left.
+
+    PostgreSQL only: its heap keeps rows roughly in insertion order; SQLite's WITHOUT ROWID table is already
+    kept in key order. One statement moves the rows (DELETE … RETURNING feeding an ordered INSERT).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text(
+            "WITH gone AS (DELETE FROM ballot_choice WHERE ballot_id = :ballot RETURNING ballot_id, paper, option_id) "
+            "INSERT INTO ballot_choice (ballot_id, paper, option_id) "
+            "SELECT ballot_id, paper, option_id FROM gone ORDER BY paper, option_id"
+        ),
+        {"ballot": ballot_id},
+    )
 
 
 def publish(session: Session, ballot: Ballot, *, now: datetime) -> Ballot:

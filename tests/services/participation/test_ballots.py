@@ -226,3 +226,45 @@ def test_the_database_refuses_a_second_voter_row_for_one_household(session, org,
     session.add(BallotVoter(ballot_id=ballot.id, voter_key="h:1:101"))
     with pytest.raises(sa.exc.IntegrityError):
         session.flush()
+
+
+def _papers_in_storage_order(app: Any) -> tuple[list[str], list[str]]:
+    """Cast 30 single-choice votes; the papers in physical order before and after publication."""
+    from services.demo import seed_org
+
+    db = get_db(app)
+    with db.transaction() as s:
+        org = seed_org(s)
+        ballot = open_estate_ballot(s, org, max_choices=1)
+        opts = [p.public_id for _, p in ballots.options(s, ballot)]
+        for i in range(30):
+            ballots.cast(s, ballot, make_resident(s, org, room=f"s{i}"), [opts[i % 3]], now=ballot.opens_at)
+        ballot_id = ballot.id
+    physical = (
+        "SELECT paper FROM ballot_choice WHERE ballot_id = :b ORDER BY ctid"
+        if db.is_postgres
+        else "SELECT paper FROM ballot_choice WHERE ballot_id = :b"  # a scan of the WITHOUT ROWID b-tree
+    )
+    with db.transaction() as s:
+        before = list(s.scalars(sa.text(physical), {"b": ballot_id}))
+        from models.ballot import Ballot
+
+        b = s.get(Ballot, ballot_id)
+        tally.publish(s, b, now=b.closes_at)
+    with db.transaction() as s:
+        after = list(s.scalars(sa.text(physical), {"b": ballot_id}))
+        assert tally.recount(s, s.get(Ballot, ballot_id)).matches
+    return before, after
+
+
+def test_sqlite_keeps_papers_in_random_key_order_not_voting_order(app, clock):
+    before, after = _papers_in_storage_order(app)
+    assert before == sorted(before)
+    assert after == before
+
+
+@pytest.mark.postgres
+def test_postgres_papers_are_rewritten_in_random_key_order_at_publication(pg_app, clock):
+    before, after = _papers_in_storage_order(pg_app)
+    assert before != sorted(before)  # the heap follows the voting order until publication
+    assert after == sorted(before)
