@@ -16,6 +16,7 @@ from models.micro_project import Proposal
 from models.org import Building, Staff
 from models.resident import Resident
 from services.errors import Conflict, DomainError, NotFound
+from services.notify import notify_resident
 from services.participation import scope as scopes
 
 SCREEN_DECISIONS = ("feasible", "merged", "declined")
@@ -137,7 +138,24 @@ def screen(
     proposal.screened_by_staff_id = staff.id
     proposal.screened_at = clock.now()
     session.flush()
+    if proposal.proposer_resident_id is not None:
+        notify_resident(
+            session,
+            proposal.proposer_resident_id,
+            _screening_text(proposal, merged_into),
+            key=f"proposal:{proposal.id}:screened",
+            related=("proposal", proposal.id),
+        )
     return proposal
+
+
+def _screening_text(proposal: Proposal, merged_into: Proposal | None) -> str:
+    """What the proposer is told about the screening of their proposal."""
+    if proposal.status == "feasible":
+        return f"您提议的微实事「{proposal.title}」经社区审核可行，将交给居民投票决定。"
+    if proposal.status == "merged" and merged_into is not None:
+        return f"您提议的微实事「{proposal.title}」已与「{merged_into.title}」合并，一并交给居民投票。"
+    return f"您提议的微实事「{proposal.title}」暂不采纳：{proposal.screening_reason}。感谢您的关心。"
 
 
 def visible_to(session: Session, resident: Resident) -> Select[tuple[Proposal]]:

@@ -70,7 +70,10 @@ def test_vote_once_per_household_then_results_after_the_close(client, session, l
     assert [(b["id"], b["status"], b["voted"]) for b in listed["items"]] == [(ballot.public_id, "open", False)]
     assert client.get("/api/v1/participation/ballots", headers=outsider).json["items"] == []
     url = f"/api/v1/participation/ballots/{ballot.public_id}"
-    assert client.post(f"{url}/vote", json={"choices": [options[0]]}, headers=mum).status_code == 201
+    keyed = {**mum, "Idempotency-Key": "vote-1"}
+    assert client.post(f"{url}/vote", json={"choices": [options[0]]}, headers=keyed).status_code == 201
+    replay = client.post(f"{url}/vote", json={"choices": [options[0]]}, headers=keyed)
+    assert replay.status_code == 201  # a retried request gets its first answer, not already_voted
     again = client.post(f"{url}/vote", json={"choices": [options[1]]}, headers=dad)
     assert again.status_code == 409
     assert again.json["code"] == "already_voted"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from models.outbox import PendingJob
 from services.errors import Conflict, DomainError, Forbidden
+from services.notify import RESIDENT_JOB
 from services.participation import proposals
 
 from .conftest import make_resident
@@ -48,6 +51,10 @@ def test_screening_feasible_merged_declined(session, org):
     assert c.screened_by_staff_id == staff.id
     with pytest.raises(Conflict):
         proposals.screen(session, staff, a, "declined", reason="again")
+    told = [j.args[1] for j in session.scalars(select(PendingJob).where(PendingJob.func == RESIDENT_JOB))]
+    assert len(told) == 3
+    assert all(j.startswith("您提议的微实事") for j in told)
+    assert "暂不采纳：维护费用过高" in told[2]
 
 
 def test_only_organisers_of_the_community_screen(session, org):
