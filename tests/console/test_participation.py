@@ -108,3 +108,29 @@ def test_a_council_item_through_four_deliberations_and_two_publications(client, 
     final = client.post(f"{url}/publish", headers=h, json={"step": "publish_result", "held_on": day, "text": "已完工"})
     assert final.json["status"] == "done"
     assert [s["step"] for s in final.json["steps"]][-1] == "publish_result"
+
+
+def test_another_communitys_staff_get_404_for_our_ballots_and_councils(client, session, token, org, clock):
+    from console.auth import issue_staff_token
+    from models.org import Community, Staff
+
+    proposer = _resident(session, org)
+    p = proposals.propose(session, proposer, title="充电桩", description="d", scope="estate")
+    proposals.screen(session, org.staff["community_staff"], p, "feasible")
+    ballot = ballots.open_ballot(
+        session, org.staff["community_staff"], title="t", scope="estate", estate_id=org.estates["E-LZ"].id,
+        proposal_ids=[p.public_id], opens_at=clock.now(), closes_at=clock.now() + timedelta(days=1), rule="resident",
+    )  # fmt: skip
+    other = Community(code="other", name="别的社区")
+    session.add(other)
+    session.flush()
+    stranger = Staff(name="外社区社工", role="community_staff", community_id=other.id)
+    session.add(stranger)
+    session.flush()
+    headers = {"Authorization": f"Bearer {issue_staff_token(session, stranger.id)}"}
+    session.commit()
+    assert client.get(f"{API}/ballots/{ballot.public_id}", headers=headers).status_code == 404
+    screened = client.post(f"{API}/proposals/{p.public_id}/screen", json={"decision": "feasible"}, headers=headers)
+    assert screened.status_code == 404
+    assert client.get(f"{API}/proposals", headers=headers).json["items"] == []
+    assert client.get(f"{API}/ballots/{ballot.public_id}", headers=token("secretary")).status_code == 200
