@@ -43,6 +43,7 @@ def blueprints() -> list[Blueprint]:
     """Every HTTP surface of hongguan, in registration order: the one list of blueprints."""
     from bot.views import bp as wechat_bp
     from console.appeals import bp as console_appeals_bp
+    from console.participation import bp as console_participation_bp
     from console.reports import bp as console_reports_bp
     from console.reports import public_bp as public_kpi_bp
     from infra.web import health_bp
@@ -50,6 +51,7 @@ def blueprints() -> list[Blueprint]:
     from miniapp_api.routes_auth import bp as auth_bp
     from miniapp_api.routes_events import bp as events_bp
     from miniapp_api.routes_notices import bp as notices_bp
+    from miniapp_api.routes_participation import bp as participation_bp
     from miniapp_api.routes_points import bp as points_bp
     from miniapp_api.routes_rewards import bp as rewards_bp
     from miniapp_api.routes_venues import bp as venues_bp
@@ -64,8 +66,10 @@ def blueprints() -> list[Blueprint]:
         events_bp,  # /api/v1: event signup
         points_bp,  # /api/v1: volunteer points
         rewards_bp,  # /api/v1: rewards
+        participation_bp,  # /api/v1: micro-project proposals, ballots, results, funded projects
         console_appeals_bp,  # /console/api: staff appeal list, workflow steps, recategorise
         console_reports_bp,  # /console/api: KPIs, weekly reports, 红黑榜
+        console_participation_bp,  # /console/api/participation: screening, ballots, projects, 议事会
         public_kpi_bp,  # /api/v1/public/kpi
     ]
 

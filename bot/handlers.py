@@ -17,13 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import binding, menu
-from infra import privacy
+from infra import clock, privacy
 from models.appeal import Appeal, AppealAttachment
 from models.messages import InboundMessage
 from models.resident import Resident
 from services.appeals import intake, workflow
+from services.errors import DomainError
 from services.notifications.outbox import defer
 from services.organisation import residents
+from services.participation import ballots, proposals
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,8 @@ def _menu_action(ctx: Context, key: str) -> str | None:
             # Intake asked "which appeal is this about?" and holds the resident's text: answer that first.
             return "请先回复上面的问题，再发送“绑定”选择小区和楼栋。"
         return binding.start(ctx.session, ctx.resident)
+    if key == menu.OPEN_BALLOTS:
+        return open_ballots_text(ctx.session, ctx.resident)
     return None
 
 
@@ -148,9 +152,20 @@ def _command(text: str) -> str | None:
     return menu.TEXT_COMMANDS.get(text.strip().lower().rstrip("。.!！~～ "))
 
 
+def _proposal_text(text: str) -> str | None:
+    """The idea in "微实事：<idea>" (full-width or ASCII colon, or a space), else None."""
+    stripped = text.strip()
+    if not stripped.startswith(menu.PROPOSAL_PREFIX):
+        return None
+    rest = stripped.removeprefix(menu.PROPOSAL_PREFIX)
+    if not rest or rest[0] not in "：: ":
+        return None
+    return rest[1:].strip() or None
+
+
 def is_command(text: str) -> bool:
-    """True when the text is a typed menu command (帮助, 我的诉求 …), answered inline."""
-    return _command(text) is not None
+    """True when the text is a typed menu command (帮助, 我的诉求 …) or a 微实事 proposal, answered inline."""
+    return _command(text) is not None or _proposal_text(text) is not None
 
 
 def _text_flow(ctx: Context, text: str) -> intake.IntakeResult:
@@ -161,6 +176,9 @@ def _text_flow(ctx: Context, text: str) -> intake.IntakeResult:
     command = _command(text)
     if command is not None:
         return intake.IntakeResult(reply=_menu_action(ctx, command) or menu.HELP_TEXT, appeal=None)
+    idea = _proposal_text(text)
+    if idea is not None:
+        return intake.IntakeResult(reply=propose_text(ctx.session, resident, idea), appeal=None)
     if not text.strip():
         return intake.IntakeResult(reply=menu.UNSUPPORTED, appeal=None)
     return intake.handle_text(
@@ -350,3 +368,33 @@ def my_points_text(session: Session, resident: Resident) -> str:
     except ImportError:  # the points ledger ships in a later issue
         return "积分功能即将上线，届时可在这里和红管家小程序中查看。"
     return f"您当前的志愿积分：{points.balance_of(session, resident.id)} 分。积分可在红管家小程序兑换礼品。"
+
+
+def open_ballots_text(session: Session, resident: Resident) -> str:
+    """The micro-project ballots open now where the resident lives, with their closing time and options."""
+    now = clock.now()
+    open_now = ballots.open_for(session, resident, now=now)
+    if not open_now:
+        if resident.building_id is None:
+            return "您还没有绑定住址，绑定后可以参加本楼栋、小区和社区的微实事投票。回复“绑定”开始。"
+        return "目前没有正在进行的微实事投票。想做什么微实事？发“微实事：您的想法”提给社区。"
+    lines = ["正在进行的微实事投票："]
+    for ballot in open_now[:5]:
+        closes = clock.local_text(ballot.closes_at)
+        rule = "每户一票" if ballot.rule == "household" else "每人一票"
+        voted = "（已投）" if ballots.has_voted(session, ballot, resident) else ""
+        titles = "、".join(p.title for _, p in ballots.options(session, ballot))
+        lines.append(f"· {ballot.title}{voted}｜{rule}，可选 {ballot.max_choices} 项｜{closes} 截止\n  项目：{titles}")
+    lines.append("请在红管家小程序“居民议事”中投票，截止后公布结果。")
+    return "\n".join(lines)
+
+
+def propose_text(session: Session, resident: Resident, idea: str) -> str:
+    """Record a 微实事 proposal for the resident's building from chat; the reply says what happens next."""
+    first_line = idea.splitlines()[0].strip()
+    title = first_line[:30] + ("…" if len(first_line) > 30 else "")
+    try:
+        proposals.propose(session, resident, title=title, description=idea, scope="building", source="chat")
+    except DomainError as refused:
+        return refused.message + ("。回复“绑定”开始。" if refused.code == "not_bound" else "")
+    return f"已收到您的微实事提议「{title}」，社区会审核并告诉您结果；可行的项目会交给居民投票。"

@@ -13,7 +13,10 @@ MY_APPEALS = "MY_APPEALS"
 MY_POINTS = "MY_POINTS"
 HELP = "HELP"
 BIND = "BIND"
-CLICK_KEYS = (MY_APPEALS, MY_POINTS, HELP, BIND)
+OPEN_BALLOTS = "OPEN_BALLOTS"
+CLICK_KEYS = (MY_APPEALS, MY_POINTS, HELP, BIND, OPEN_BALLOTS)
+# "微实事：<想法>" proposes a micro-project for the resident's building (answered inline).
+PROPOSAL_PREFIX = "微实事"
 
 # Typed equivalents of the menu keys, so residents without the menu (or on old clients) can ask in words.
 TEXT_COMMANDS: dict[str, str] = {
@@ -29,6 +32,9 @@ TEXT_COMMANDS: dict[str, str] = {
     "绑定": BIND,
     "绑定住址": BIND,
     "绑定小区": BIND,
+    "投票": OPEN_BALLOTS,
+    "居民投票": OPEN_BALLOTS,
+    "微实事投票": OPEN_BALLOTS,
 }
 
 WELCOME = (
@@ -42,7 +48,8 @@ HELP_TEXT = (
     "1. 直接发文字或语音描述问题（如“3幢楼道灯坏了”），即登记为诉求并回复编号；\n"
     "2. 登记后发图片，会补充到您最近的诉求；\n"
     "3. 发送位置：首次会按位置绑定所在网格，也会作为问题地点；回复“绑定”可选择小区和楼栋；\n"
-    "4. 回复“我的诉求”查看办理进度，“我的积分”查看志愿积分。"
+    "4. 回复“我的诉求”查看办理进度，“我的积分”查看志愿积分；\n"
+    "5. 回复“投票”查看正在进行的微实事投票，发“微实事：想法”为本楼栋提一个微实事项目。"
 )
 
 VOICE_NOT_RECOGNISED = "抱歉，没能识别您的语音。请用文字描述一下您的问题，我们马上登记。"
@@ -55,10 +62,14 @@ ACK_QUEUED = "收到，正在为您登记转办，稍后告知编号和承办单
 
 
 def menu_definition(miniapp_appid: str | None = None, miniapp_page: str = "pages/index/index") -> dict[str, Any]:
-    """The menu for /cgi-bin/menu/create: 我的诉求 / 我的积分 / 服务 (帮助, 绑定住址, mini-program)."""
+    """The menu for /cgi-bin/menu/create: 我的诉求 / 我的积分 / 服务 (帮助, 绑定住址, 居民投票, mini-program).
+
+    A sub-menu holds at most 5 items (https://developers.weixin.qq.com/doc/offiaccount/Custom_Menus/Creating_Custom-Defined_Menu.html).
+    """
     service: list[dict[str, Any]] = [
         {"type": "click", "name": "使用帮助", "key": HELP},
         {"type": "click", "name": "绑定住址", "key": BIND},
+        {"type": "click", "name": "居民投票", "key": OPEN_BALLOTS},
     ]
     if miniapp_appid:
         service.append(

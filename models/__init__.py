@@ -5,13 +5,23 @@ Add a module's import here when you add the module.
 """
 
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
+from models.ballot import Ballot, BallotChoice, BallotOption, BallotResult, BallotVoter
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
 from models.calendar import CalendarDay
+from models.council import (
+    Council,
+    CouncilItem,
+    CouncilMeeting,
+    CouncilMember,
+    MeetingAttendance,
+    ProcedureStep,
+)
 from models.deadlines import Reminder, SlaPolicy
 from models.duty import DutyShift
 from models.events import Event, EventSignup
 from models.messages import InboundMessage, OutboundMessage
+from models.micro_project import CommunityBudget, MicroProject, ProjectUpdate, Proposal
 from models.miniapp import IdempotencyRecord, MiniappSession
 from models.notice import Notice, NoticeRead
 from models.notify import SubscribeGrant
@@ -37,6 +47,11 @@ __all__ = [
     "AppealAttachment",
     "AppealEvent",
     "AppealSupporter",
+    "Ballot",
+    "BallotChoice",
+    "BallotOption",
+    "BallotResult",
+    "BallotVoter",
     "Base",
     "Booking",
     "BookingBan",
@@ -44,7 +59,12 @@ __all__ = [
     "Building",
     "CalendarDay",
     "Community",
+    "CommunityBudget",
     "ConsultAnswer",
+    "Council",
+    "CouncilItem",
+    "CouncilMeeting",
+    "CouncilMember",
     "Department",
     "DuplicatePolicy",
     "DutyShift",
@@ -55,6 +75,8 @@ __all__ = [
     "IdempotencyRecord",
     "InboundMessage",
     "LabelledExample",
+    "MeetingAttendance",
+    "MicroProject",
     "MiniappSession",
     "NoShowStrike",
     "Notice",
@@ -66,7 +88,10 @@ __all__ = [
     "PendingJob",
     "PointsAccount",
     "PointsLedger",
+    "ProcedureStep",
+    "ProjectUpdate",
     "PropertyCompany",
+    "Proposal",
     "QRScene",
     "RankingChange",
     "RankingEntry",

@@ -158,6 +158,7 @@ def seed_all(session: Session) -> dict[str, int]:
     from services.appeals.deadlines import seed_sla_policies
     from services.appeals.routing import seed_routing
     from services.booking.venues import seed_demo_venues
+    from services.participation.demo import seed_participation
     from services.points.ledger import seed_task_categories
 
     org = seed_org(session)
@@ -175,6 +176,7 @@ def seed_all(session: Session) -> dict[str, int]:
     }
     summary["demo_resident"] = seed_demo_resident(session, org)
     summary.update(_seed_demo_activity(session, org))
+    summary.update(seed_participation(session, org))  # an open ballot and a council mid-way through 四议两公开
     return summary
 
 

@@ -148,8 +148,10 @@ def _audience(notice: Notice) -> Select[tuple[int]]:
     return stmt
 
 
-def push_to_audience(session: Session, notice: Notice) -> int:
+def push_to_audience(session: Session, notice: Notice, *, heading: str = "紧急通知") -> int:
     """Tell every reachable resident in scope about the notice (one idempotent notification each); how many.
+
+    `heading` opens the pushed text (【紧急通知】 for an urgent notice, 【决议公开】 for a council's resolution …).
 
     The channel follows the notification rules (customer-service message inside the 48 h window, else the
     notice template or a mini-program subscribe message the resident has granted).
@@ -159,7 +161,7 @@ def push_to_audience(session: Session, notice: Notice) -> int:
     stmt = _audience(notice).where(
         Resident.erased_at.is_(None), or_(Resident.openid.is_not(None), Resident.miniapp_openid.is_not(None))
     )
-    text = f"【紧急通知】{notice.title}：{notice.body}"
+    text = f"【{heading}】{notice.title}：{notice.body}"
     text = text if len(text) <= 600 else text[:599] + "…"
     recipients = list(session.scalars(stmt.order_by(Resident.id)))
     for resident_id in recipients:

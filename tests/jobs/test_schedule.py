@@ -25,6 +25,7 @@ def test_every_periodic_job_is_registered_and_importable(redis_url):
         "jobs.appeals.weekly_report",
         "jobs.appeals.monthly_ranking",
         "jobs.points.reconcile",
+        "jobs.participation.publish_closed_ballots",
     } <= names
     for job in jobs:
         module, _, func = job.func_name.rpartition(".")

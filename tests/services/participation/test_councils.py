@@ -1,0 +1,139 @@
+"""Councils and 四议两公开: members, meetings, steps in order, publications pushed to residents in scope."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models.micro_project import Proposal
+from models.notice import Notice
+from models.outbox import PendingJob
+from services.errors import Conflict, DomainError, Forbidden
+from services.notifications.notify import RESIDENT_JOB
+from services.participation import councils, procedure, proposals
+
+from .conftest import make_resident
+
+
+def _pushed(session, notice_id: int) -> list[int]:
+    jobs = session.scalars(select(PendingJob).where(PendingJob.func == RESIDENT_JOB))
+    return sorted(j.args[0] for j in jobs if j.args[2] == f"notice:{notice_id}")
+
+
+@pytest.fixture
+def council(session, org):
+    staff = org.staff["secretary"]
+    c = councils.create_council(session, staff, name="绿洲花园红管议事会", estate_id=org.estates["E-LZ"].id)
+    for name, kind in [("张党员", "party_member"), ("李代表", "resident_rep"), ("绿洲物业", "property_company")]:
+        councils.add_member(session, staff, c, name=name, kind=kind)
+    return c
+
+
+def test_a_council_meets_with_agenda_attendance_and_minutes(session, org, council, clock):
+    staff = org.staff["secretary"]
+    meeting = councils.schedule_meeting(
+        session, staff, council, title="十二月议事会", held_at=clock.now(), agenda=["电动车充电", "  ", "楼道堆物"]
+    )
+    members = councils.view(session, council)["members"]
+    councils.record_meeting(session, staff, meeting, present_member_ids=[members[0]["id"]], minutes="议定增设充电桩")
+    seen = councils.view(session, council)["meetings"][0]
+    assert seen["agenda"] == ["电动车充电", "楼道堆物"]
+    assert seen["present"] == [members[0]["id"]]
+    assert seen["minutes"] == "议定增设充电桩"
+    with pytest.raises(DomainError):
+        councils.record_meeting(session, staff, meeting, present_member_ids=[999_999])
+    with pytest.raises(DomainError):
+        councils.add_member(session, staff, council, name="x", kind="stranger")
+
+
+def test_the_procedure_runs_in_order_and_publishes_twice_to_residents_in_scope(session, org, council, clock):
+    staff = org.staff["secretary"]
+    inside = make_resident(session, org, building="E-LZ-2")
+    outside = make_resident(session, org, building="E-XY-1")
+    proposer = make_resident(session, org, building="E-LZ-1")
+    source = proposals.propose(session, proposer, title="增设充电桩", description="楼下没有充电桩", scope="estate")
+    item = councils.add_item(
+        session, staff, council, title="增设电动车充电桩", source_type="proposal", source_id=source.public_id
+    )
+    today = clock.local_now().date()
+    with pytest.raises(Conflict) as skipped:
+        procedure.deliberate(session, staff, item, "party_review", held_on=today, outcome="approved")
+    assert skipped.value.code == "step_out_of_order"
+    assert skipped.value.details == {"expected": "party_proposal"}
+    with pytest.raises(Conflict):
+        procedure.publish(session, staff, item, "publish_resolution", held_on=today, text="决议")
+    days = [today - timedelta(days=n) for n in (9, 6, 3, 1)]
+    for step, day in zip(procedure.DELIBERATIONS, days, strict=True):
+        procedure.deliberate(session, staff, item, step, held_on=day, outcome="approved", note=f"{step} 通过")
+    assert item.status == "resolved"
+    resolution = procedure.publish(
+        session, staff, item, "publish_resolution", held_on=today, text="增设 20 个充电桩，预算 3 万元",
+        proposal={"title": "绿洲花园充电桩", "rough_cost_yuan": 30000},
+    )  # fmt: skip
+    notice = session.get(Notice, resolution.notice_id)
+    assert notice.estate_id == org.estates["E-LZ"].id
+    assert notice.title.startswith("决议公开")
+    pushed = _pushed(session, notice.id)
+    assert inside.id in pushed
+    assert proposer.id in pushed
+    assert outside.id not in pushed
+    created = session.get(Proposal, item.created_proposal_id)
+    assert (created.status, created.source, created.rough_cost_yuan) == ("feasible", "council", 30000)
+    procedure.publish(session, staff, item, "publish_result", held_on=today, text="20 个充电桩已投入使用")
+    assert item.status == "done"
+    assert procedure.next_step(session, item) is None
+    shown = procedure.view(session, item)
+    assert [s["label"] for s in shown["steps"]] == list(procedure.LABELS.values())
+    assert [s["held_on"] for s in shown["steps"]][:4] == days
+
+
+def test_a_rejected_deliberation_ends_the_procedure(session, org, council, clock):
+    staff = org.staff["secretary"]
+    item = councils.add_item(session, staff, council, title="拆除花坛改车位")
+    today = clock.local_now().date()
+    procedure.deliberate(session, staff, item, "party_proposal", held_on=today, outcome="approved")
+    procedure.deliberate(session, staff, item, "committees_consult", held_on=today, outcome="rejected", note="绿地")
+    assert item.status == "rejected"
+    with pytest.raises(Conflict):
+        procedure.deliberate(session, staff, item, "party_review", held_on=today, outcome="approved")
+
+
+def test_dates_run_forward_and_not_into_the_future(session, org, council, clock):
+    staff = org.staff["secretary"]
+    item = councils.add_item(session, staff, council, title="议题")
+    today = clock.local_now().date()
+    with pytest.raises(DomainError):
+        procedure.deliberate(
+            session, staff, item, "party_proposal", held_on=today + timedelta(days=1), outcome="approved"
+        )
+    procedure.deliberate(session, staff, item, "party_proposal", held_on=today, outcome="approved")
+    with pytest.raises(DomainError):
+        procedure.deliberate(
+            session, staff, item, "committees_consult", held_on=today - timedelta(days=1), outcome="approved"
+        )
+
+
+def test_an_item_from_an_appeal_and_an_ordinary_decision_creating_a_notice(session, org, council, clock):
+    from services.appeals.records import create_appeal
+
+    staff = org.staff["secretary"]
+    appeal = create_appeal(session, resident=make_resident(session, org), text="小区门口路灯不亮", channel="wechat")
+    item = councils.add_item(
+        session, staff, council, title="路灯维修", source_type="appeal", source_id=appeal.public_id, major=False
+    )
+    assert item.appeal_id == appeal.id
+    with pytest.raises(Conflict):
+        procedure.deliberate(session, staff, item, "party_proposal", held_on=date.today(), outcome="approved")
+    procedure.decide(session, staff, item, decision="物业本周内更换灯具", create="notice")
+    assert session.get(Notice, item.created_notice_id).body == "物业本周内更换灯具"
+    with pytest.raises(Conflict):
+        procedure.decide(session, staff, item, decision="again")
+
+
+def test_only_organisers_of_the_community_run_councils(session, org, council):
+    with pytest.raises(Forbidden):
+        councils.create_council(session, org.staff["g1_worker"], name="x")
+    with pytest.raises(Forbidden):
+        councils.add_item(session, org.staff["pc_lh"], council, title="x")
