@@ -22,7 +22,7 @@ from infra.http import (
     validation_error_response,
 )
 from infra.redis import connect
-from infra.web import init_app
+from infra.web import add_health_check, init_app
 
 
 def _configure_logging(app: OpenAPI) -> None:
@@ -41,6 +41,7 @@ def _register_blueprints(app: OpenAPI) -> None:
     """Every HTTP surface of hongguan; each area owns its blueprint modules."""
     from bot.views import bp as wechat_bp
     from console import appeals as console_appeals
+    from console import nlp_model as console_nlp_model
     from console import reports as console_reports
     from miniapp_api import blueprint as miniapp
     from miniapp_api import routes_events, routes_points, routes_rewards
@@ -51,6 +52,7 @@ def _register_blueprints(app: OpenAPI) -> None:
         app.register_api(area.bp)  # /api/v1: event signup, volunteer points, rewards
     console_appeals.register(app)  # /console/api: staff appeal list, workflow steps, recategorise
     console_reports.register(app)  # /console/api: KPIs, weekly reports, 红黑榜; /api/v1/public/kpi
+    console_nlp_model.register(app)  # /console/api/nlp/model: the classification model in service
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
@@ -83,7 +85,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     _register_blueprints(app)
     # Load jieba's dictionary and the routing model once per process: under `gunicorn --preload` and in the
     # RQ worker this happens before fork, so the first resident message does not pay ~0.6 s.
+    # The model in service is the file at NLP_MODEL when one is installed there, re-checked at most once a second.
     from nlp import classifier
 
+    classifier.configure(settings["NLP_MODEL"] or None)
     classifier.warm()
+    add_health_check(app, "nlp_model", lambda _session: classifier.in_service()[0].version)
     return app
