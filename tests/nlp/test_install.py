@@ -117,7 +117,8 @@ def test_install_command_uses_the_setting_and_refuses_bad_files(tmp_path, monkey
     community_model("community-cli").save(source)
     monkeypatch.delenv("HONGGUAN_NLP_MODEL", raising=False)
     result = runner.invoke(nlp_group, ["install", str(source)])
-    assert result.exit_code != 0 and "HONGGUAN_NLP_MODEL" in result.output
+    assert result.exit_code != 0
+    assert "HONGGUAN_NLP_MODEL" in result.output
     target = tmp_path / "instance" / "nlp-model.json"
     monkeypatch.setenv("HONGGUAN_NLP_MODEL", str(target))
     result = runner.invoke(nlp_group, ["install", str(source)])
@@ -127,5 +128,6 @@ def test_install_command_uses_the_setting_and_refuses_bad_files(tmp_path, monkey
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")
     result = runner.invoke(nlp_group, ["install", str(bad)])
-    assert result.exit_code != 0 and "refused, nothing installed" in result.output
+    assert result.exit_code != 0
+    assert "refused, nothing installed" in result.output
     assert KeywordModel.load(target).version == "community-cli"
