@@ -90,3 +90,24 @@ def test_the_worker_classifies_with_a_model_installed_between_two_jobs(
 
 def test_the_model_endpoint_needs_a_staff_token(client) -> None:
     assert client.get("/console/api/nlp/model").status_code == 401
+
+
+def test_a_forking_worker_loads_a_new_model_in_the_parent_so_horses_inherit_it(app, served, tmp_path) -> None:
+    from infra.web import get_redis
+    from jobs.outbox import sweep_outbox
+    from jobs.queue import QUEUES, enqueue, get_queue
+    from jobs.worker import HongguanWorker
+
+    _community_model(tmp_path / "new.json")
+    install(tmp_path / "new.json", served)
+    with app.app_context():
+        enqueue(sweep_outbox, job_id="sweep-fork")
+        worker = HongguanWorker([get_queue(q) for q in QUEUES], connection=get_redis(), app=app)
+    classifier.configure(served, check_interval=3600)  # a long interval: nothing else looks at the file
+    held = classifier._service.classifier  # what the process holds, read without looking at the file
+    assert held is not None
+    assert held.version == load_default().version
+    worker.work(burst=True)
+    # The horse ran in a child process; the parent looked at the file before forking it.
+    assert classifier._service.classifier is not None
+    assert classifier._service.classifier.version == "community-own-1"
