@@ -26,7 +26,7 @@ def _classifier(model: Path | None):
 
 @click.group("nlp")
 def nlp_group() -> None:
-    """Appeal classification: train, evaluate and explain keyword models."""
+    """Appeal classification: export labelled appeals, train, evaluate, explain and install keyword models."""
 
 
 @nlp_group.command("export")
