@@ -23,7 +23,7 @@ from infra.http import (
     validation_error_response,
 )
 from infra.redis import connect
-from infra.web import init_app
+from infra.web import add_health_check, init_app
 from services.errors import DomainError
 
 
@@ -43,6 +43,7 @@ def blueprints() -> list[Blueprint]:
     """Every HTTP surface of hongguan, in registration order: the one list of blueprints."""
     from bot.views import bp as wechat_bp
     from console.appeals import bp as console_appeals_bp
+    from console.nlp_model import bp as console_nlp_model_bp
     from console.participation import bp as console_participation_bp
     from console.reports import bp as console_reports_bp
     from console.reports import public_bp as public_kpi_bp
@@ -70,6 +71,7 @@ def blueprints() -> list[Blueprint]:
         console_appeals_bp,  # /console/api: staff appeal list, workflow steps, recategorise
         console_reports_bp,  # /console/api: KPIs, weekly reports, 红黑榜
         console_participation_bp,  # /console/api/participation: screening, ballots, projects, 议事会
+        console_nlp_model_bp,  # /console/api/nlp/model: the classification model in service
         public_kpi_bp,  # /api/v1/public/kpi
     ]
 
@@ -121,9 +123,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
     _register_blueprints(app)
     # Load jieba's dictionary and the routing model once per process: under `gunicorn --preload` and in the
     # RQ worker this happens before fork, so the first resident message does not pay ~0.6 s.
+    # The model in service is the file at NLP_MODEL when one is installed there, re-checked at most once a second.
     from nlp import classifier
 
+    classifier.configure(settings["NLP_MODEL"] or None)
     classifier.warm()
+    add_health_check(app, "nlp_model", lambda _session: classifier.in_service()[0].version)
     return app
 
 

@@ -1,11 +1,20 @@
-"""`hongguan nlp`: train a keyword model, evaluate a model on labelled CSV, explain one decision."""
+"""`hongguan nlp`: export a community's labelled appeals, train a keyword model (cross-validated against the
+shipped one), evaluate, explain one decision, and put a model file in service."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+from cli.appctx import with_appcontext
+
+if TYPE_CHECKING:
+    from nlp.model import KeywordModel
+    from nlp.train import Example
 
 
 def _classifier(model: Path | None):
@@ -17,11 +26,46 @@ def _classifier(model: Path | None):
 
 @click.group("nlp")
 def nlp_group() -> None:
-    """Appeal classification: train, evaluate and explain keyword models."""
+    """Appeal classification: export labelled appeals, train, evaluate, explain and install keyword models."""
+
+
+@nlp_group.command("export")
+@click.argument("output", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--community", "community_code", default=None, help="only this community's appeals (its code)")
+@with_appcontext
+def export_command(output: Path, community_code: str | None) -> None:
+    """Write the community's confirmed appeals as the labelled CSV that `hongguan nlp train` reads."""
+    from infra.web import get_db
+    from services.community_model.export import history, write_csv
+    from services.errors import DomainError
+
+    try:
+        with get_db().session() as session, open(output, "w", encoding="utf-8", newline="") as fh:
+            n = write_csv(history(session, community_code), fh)
+            session.rollback()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{n} labelled appeals written to {output}")
+
+
+def _db_examples(community_code: str | None) -> list[Example]:
+    """The labelled appeals of the configured database as training examples."""
+    from infra.web import get_db
+    from nlp.train import Example as TrainingExample
+    from services.community_model.export import history
+    from services.errors import DomainError
+
+    try:
+        with get_db().session() as session:
+            rows = [TrainingExample(text=r.text, label=r.label) for r in history(session, community_code)]
+            session.rollback()
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return rows
 
 
 @nlp_group.command("train")
-@click.argument("csv_files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("csv_files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="model JSON")
 @click.option(
     "--curated/--no-curated",
@@ -36,9 +80,25 @@ def nlp_group() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="a CSV whose text is already segmented with spaces (repeatable)",
 )
+@click.option("--from-db", is_flag=True, help="add the labelled appeals of the configured database (as `nlp export`)")
+@click.option("--community", "community_code", default=None, help="with --from-db: only this community's appeals")
+@click.option(
+    "--cv",
+    "folds",
+    type=click.IntRange(min=0),
+    default=0,
+    help="report K-fold cross-validated macro-F1 of this recipe vs the reference model on the same rows (0: none)",
+)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="with --cv: the reference model JSON (default: the shipped community model)",
+)
 @click.option("--version", "version", default="", help="model version (default: community-YYYY.M.D)")
 @click.option("--threshold", type=float, default=None, help="confidence below which appeals go to triage")
 @click.option("-C", "c", type=float, default=None, help="SVM regularisation (default: cross-validated)")
+@click.option("--prune", type=float, default=None, help="drop learned weights below this (default: cross-validated)")
 @click.option(
     "--ngrams",
     default="2",
@@ -50,13 +110,18 @@ def train_command(
     output: Path,
     curated: bool,
     segmented_files: tuple[Path, ...],
+    from_db: bool,
+    community_code: str | None,
+    folds: int,
+    against: Path | None,
     version: str,
     threshold: float | None,
     c: float | None,
+    prune: float | None,
     ngrams: str,
 ) -> None:
-    """Learn keyword weights from CSV files of `text,label` and write a model JSON."""
-    from nlp import train
+    """Learn keyword weights from CSV files of `text,label` (such as `nlp export` writes) and write a model JSON."""
+    from nlp import crossval, train
     from nlp.model import DEFAULT_THRESHOLD
 
     try:
@@ -66,29 +131,83 @@ def train_command(
     if any(n < 1 for n in lengths):
         raise click.BadParameter("n-gram lengths must be positive", param_hint="--ngrams")
 
-    examples = []
-    for path in csv_files:
-        examples += train.read_csv(path)
-    for path in segmented_files:
-        examples += train.read_csv(path, segmented=True)
+    if not (csv_files or segmented_files or from_db):
+        raise click.UsageError("give CSV files, --segmented files or --from-db")
     try:
-        model = train.fit(
-            examples,
-            curated=train.load_curated() if curated else None,
+        examples = []
+        for path in csv_files:
+            examples += train.read_csv(path)
+        for path in segmented_files:
+            examples += train.read_csv(path, segmented=True)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sources = [p.name for p in (*csv_files, *segmented_files)]
+    if from_db:
+        examples += with_appcontext(_db_examples)(community_code)
+        sources.append("database" + (f" ({community_code})" if community_code else ""))
+    curated_keywords = train.load_curated() if curated else None
+
+    def recipe(rows: Sequence[Example], final: bool = False) -> KeywordModel:  # for the folds and the final model
+        return train.fit(
+            rows,
+            curated=curated_keywords,
             c=c,
+            prune=prune,
             ngrams=lengths,
             threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
             version=version or train.default_version("community" if curated else "model"),
-            sources=[p.name for p in (*csv_files, *segmented_files)],
+            sources=sources if final else (),
         )
+
+    try:
+        comparison = None
+        if folds:
+            reference = _classifier(against)
+            comparison = crossval.compare(examples, reference, recipe, folds=folds)
+        model = recipe(examples, final=True)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
+    if comparison is not None:
+        click.echo(crossval.format_comparison(comparison, new_name=model.version))
+        click.echo("")
+        model.meta["cv_against_reference"] = {
+            "folds": folds,
+            "rows": comparison.new.n,
+            "macro_f1": round(comparison.new.macro_f1, 4),
+            "reference": comparison.reference_version,
+            "reference_macro_f1": round(comparison.reference.macro_f1, 4),
+        }
     model.save(output)
     n = sum(len(cat.keywords) + len(cat.curated) for cat in model.categories.values())
     click.echo(
         f"wrote {output}: version {model.version}, {len(model.labels)} categories, {n} keywords, "
         f"{len(examples)} examples, C={model.meta['C']}"
     )
+
+
+@nlp_group.command("install")
+@click.argument("model_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--target",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="the served model file (default: HONGGUAN_NLP_MODEL)",
+)
+def install_command(model_file: Path, target: Path | None) -> None:
+    """Check that a model loads and classifies, then put it in service: web and workers switch within a second."""
+    from infra.config import load_config
+    from nlp.install import ModelRejected, install
+
+    if target is None:
+        configured = load_config()["NLP_MODEL"]  # the setting only: installing needs no application
+        if not configured:
+            raise click.ClickException("set HONGGUAN_NLP_MODEL to the served model file (or give --target)")
+        target = Path(configured)
+    try:
+        model = install(model_file, target)
+    except ModelRejected as exc:
+        raise click.ClickException(f"refused, nothing installed: {exc}") from exc
+    click.echo(f"model {model.version} ({len(model.labels)} categories) installed at {target}")
 
 
 @nlp_group.command("eval")

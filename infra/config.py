@@ -52,6 +52,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "INBOUND_RELAY_INTERVAL": (0.25, "seconds between the relay's polls for stored messages to hand to RQ"),
     "TIMESTAMP_WINDOW": (300, "seconds a push or URL verification (GET) timestamp may differ from now (replay window)"),
     "MAX_CONTENT_LENGTH": (64 * 1024, "largest request body accepted, bytes"),
+    "NLP_MODEL": ("", "model file in service (`hongguan nlp install` writes it; reloaded within 1 s); empty: shipped"),
 }
 
 # Secrets that must be set explicitly in production (the defaults above are for development only).

@@ -20,8 +20,9 @@ DB_KEY = "hongguan.db"
 REDIS_KEY = "hongguan.redis"
 HEALTH_KEY = "hongguan.health"
 
-# A health check reads the database through a read-only session and returns what /healthz reports for it.
-HealthCheck = Callable[[Session], dict[str, Any]]
+# A health check reads the database through a read-only session and returns what /healthz reports for it
+# (an object of figures, or one value such as a version).
+HealthCheck = Callable[[Session], Any]
 
 
 class LazyCookieSessions(SecureCookieSessionInterface):

@@ -19,6 +19,7 @@ from rq.queue import Queue
 
 from jobs.leader import LeadershipLost, SchedulerLease
 from jobs.moved import resolve
+from nlp import classifier
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ class HongguanWorker(_AppContextMixin, Worker):
     def __init__(self, *args: Any, app: Flask, **kwargs: Any) -> None:
         self.app = app
         super().__init__(*args, **kwargs)
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        # Horses inherit the classifier in service: checking the installed model file here, in the parent, loads
+        # a newly installed model once rather than in every horse that follows.
+        classifier.default_classifier()
+        super().fork_work_horse(job, queue)
 
 
 class HongguanSimpleWorker(_AppContextMixin, SimpleWorker):

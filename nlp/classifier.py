@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -315,19 +317,109 @@ def _weight_magnitude(kv: tuple[str, float]) -> float:
 SUGGESTIONS = 2  # categories suggested to staff for a message in triage
 _TOKEN_CACHE_MAX = 200_000  # distinct tokens remembered per classifier; bounds memory on odd input
 
-_default: Classifier | None = None
-_default_lock = threading.Lock()
+# The model in service: the shipped community model, or the file a community installed (`hongguan nlp install`)
+# at the configured path (HONGGUAN_NLP_MODEL). Web and worker processes look at the file's stat at most once per
+# `check_interval` seconds and load a changed file whole before swapping it in, so a new model goes into service
+# without a restart and a bad file is never half-loaded: the classifier in service stays until one loads.
+log = logging.getLogger(__name__)
+CHECK_INTERVAL = 1.0
+
+
+class _InService:
+    """The process's classifier in service and where it comes from."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.path: Path | None = None
+        self.check_interval = CHECK_INTERVAL
+        self.classifier: Classifier | None = None
+        self.source = "shipped"  # "shipped" | "file"
+        self.stamp: tuple[int, int, int] | None = None  # (inode, size, mtime_ns) of the file last looked at
+        self.next_check = 0.0
+        self.shipped: Classifier | None = None
+
+
+_service = _InService()
+
+
+def configure(path: str | Path | None, *, check_interval: float = CHECK_INTERVAL) -> None:
+    """Serve the model file at `path` (None or "": the shipped model); reloaded when the file changes."""
+    new_path = Path(path).absolute() if path else None
+    with _service.lock:
+        if new_path == _service.path and check_interval == _service.check_interval:
+            return
+        _service.path = new_path
+        _service.check_interval = check_interval
+        _service.stamp = None
+        _service.next_check = 0.0
+        if new_path is None and _service.shipped is not None:
+            _service.classifier, _service.source = _service.shipped, "shipped"
+
+
+def _shipped() -> Classifier:
+    if _service.shipped is None:
+        tokenize.warm()
+        _service.shipped = Classifier(load_default())
+    return _service.shipped
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _refresh(now: float) -> Classifier:
+    """Under the lock: look at the configured file and swap in its model when it changed and loads."""
+    svc = _service
+    svc.next_check = now + svc.check_interval
+    path = svc.path
+    if path is None:
+        svc.classifier, svc.source = _shipped(), "shipped"
+        return svc.classifier
+    stamp = _stamp(path)
+    if svc.classifier is not None and stamp == svc.stamp:
+        return svc.classifier
+    svc.stamp = stamp
+    if stamp is None:
+        # Not installed yet (or removed): the shipped model serves until a model file is there.
+        if svc.source != "shipped" or svc.classifier is None:
+            log.info("nlp model file %s absent: serving the shipped model", path)
+        svc.classifier, svc.source = _shipped(), "shipped"
+        return svc.classifier
+    try:
+        loaded = Classifier.from_file(path)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        # A file written in place by hand and caught mid-write, or a bad edit: keep serving what was serving.
+        if svc.classifier is None:
+            svc.classifier, svc.source = _shipped(), "shipped"
+        log.warning("nlp model file %s does not load (%s): keeping model %s", path, exc, svc.classifier.version)
+        return svc.classifier
+    log.info("nlp model %s in service from %s", loaded.version, path)
+    svc.classifier, svc.source = loaded, "file"
+    return loaded
 
 
 def default_classifier() -> Classifier:
-    """The process-wide classifier of the shipped community model (loaded and warmed on first use)."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                tokenize.warm()
-                _default = Classifier(load_default())
-    return _default
+    """The process-wide classifier in service: the installed model file when one is configured and loads, else
+    the shipped community model (loaded and warmed on first use; the file is re-checked at most once a second)."""
+    clf = _service.classifier
+    if clf is not None and (_service.path is None or time.monotonic() < _service.next_check):
+        return clf
+    with _service.lock:
+        now = time.monotonic()
+        if _service.classifier is not None and now < _service.next_check:
+            return _service.classifier
+        return _refresh(now)
+
+
+def in_service() -> tuple[Classifier, str]:
+    """The classifier in service in this process and its source: "shipped" or "file" (the installed model)."""
+    clf = default_classifier()
+    with _service.lock:  # the pair as one: not a classifier of one reload with the source of the next
+        return (_service.classifier or clf), _service.source
 
 
 def warm() -> None:

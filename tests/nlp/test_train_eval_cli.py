@@ -181,3 +181,52 @@ def test_cli_train_reports_bad_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(nlp_group, ["train", str(path), "-o", str(tmp_path / "m.json")])
     assert result.exit_code != 0
     assert "two labels" in result.output
+
+
+def _export_like_csv(path: Path, per_label: int = 20) -> int:
+    """An export-shaped CSV (id, created_at, community, text, label, label_source) from the shipped model's own
+    training rows, with the upstairs-noise rows relabelled as neighbour disputes; returns its row count."""
+    import csv
+    import random
+
+    by_label: dict[str, list[train.Example]] = {}
+    for e in train.read_csv(Path(__file__).resolve().parents[2] / "nlp" / "data" / "community_examples.csv"):
+        by_label.setdefault(e.label, []).append(e)
+    rng = random.Random(1)
+    rows = [e for _, es in sorted(by_label.items()) for e in rng.sample(es, min(per_label, len(es)))]
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "created_at", "community", "text", "label", "label_source"])
+        for i, e in enumerate(rows, start=1):
+            label, source = ("neighbor", "staff") if e.label == "noise" else (e.label, "routed")
+            writer.writerow([i, "2026-11-01T09:00:00", "C1", e.text, label, source])
+    return len(rows)
+
+
+def test_train_cv_prints_both_models_on_the_same_rows_and_records_them_in_the_model(tmp_path: Path) -> None:
+    export = tmp_path / "export.csv"
+    n = _export_like_csv(export)
+    out = tmp_path / "own.json"
+    args = ["train", str(export), "-o", str(out), "--cv", "3", "-C", "0.5", "--prune", "0.05", "--version", "own-1"]
+    result = CliRunner().invoke(nlp_group, args)
+    assert result.exit_code == 0, result.output
+    assert f"3-fold cross-validation on {n} rows" in result.output
+    meta = KeywordModel.load(out).meta["cv_against_reference"]
+    assert (meta["folds"], meta["rows"], meta["reference"]) == (3, n, load_default().version)
+    assert f"| own-1 (trained on the other folds) | {meta['macro_f1']:.4f} |" in result.output
+    assert f"| {load_default().version} | {meta['reference_macro_f1']:.4f} |" in result.output
+    # The reference's figure is the shipped model's score on all the rows, as it is.
+    rows = train.read_csv(export)
+    shipped = Classifier(load_default())
+    expected = evaluate([e.label for e in rows], [shipped.classify(e.text).category for e in rows])
+    assert meta["reference_macro_f1"] == round(expected.macro_f1, 4)
+    neighbour = next(line for line in result.output.splitlines() if line.startswith("| neighbor |"))
+    support, ref_f1 = neighbour.split("|")[2:4]
+    assert int(support) == expected.per_class["neighbor"].support == 40
+    assert float(ref_f1) == round(expected.per_class["neighbor"].f1, 4)
+
+
+def test_train_needs_some_rows_to_learn_from(tmp_path: Path) -> None:
+    result = CliRunner().invoke(nlp_group, ["train", "-o", str(tmp_path / "m.json")])
+    assert result.exit_code != 0
+    assert "--from-db" in result.output
