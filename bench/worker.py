@@ -7,7 +7,8 @@ in-process worker that `hongguan worker` runs. The WeChat sandbox runs in a proc
 The rate is N over the time from the first job's start to the last job's end (RQ's own timestamps), so the
 worker's start-up and teardown are left out; CPU is the worker process's (and its work horses') per message.
 
-Run: .venv/bin/python bench/worker.py [--messages 300] [--modes fork,inprocess]
+Run: .venv/bin/python bench/worker.py [--messages 300] [--modes fork,inprocess] [--profile out.prof]
+(`--profile` runs the in-process drain under cProfile and prints the top functions by cumulative time.)
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run(mode: str, n: int) -> dict[str, Any]:
-    """Store n messages, drain them with one worker of `mode`; return the figures."""
+def run(mode: str, n: int, profile: str | None = None) -> dict[str, Any]:
+    """Store n messages, drain them with one worker of `mode`; return the figures (and a cProfile dump)."""
     import sqlalchemy as sa
     from rq.registry import FinishedJobRegistry
 
@@ -93,7 +94,12 @@ def run(mode: str, n: int) -> dict[str, Any]:
         worker_class = HongguanWorker if mode == "fork" else HongguanSimpleWorker
         worker = worker_class(queues, connection=get_redis(app), app=app)
         cpu0 = _cpu()
-        worker.work(burst=True)
+        if profile and mode != "fork":  # a work horse's time would not reach this process's profiler
+            import cProfile
+
+            cProfile.runctx("worker.work(burst=True)", globals(), {"worker": worker}, profile)
+        else:
+            worker.work(burst=True)
         cpu = _cpu() - cpu0
         jobs = []
         for q in queues:
@@ -117,9 +123,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--modes", default="fork,inprocess")
+    parser.add_argument("--profile", help="write a cProfile dump of the in-process drain to this file")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # RQ's per-job lines would be most of the output
-    rows = [run(mode, args.messages) for mode in args.modes.split(",")]
+    rows = [run(mode, args.messages, args.profile) for mode in args.modes.split(",")]
     print(f"\nOne RQ worker draining {args.messages} stored resident messages (SQLite, sandbox in its own process)")
     print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     print("| worker | messages handled | jobs | jobs/message | seconds | messages/s | worker CPU ms/message |")
@@ -127,6 +134,11 @@ def main() -> None:
     for r in rows:
         print(f"| {r['mode']} | {r['handled']} | {r['jobs']} | {r['jobs'] / max(r['handled'], 1):.2f} | "
               f"{r['seconds']:.2f} | {r['rate']:.1f} | {r['cpu_ms']:.1f} |")  # fmt: skip
+    print(f"\nload average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (the machine is shared)")
+    if args.profile:
+        import pstats
+
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(45)
 
 
 if __name__ == "__main__":
