@@ -94,7 +94,7 @@ def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 class Stack:
@@ -403,7 +403,8 @@ def tally(stack: Stack, run: Run, tag: str) -> dict[str, Any]:
     reply = [min(answers[o]) - by_openid[o].sent_at for o in answers if o in by_openid]
     handler = [staff_at[r[3]] - by_openid[o].sent_at for o, r in stored.items() if r[3] in staff_at and o in by_openid]
     handled = sum(1 for r in rows if r[1] == "handled")
-    lost = sum(1 for p in accepted if p.openid not in stored) + sum(1 for r in rows if r[1] != "handled")
+    lost = sum(1 for p in accepted if p.openid not in stored)  # answered 200 by the webhook, never stored
+    left = sum(1 for r in rows if r[1] != "handled")  # stored, not yet handled when the drain ended
     doubled = (
         sum(1 for n in stored_per_openid.values() if n > 1)
         + sum(1 for a in answers.values() if len(a) > 1)
@@ -413,7 +414,8 @@ def tally(stack: Stack, run: Run, tag: str) -> dict[str, Any]:
     done_at = max((min(a) for a in answers.values()), default=run.started) - run.started
     return {
         "sent": len(run.pushes), "accepted": len(accepted), "retried": sum(1 for p in run.pushes if p.tries > 1),
-        "stored": len(rows), "handled": handled, "answered": len(answers), "lost": lost, "doubled": doubled,
+        "stored": len(rows), "handled": handled, "answered": len(answers), "lost": lost, "left": left,
+        "doubled": doubled,
         "offered": len(run.pushes) / max(window, 1e-9), "sustained": len(answers) / max(done_at, 1e-9),
         "reply": reply, "handler": handler, "appeals": sum(1 for r in rows if r[2]),
     }  # fmt: skip
@@ -453,13 +455,14 @@ def measure(stack: Stack, rate: float, duration: float, drain: float, tag: str, 
 def print_rates(results: list[dict], scale: int) -> None:
     """The per-rate table, the CPU split and the backlog series."""
     print(f"\n### Pipeline on PostgreSQL + Redis, {scale} web instance(s) + {scale} worker(s), {os.cpu_count()} cores")
-    print("| offered msg/s | sent | stored | handled | answered | lost | doubled | sustained msg/s "
-          "| resident answer p50 / p95 / p99 s | handler push p50 / p95 / p99 s | backlog grows | load 1/5 min |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
+    print("| offered msg/s | sent | stored | handled | answered | lost | unhandled at the end | doubled "
+          "| sustained msg/s | resident answer p50 / p95 / p99 s | handler push p50 / p95 / p99 s "
+          "| backlog grows | load 1/5 min |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|")
     for r in results:
         rep, han = r["reply"], r["handler"]
         print(f"| {r['offered']:.1f} | {r['sent']} | {r['stored']} | {r['handled']} | {r['answered']} | {r['lost']} "
-              f"| {r['doubled']} | {r['sustained']:.1f} | {_pct(rep, 50):.2f} / {_pct(rep, 95):.2f} / "
+              f"| {r['left']} | {r['doubled']} | {r['sustained']:.1f} | {_pct(rep, 50):.2f} / {_pct(rep, 95):.2f} / "
               f"{_pct(rep, 99):.2f} | {_pct(han, 50):.2f} / {_pct(han, 95):.2f} / {_pct(han, 99):.2f} "
               f"({len(han)}) | {'yes' if r['grows'] else 'no'} | {r['load']} |")  # fmt: skip
     print("\nCPU ms per handled message, by stage")
@@ -534,13 +537,14 @@ def main() -> None:
             rate = rates[0]
             print(f"\n### Faults at {rate:g} pushes/s, {args.duration:g} s each, the fault {args.duration / 4:g} s in")
             print("| fault | sent | accepted 200 | retried by 'WeChat' | stored | handled | answered | lost "
+                  "| unhandled at the end "
                   "| doubled | recovered after s | resident answer p99 s | load 1/5 min |")  # fmt: skip
-            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             for k, fault in enumerate(FAULTS):
                 print(f"fault: {fault}; load {_load()}", file=sys.stderr, flush=True)
                 r = measure(stack, rate, args.duration, args.drain, f"f{k}", inject(stack, fault, args.duration / 4))
                 print(f"| {fault} | {r['sent']} | {r['accepted']} | {r['retried']} | {r['stored']} | {r['handled']} "
-                      f"| {r['answered']} | {r['lost']} | {r['doubled']} | {recovery(r['run']):.1f} "
+                      f"| {r['answered']} | {r['lost']} | {r['left']} | {r['doubled']} | {recovery(r['run']):.1f} "
                       f"| {_pct(r['reply'], 99):.2f} | {r['load']} |", flush=True)  # fmt: skip
     finally:
         stack.stop()
