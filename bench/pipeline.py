@@ -19,7 +19,8 @@ after 1 s as systemd would, the sandbox answering 503 for 30 s) and the time eac
 The machine is shared: the load average is printed beside every figure. PostgreSQL runs as tests run it
 (fsync off, synchronous_commit off): the figures are the application's cost, not a disk's.
 
-Run: .venv/bin/python bench/pipeline.py [--rates 25,50,100] [--duration 30] [--faults] [--scale 1]
+Run: .venv/bin/python bench/pipeline.py [--rates 25,50,100] [--duration 30] [--drain 120] [--scale 1]
+     [--faults [postgres,redis,worker,sandbox]] [--settle 420]
 """
 
 from __future__ import annotations
@@ -372,6 +373,20 @@ def wait_drained(stack: Stack, run: Run, tag: str, timeout: float) -> float:
     return time.time() - started
 
 
+def wait_answered(stack: Stack, run: Run, tag: str, timeout: float) -> float:
+    """Wait until every accepted push has its answer recorded by the sandbox (answers that failed wait for RQ's
+    retry backoff, 10 s then 60 s); returns the seconds from the first push until the last answer, or NaN."""
+    want = {p.openid for p in run.pushes if p.status == 200}
+    started = time.time()
+    while time.time() - started < timeout:
+        sent = stack.sandbox_call("GET", "/sandbox/sent")
+        got = {s["touser"]: s["at"] for s in sent if s["kind"] == "custom" and s["touser"] in want}
+        if len(got) >= len(want):
+            return max(got.values()) - run.started
+        time.sleep(5)
+    return float("nan")
+
+
 def tally(stack: Stack, run: Run, tag: str) -> dict[str, Any]:
     """Count and time what became of the run's pushes, from PostgreSQL and the sandbox's records."""
     import psycopg
@@ -417,7 +432,8 @@ def tally(stack: Stack, run: Run, tag: str) -> dict[str, Any]:
         "stored": len(rows), "handled": handled, "answered": len(answers), "lost": lost, "left": left,
         "doubled": doubled,
         "offered": len(run.pushes) / max(window, 1e-9), "sustained": len(answers) / max(done_at, 1e-9),
-        "reply": reply, "handler": handler, "appeals": sum(1 for r in rows if r[2]),
+        "reply": reply, "handler": handler, "answer_at": {o: min(a) for o, a in answers.items()},
+        "appeals": sum(1 for r in rows if r[2]),
     }  # fmt: skip
 
 
@@ -432,7 +448,9 @@ def grows(run: Run) -> bool:
     return late > max(early * 1.3, run.rate * 2)
 
 
-def measure(stack: Stack, rate: float, duration: float, drain: float, tag: str, during: Any = None) -> dict:
+def measure(
+    stack: Stack, rate: float, duration: float, drain: float, tag: str, during: Any = None, settle: float = 0.0
+) -> dict:
     """One run at `rate`: send, sample, drain, tally; `during(run)` is called in a thread (the faults)."""
     run = Run(rate, duration)
     cpu0 = stack.cpu()
@@ -445,9 +463,12 @@ def measure(stack: Stack, rate: float, duration: float, drain: float, tag: str, 
         if side:
             side.join()
         drained = wait_drained(stack, run, tag, drain)
+        last_answer = wait_answered(stack, run, tag, settle) if settle else float("nan")
     cpu1 = stack.cpu()
     out = tally(stack, run, tag)
-    out.update(rate=rate, run=run, drained=drained, grows=grows(run), load=f"{load0} → {_load()}")
+    out.update(
+        rate=rate, run=run, drained=drained, last_answer=last_answer, grows=grows(run), load=f"{load0} → {_load()}"
+    )
     out["cpu_ms"] = {k: 1000 * (cpu1[k] - cpu0[k]) / max(out["handled"], 1) for k in cpu0}
     return out
 
@@ -515,13 +536,37 @@ def recovery(run: Run) -> float:
     return float("inf")
 
 
+def caught_up(result: dict[str, Any]) -> float:
+    """Seconds from the fault's end until every push sent before it had its answer (NaN: some never did)."""
+    run: Run = result["run"]
+    ended = next((t for t, what in run.events if what == "end"), None)
+    if ended is None:
+        return float("nan")
+    before = [p.openid for p in run.pushes if p.sent_at and p.sent_at - run.started <= ended]
+    if any(o not in result["answer_at"] for o in before):
+        return float("nan")
+    return max((result["answer_at"][o] - run.started for o in before), default=ended) - ended
+
+
 def main() -> None:
     """Run the rates (and the faults) and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="25,50,100", help="pushes per second, comma-separated")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of sending per rate")
     parser.add_argument("--drain", type=float, default=120.0, help="seconds to wait for the backlog afterwards")
-    parser.add_argument("--faults", action="store_true", help="one run per fault at the first rate")
+    parser.add_argument(
+        "--faults",
+        nargs="?",
+        const="postgres,redis,worker,sandbox",
+        default="",
+        help="one run per fault at the first rate (default all: postgres,redis,worker,sandbox)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=420.0,
+        help="seconds a fault run waits for every answer (failed sends wait for RQ's retries)",
+    )
     parser.add_argument("--scale", type=int, default=1, help="web instances and workers (one scheduler)")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",") if r]
@@ -538,13 +583,17 @@ def main() -> None:
             print(f"\n### Faults at {rate:g} pushes/s, {args.duration:g} s each, the fault {args.duration / 4:g} s in")
             print("| fault | sent | accepted 200 | retried by 'WeChat' | stored | handled | answered | lost "
                   "| unhandled at the end "
-                  "| doubled | recovered after s | resident answer p99 s | load 1/5 min |")  # fmt: skip
-            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-            for k, fault in enumerate(FAULTS):
+                  "| doubled | backlog recovered after s | earlier pushes all answered after s | resident answer p99 s "
+                  "| load 1/5 min |")  # fmt: skip
+            print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+            chosen = [f for f in FAULTS if f.split()[0] in args.faults.split(",")]
+            for k, fault in enumerate(chosen):
                 print(f"fault: {fault}; load {_load()}", file=sys.stderr, flush=True)
-                r = measure(stack, rate, args.duration, args.drain, f"f{k}", inject(stack, fault, args.duration / 4))
+                during = inject(stack, fault, args.duration / 4)
+                r = measure(stack, rate, args.duration, args.drain, f"f{k}", during, settle=args.settle)
                 print(f"| {fault} | {r['sent']} | {r['accepted']} | {r['retried']} | {r['stored']} | {r['handled']} "
                       f"| {r['answered']} | {r['lost']} | {r['left']} | {r['doubled']} | {recovery(r['run']):.1f} "
+                      f"| {caught_up(r):.1f} "
                       f"| {_pct(r['reply'], 99):.2f} | {r['load']} |", flush=True)  # fmt: skip
     finally:
         stack.stop()
