@@ -7,7 +7,9 @@ in-process worker that `hongguan worker` runs. The WeChat sandbox runs in a proc
 The rate is N over the time from the first job's start to the last job's end (RQ's own timestamps), so the
 worker's start-up and teardown are left out; CPU is the worker process's (and its work horses') per message.
 
-Run: .venv/bin/python bench/worker.py [--messages 300] [--modes fork,inprocess]
+Run: .venv/bin/python bench/worker.py [--messages 300] [--modes fork,inprocess] [--database sqlite|postgres]
+     [--residents 50] [--profile out.prof]
+(`--profile` runs the in-process drain under cProfile and prints the top functions by cumulative time.)
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run(mode: str, n: int) -> dict[str, Any]:
-    """Store n messages, drain them with one worker of `mode`; return the figures."""
+def run(mode: str, n: int, profile: str | None = None, database: str = "sqlite", residents: int = 50) -> dict[str, Any]:
+    """Store n messages, drain them with one worker of `mode`; return the figures (and a cProfile dump)."""
     import sqlalchemy as sa
     from rq.registry import FinishedJobRegistry
 
@@ -60,12 +62,22 @@ def run(mode: str, n: int) -> dict[str, Any]:
         [sys.executable, "-c", f"from wechat.sandbox import serve; serve('127.0.0.1', {port})"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    db = tmp / "h.db"
-    engine = make_engine(f"sqlite:///{db}")
+    pg = None
+    if database == "postgres":
+        from infra.embedded import EmbeddedPostgres
+
+        pg = EmbeddedPostgres().start()
+        url = pg.url
+    else:
+        url = f"sqlite:///{tmp / 'h.db'}"
+    engine = make_engine(url)
+    if pg is not None:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS btree_gist"))
     models.Base.metadata.create_all(engine)
     engine.dispose()
     app = create_app({
-        "ENV": "development", "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{db}",
+        "ENV": "development", "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": url,
         "REDIS_URL": redis.url, "WECHAT_API_BASE": f"http://127.0.0.1:{port}", "WECHAT_APPID": sb.DEFAULT_APPID,
         "WECHAT_SECRET": sb.DEFAULT_SECRET, "MINIAPP_APPID": sb.DEFAULT_MINIAPP_APPID,
         "MINIAPP_SECRET": sb.DEFAULT_MINIAPP_SECRET, "WECHAT_TOKEN": "bench", "WECHAT_ACCOUNT_ID": "gh_bench",
@@ -77,7 +89,7 @@ def run(mode: str, n: int) -> dict[str, Any]:
         for i in range(n):
             ts, nonce = str(int(time.time())), secrets.token_hex(8)
             sig = hashlib.sha1("".join(sorted(["bench", ts, nonce])).encode()).hexdigest()
-            openid = f"o-bench-{i % 50:04d}"
+            openid = f"o-bench-{i % residents:06d}"
             body = (
                 f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
                 f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
@@ -93,7 +105,12 @@ def run(mode: str, n: int) -> dict[str, Any]:
         worker_class = HongguanWorker if mode == "fork" else HongguanSimpleWorker
         worker = worker_class(queues, connection=get_redis(app), app=app)
         cpu0 = _cpu()
-        worker.work(burst=True)
+        if profile and mode != "fork":  # a work horse's time would not reach this process's profiler
+            import cProfile
+
+            cProfile.runctx("worker.work(burst=True)", globals(), {"worker": worker}, profile)
+        else:
+            worker.work(burst=True)
         cpu = _cpu() - cpu0
         jobs = []
         for q in queues:
@@ -102,7 +119,7 @@ def run(mode: str, n: int) -> dict[str, Any]:
         started = min(j.started_at for j in jobs)
         ended = max(j.ended_at for j in jobs)
         seconds = (ended - started).total_seconds()
-        with make_engine(f"sqlite:///{db}").connect() as conn:
+        with make_engine(url).connect() as conn:
             handled = conn.execute(sa.text("select count(*) from inbound_message where status = 'handled'")).scalar()
         return {"mode": mode, "messages": n, "handled": handled, "jobs": len(jobs), "seconds": seconds,
                 "rate": handled / seconds, "cpu_ms": 1000 * cpu / max(handled, 1)}  # fmt: skip
@@ -110,6 +127,8 @@ def run(mode: str, n: int) -> dict[str, Any]:
         get_db(app).dispose()
         sandbox.terminate()
         redis.stop()
+        if pg is not None:
+            pg.stop()
 
 
 def main() -> None:
@@ -117,16 +136,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--modes", default="fork,inprocess")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--residents", type=int, default=50, help="distinct senders (each new one is created)")
+    parser.add_argument("--profile", help="write a cProfile dump of the in-process drain to this file")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # RQ's per-job lines would be most of the output
-    rows = [run(mode, args.messages) for mode in args.modes.split(",")]
-    print(f"\nOne RQ worker draining {args.messages} stored resident messages (SQLite, sandbox in its own process)")
+    rows = [run(mode, args.messages, args.profile, args.database, args.residents) for mode in args.modes.split(",")]
+    print(
+        f"\nOne RQ worker draining {args.messages} stored messages from {args.residents} residents ({args.database}, "
+        "sandbox in its own process)"
+    )
     print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     print("| worker | messages handled | jobs | jobs/message | seconds | messages/s | worker CPU ms/message |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['mode']} | {r['handled']} | {r['jobs']} | {r['jobs'] / max(r['handled'], 1):.2f} | "
               f"{r['seconds']:.2f} | {r['rate']:.1f} | {r['cpu_ms']:.1f} |")  # fmt: skip
+    print(f"\nload average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (the machine is shared)")
+    if args.profile:
+        import pstats
+
+        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(45)
 
 
 if __name__ == "__main__":

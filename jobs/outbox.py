@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq.utils import import_attribute
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from infra import clock
@@ -58,34 +60,49 @@ def sweep(session: Session, connection: Redis | None = None) -> int:
     return sent
 
 
-def commit_and_enqueue(session: Session, connection: Redis | None = None, *, run_here: str | None = None) -> None:
+def commit_and_enqueue(
+    session: Session, connection: Redis | None = None, *, run_here: str | Sequence[str] | None = None
+) -> None:
     """Commit the caller's transaction, then hand its deferred jobs to RQ (never raises for Redis).
 
-    `run_here` names one deferred job that a worker job runs itself, right away, instead of enqueueing it: the
-    answer to the message it just handled. One job per resident message instead of two halves the worker's
-    per-message cost; the row stays the record, so if this run fails or the worker dies during it, RQ's retry
-    (or the sweeper) runs the same job id again, and the delivery ledger keeps it to one send.
+    `run_here` names deferred jobs that a worker job runs itself, right away and in that order, instead of
+    enqueueing them: the answer to the message it just handled and the alerts to the staff it told. One job per
+    resident message instead of two or three cuts the worker's per-message cost; the rows stay the record, so if
+    a run fails or the worker dies during it, RQ's retry (or the sweeper) runs the same job id again, and the
+    delivery ledger keeps it to one send.
     """
-    session.commit()
-    inline = None
-    if run_here is not None:
+    wanted = [run_here] if isinstance(run_here, str) else list(run_here or ())
+    inline: list[tuple[str, str, list[Any], dict[str, Any]]] = []
+    if wanted:
         ids = outbox.take_new_job_ids(session)
-        if run_here in ids:
-            ids.remove(run_here)
-            inline = session.scalar(select(PendingJob).where(PendingJob.job_id == run_here))
-        outbox.keep_new_job_ids(session, ids)
+        here = [job_id for job_id in wanted if job_id in ids]
+        outbox.keep_new_job_ids(session, [job_id for job_id in ids if job_id not in here])
+        if here:  # read in the caller's transaction, before its commit: no extra round trip
+            stmt = select(PendingJob.job_id, PendingJob.func, PendingJob.args, PendingJob.kwargs)
+            rows = {r.job_id: r for r in session.execute(stmt.where(PendingJob.job_id.in_(here)))}
+            inline = [(j, rows[j].func, list(rows[j].args), dict(rows[j].kwargs)) for j in here if j in rows]
+    session.commit()
     try:
         enqueue_committed(session, connection)
     except RedisError:  # pragma: no cover - _enqueue_rows already absorbs these; belt and braces
         session.rollback()
-    if inline is not None and inline.enqueued_at is None:
-        _run_here(session, inline, connection)
+    done = [
+        job_id for job_id, func, args, kwargs in inline if _run_here(session, job_id, func, args, kwargs, connection)
+    ]
+    if done:
+        # Done: the sweeper has nothing left to hand over (one UPDATE for all of them).
+        session.execute(
+            update(PendingJob)
+            .where(PendingJob.job_id.in_(done), PendingJob.enqueued_at.is_(None))
+            .values(enqueued_at=clock.now())
+        )
+        session.commit()
 
 
-def _run_here(session: Session, row: PendingJob, connection: Redis | None) -> None:
+def _run_here(
+    session: Session, job_id: str, func: str, args: list[Any], kwargs: dict[str, Any], connection: Redis | None
+) -> bool:
     """Run a deferred job in this process; on failure hand it to RQ for its retries, or leave it to the sweeper."""
-    job_id, func, args, kwargs = row.job_id, row.func, list(row.args), dict(row.kwargs)
-    session.commit()
     try:
         import_attribute(resolve(func))(*args, **kwargs)
     except Exception as e:  # the job's own retry policy applies: hand it to RQ under the same id
@@ -95,11 +112,8 @@ def _run_here(session: Session, row: PendingJob, connection: Redis | None) -> No
         if fresh is not None and fresh.enqueued_at is None:
             _enqueue_rows(session, [fresh], connection)
         session.commit()
-        return
-    fresh = session.scalar(select(PendingJob).where(PendingJob.job_id == job_id))
-    if fresh is not None and fresh.enqueued_at is None:
-        fresh.enqueued_at = clock.now()  # done: the sweeper has nothing left to hand over
-    session.commit()
+        return False
+    return True
 
 
 def sweep_outbox() -> int:

@@ -26,17 +26,19 @@ from sqlalchemy.orm import Session
 from bot.inbound import JOB, QUEUED, job_id_for
 from infra import clock
 from infra.web import db_session, get_redis
+from jobs.inbound import PER_JOB, batch_job_id_for
 from jobs.queue import DEFAULT_RETRY, DEFAULT_TIMEOUT, FAILURE_TTL
 from models.messages import InboundMessage
 
 log = logging.getLogger(__name__)
 
+BATCH_JOB = "jobs.inbound.process_inbound_batch"
 BATCH = 500  # rows per round; a backlog drains in rounds without a pause between them
 INTERVAL = 0.25  # seconds between polls when there is nothing to hand over
 
 
-def relay_inbound(session: Session, connection: Redis, *, limit: int = BATCH) -> int:
-    """Enqueue `process_inbound` for stored messages not yet handed to RQ; returns how many were handed over.
+def relay_inbound(session: Session, connection: Redis, *, limit: int = BATCH, per_job: int = PER_JOB) -> int:
+    """Enqueue the jobs for stored messages not yet handed to RQ; returns how many messages were handed over.
 
     Idempotent: a job id that RQ already holds (a second relay, or a crash between the enqueue and the mark)
     is not enqueued again. Redis and database errors propagate; nothing is marked unless RQ took the jobs.
@@ -52,16 +54,22 @@ def relay_inbound(session: Session, connection: Redis, *, limit: int = BATCH) ->
     session.commit()  # end the read: on SQLite a transaction would hold the webhook's write lock
     if not ids:
         return 0
-    job_ids = [job_id_for(i) for i in ids]
+    # A backlog goes out as jobs of up to `per_job` messages (a lone message keeps its own job, the id the
+    # sweeps use); each message of a batch is still checked against its row when the job runs.
+    chunks = [ids[i : i + per_job] for i in range(0, len(ids), per_job)]
+    jobs = [
+        (JOB, (chunk[0],), job_id_for(chunk[0])) if len(chunk) == 1 else (BATCH_JOB, (chunk,), batch_job_id_for(chunk))
+        for chunk in chunks
+    ]
     check = connection.pipeline(transaction=False)
-    for job_id in job_ids:
+    for _, _, job_id in jobs:
         check.exists(Job.key_for(job_id))
     known = check.execute()
     datas = [
         Queue.prepare_data(
-            JOB, (inbound_id,), job_id=job_id, timeout=DEFAULT_TIMEOUT, retry=DEFAULT_RETRY, failure_ttl=FAILURE_TTL
+            func, args, job_id=job_id, timeout=DEFAULT_TIMEOUT, retry=DEFAULT_RETRY, failure_ttl=FAILURE_TTL
         )
-        for inbound_id, job_id, exists in zip(ids, job_ids, known, strict=True)
+        for (func, args, job_id), exists in zip(jobs, known, strict=True)
         if not exists
     ]
     if datas:

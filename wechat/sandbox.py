@@ -6,7 +6,8 @@ exercise real HTTP. Like WeChat it reads a POST body as JSON whatever its Conten
 and answers WeChat's own codes for what is missing or wrong: 41001 no access_token, 40002 bad grant_type,
 44002 empty body, 47001 not JSON, 40003 bad openid, 40008 bad msgtype, 40037 bad template_id,
 41002/41004/41008 no appid/secret/code; stable_token's force_refresh is rate-limited as documented (no
-rotation within 30 s of the last one, 45009 past 20 a day); user/info carries a unionid for followers that
+rotation within 30 s of the last one, 45009 past 20 a day), and so are template and subscribe sends (45009
+past the account's daily quota, `DAILY_SEND_LIMITS`); user/info carries a unionid for followers that
 have one. Control endpoints under /sandbox/* let tests and `hongguan chat` read what was sent and inject
 failures. Official shapes: the pages cited by each handler, e.g.
 https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html.
@@ -43,6 +44,15 @@ CUSTOM_MSGTYPES = frozenset(
 )  # fmt: skip
 # OpenIDs and template ids are URL-safe ASCII; anything else is refused as invalid (40003 / 40037).
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+# Daily send quotas per account, as documented: template messages 100,000 a day by default
+# https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Template_Message_Interface.html
+# and subscribe messages 10,000,000 a day (the same quota is applied to the official account's 订阅通知)
+# https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html
+# Over the quota every send of that kind gets 45009 "reach max api daily quota limit" until the next Beijing day.
+DAILY_SEND_LIMITS = {"template": 100_000, "mp_subscribe": 10_000_000, "subscribe": 10_000_000}
+QUOTA_EXCEEDED = 45009
 
 
 @dataclass
@@ -90,6 +100,9 @@ class SandboxState:
     last_forced: dict[str, float] = field(default_factory=dict)
     forced_by_day: dict[tuple[str, str], int] = field(default_factory=dict)
     offset: float = 0.0  # seconds the sandbox's clock was moved forward (`SandboxServer.advance`)
+    # Sends a day per kind, counted in Beijing days; over it WeChat answers 45009 (DAILY_SEND_LIMITS).
+    daily_limits: dict[str, int] = field(default_factory=lambda: dict(DAILY_SEND_LIMITS))
+    sends_by_day: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, day) -> sends accepted
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def now(self) -> float:
@@ -138,7 +151,13 @@ class SandboxState:
 
 
 class _PathOnlyRequestHandler(WSGIRequestHandler):
-    """Access log without query strings: they carry access_token and js_code, which never belong in logs."""
+    """Access log without query strings: they carry access_token and js_code, which never belong in logs.
+
+    HTTP/1.1 keeps the client's connection open between calls, as api.weixin.qq.com does, so a load test
+    measures the sends and not a TCP handshake per call.
+    """
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         self.log("info", '"%s %s" %s', self.command, self.path.split("?", 1)[0], code)
@@ -301,6 +320,15 @@ def make_app(state: SandboxState) -> Flask:
             remaining = int(state.tokens[current][1] - state.now())
             return jsonify({"access_token": current, "expires_in": remaining})
 
+    def _over_quota(kind: str) -> bool:
+        """Count one send of `kind` today; False when today's quota is already spent (call under the lock)."""
+        key = (kind, state.day())
+        limit = state.daily_limits.get(kind)
+        if limit is not None and state.sends_by_day.get(key, 0) >= limit:
+            return True
+        state.sends_by_day[key] = state.sends_by_day.get(key, 0) + 1
+        return False
+
     def _record_send(kind: str, body: dict[str, Any]) -> dict[str, Any]:
         record = {
             "id": next(state.ids), "kind": kind, "touser": body.get("touser"), "body": body, "at": time.time()
@@ -342,6 +370,8 @@ def make_app(state: SandboxState) -> Flask:
                 msgid, at = state.template_msg_ids[dedupe]
                 if state.now() - at < 600:
                     return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+            if _over_quota("template"):
+                return _err(QUOTA_EXCEEDED, "reach max api daily quota limit")
             record = _record_send("template", body)
             msgid = 200000 + record["id"]
             if dedupe[1]:
@@ -358,9 +388,11 @@ def make_app(state: SandboxState) -> Flask:
             if name.startswith("thing") and len(value) > 20:
                 return _err(47003, f"argument invalid! data.{name}.value exceeds 20 characters")
         with state.lock:
+            if state.require_grants and state.subscribe_grants.get(key, 0) <= 0:
+                return _err(43101, "user refuse to accept the msg")
+            if _over_quota(kind):
+                return _err(QUOTA_EXCEEDED, "reach max api daily quota limit")
             if state.require_grants:
-                if state.subscribe_grants.get(key, 0) <= 0:
-                    return _err(43101, "user refuse to accept the msg")
                 state.subscribe_grants[key] -= 1
             _record_send(kind, body)
         return _err(0, "ok")
@@ -504,6 +536,8 @@ def reset_state(state: SandboxState) -> None:
         state.templates = None
         state.last_forced.clear()
         state.forced_by_day.clear()
+        state.daily_limits = dict(DAILY_SEND_LIMITS)
+        state.sends_by_day.clear()
         state.offset = 0.0
 
 
@@ -617,6 +651,11 @@ class SandboxServer:
             now = self.state.now()
             for token, (owner, _exp) in list(self.state.tokens.items()):
                 self.state.tokens[token] = (owner, now)
+
+    def set_daily_limit(self, kind: str, limit: int) -> None:
+        """Set today's quota of sends of `kind` (template, subscribe, mp_subscribe), e.g. small for a test."""
+        with self.state.lock:
+            self.state.daily_limits[kind] = limit
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox's clock forward (token expiry, force-refresh interval, daily limits)."""

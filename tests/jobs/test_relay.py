@@ -46,8 +46,8 @@ def test_relay_hands_each_queued_message_to_rq_once(app, client, session):
     assert [at for _, at in _queued(session)] == [None, None, None]
     with app.app_context():
         assert get_queue().job_ids == []  # the webhook stored them and enqueued nothing
-        assert relay.relay_inbound(db_session(), get_redis(), limit=2) == 2  # batches of `limit`
-        assert relay.relay_inbound(db_session(), get_redis(), limit=2) == 1
+        assert relay.relay_inbound(db_session(), get_redis(), limit=2, per_job=1) == 2  # rounds of `limit`
+        assert relay.relay_inbound(db_session(), get_redis(), limit=2, per_job=1) == 1
         assert relay.relay_inbound(db_session(), get_redis()) == 0
         ids = [i for i, _ in _queued(session)]
         assert get_queue().job_ids == [job_id_for(i) for i in ids]

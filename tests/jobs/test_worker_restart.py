@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from rq.intermediate_queue import IntermediateQueue
@@ -19,14 +20,19 @@ from rq.registry import FinishedJobRegistry, ScheduledJobRegistry, StartedJobReg
 from sqlalchemy import select
 
 from infra import clock
+from infra.web import db_session, get_redis
 from jobs.appeals import STUCK_AFTER, tick
+from jobs.inbound import STUCK_AFTER as INBOUND_STUCK_AFTER
+from jobs.inbound import resume_stuck
 from jobs.queue import QUEUES, get_queue
+from jobs.relay import relay_inbound
 from jobs.worker import HongguanSimpleWorker
-from models import AppealEvent, Reminder
+from models import Appeal, AppealEvent, InboundMessage, Reminder
 from services.appeals import workflow
 from services.appeals.calendar import seed_calendar
 from services.appeals.deadlines import seed_sla_policies
 from services.appeals.records import create_appeal
+from wechat.chat import FakeWeChat
 
 
 def _worker_env(app_config: dict[str, Any]) -> dict[str, str]:
@@ -116,3 +122,58 @@ def test_reminder_ladder_survives_a_killed_worker(app, app_config, session, org,
         {"remind:remind_50": 1, "remind:remind_80": 1, "overdue:accept": 1, "overdue:resolve": 1,
          "escalate:1": 1, "escalate:2": 1}
     )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_killed_workers_batch_of_messages_is_resumed_and_nothing_is_sent_twice(
+    app, app_config, client, session, org, sandbox
+):
+    cfg = app.config
+    openids = [f"oKilledBatch{i:014d}" for i in range(12)]
+    for i, openid in enumerate(openids):
+        fake = FakeWeChat(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"], openid,
+                          account_id=cfg["WECHAT_ACCOUNT_ID"])  # fmt: skip
+        params, body = fake.push(fake.command(f"{i}号楼门口的垃圾好几天没人清理了"))
+        assert client.post(f"/wechat?{urlencode(params)}", data=body, content_type="text/xml").status_code == 200
+    with app.app_context():
+        assert relay_inbound(db_session(), get_redis()) == len(openids)
+        queues = [get_queue(q) for q in QUEUES]
+        assert queues[1].count == 2  # two batch jobs, of 10 and 2 messages
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker"], env=_worker_env(app_config), start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # kill it as soon as it has handled a message of the first batch
+            session.expire_all()
+            if session.scalar(select(InboundMessage.id).where(InboundMessage.status == "handled").limit(1)):
+                break
+            time.sleep(0.01)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        session.expire_all()
+        statuses = list(session.scalars(select(InboundMessage.status)))
+        assert "handled" in statuses, statuses  # killed mid-way through the backlog
+        assert "queued" in statuses, statuses
+
+        # Minutes later RQ's maintenance retries the abandoned batch, and the stuck-message sweep hands every
+        # message still unhandled to RQ on its own; whichever runs first, each message is handled once.
+        _recover_as_rq_maintenance_would(app, queues)
+        clock.freeze(datetime.now(UTC) + INBOUND_STUCK_AFTER + timedelta(minutes=1))
+        try:
+            resume_stuck()
+        finally:
+            clock.unfreeze()
+        worker = HongguanSimpleWorker(queues, connection=get_redis(), app=app)
+        worker.work(burst=True)
+
+    session.expire_all()
+    assert list(session.scalars(select(InboundMessage.status))) == ["handled"] * len(openids)
+    sent = sandbox.sent
+    # One answer per resident. The message the kill cut off inside its WeChat call may be left unanswered:
+    # WeChat may have taken it, so it is never sent again (a delivery counted as uncertain, not doubled).
+    counts = [len(sent(o, "custom")) for o in openids]
+    assert max(counts) == 1, counts
+    assert counts.count(0) <= 1, counts
+    appeals = Counter(session.scalars(select(Appeal.inbound_message_id)))
+    assert all(n == 1 for n in appeals.values())

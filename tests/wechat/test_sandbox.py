@@ -100,6 +100,30 @@ def test_template_send_returns_msgid_and_honours_client_msg_id(sandbox):
     assert _post(sandbox, "/cgi-bin/message/template/send", body, access_token=token)["errcode"] == 43004
 
 
+def test_template_and_subscribe_sends_stop_at_the_daily_quota_until_the_next_day(sandbox):
+    token = _oa_token(sandbox)
+    mini = _stable(sandbox, sandbox.miniapp_appid, sandbox.miniapp_secret)["access_token"]
+    sandbox.set_daily_limit("template", 2)
+    sandbox.set_daily_limit("mp_subscribe", 1)
+    template = {"touser": "oQuota", "template_id": "tpl", "data": {"thing1": {"value": "a"}}, "client_msg_id": "q1"}
+    assert _post(sandbox, "/cgi-bin/message/template/send", template, access_token=token)["errcode"] == 0
+    # A repeat of a client_msg_id is not a send, so it does not count against the quota.
+    assert _post(sandbox, "/cgi-bin/message/template/send", template, access_token=token)["errcode"] == 0
+    second = {**template, "client_msg_id": "q2"}
+    assert _post(sandbox, "/cgi-bin/message/template/send", second, access_token=token)["errcode"] == 0
+    third = {**template, "client_msg_id": "q3"}
+    assert _post(sandbox, "/cgi-bin/message/template/send", third, access_token=token)["errcode"] == 45009
+    subscribe = {"touser": "oQuota", "template_id": "tplM", "data": {"thing1": {"value": "x"}}}
+    assert _post(sandbox, "/cgi-bin/message/subscribe/send", subscribe, access_token=mini)["errcode"] == 0
+    assert _post(sandbox, "/cgi-bin/message/subscribe/send", subscribe, access_token=mini)["errcode"] == 45009
+    assert len(sandbox.sent("oQuota")) == 3  # refused sends are not delivered
+    sandbox.advance(24 * 3600)  # the next Beijing day: the quota is whole again
+    token = _oa_token(sandbox)
+    assert _post(sandbox, "/cgi-bin/message/template/send", third, access_token=token)["errcode"] == 0
+    sandbox.reset()  # and a reset restores the documented quotas
+    assert sandbox.state.daily_limits["template"] == 100_000
+
+
 def test_subscribe_messages_check_grants_lengths_and_app(sandbox):
     oa = _oa_token(sandbox)
     mini = _stable(sandbox, sandbox.miniapp_appid, sandbox.miniapp_secret)["access_token"]
