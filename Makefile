@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the tests drive for real: PostgreSQL for the concurrency tests and the backup/restore check,
-# nginx and systemd-analyze for the deploy/ files. Installed only when missing; services are not started
-# (policy-rc.d answers 101, "action forbidden", while apt runs).
-SYSTEM_TOOLS := initdb:postgresql nginx:nginx-light systemd-analyze:systemd
+# nginx and systemd-analyze for the deploy/ files, chromium and chromium-driver for the console's browser tests.
+# Installed only when missing; services are not started (policy-rc.d answers 101, "action forbidden", while apt runs).
+SYSTEM_TOOLS := initdb:postgresql nginx:nginx-light systemd-analyze:systemd chromium:chromium chromedriver:chromium-driver
 
 system-packages:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \

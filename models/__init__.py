@@ -5,8 +5,10 @@ Add a module's import here when you add the module.
 """
 
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
+from models.audit import AuditEntry
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
+from models.console_session import ConsoleSession, ConsoleSignIn
 from models.events import Event, EventSignup
 from models.messages import InboundMessage, OutboundMessage
 from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
@@ -33,6 +35,7 @@ __all__ = [
     "AppealAttachment",
     "AppealEvent",
     "AppealSupporter",
+    "AuditEntry",
     "Base",
     "Booking",
     "BookingBan",
@@ -40,6 +43,8 @@ __all__ = [
     "Building",
     "CalendarDay",
     "Community",
+    "ConsoleSession",
+    "ConsoleSignIn",
     "ConsultAnswer",
     "Department",
     "DuplicatePolicy",

@@ -1,0 +1,30 @@
+"""`hongguan staff-login STAFF_ID`: print a one-time sign-in link to the staff console (first set-up, development)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from cli.appctx import with_appcontext
+
+
+@click.command("staff-login")
+@click.argument("staff_id", type=int)
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="where the console is served")
+@click.option("--ttl", type=click.IntRange(min=60, max=24 * 3600), default=15 * 60, show_default=True,
+              help="seconds the link stays usable")  # fmt: skip
+@with_appcontext
+def staff_login_command(staff_id: int, base_url: str, ttl: int) -> None:
+    """Print a single-use sign-in link for an active staff member (only its hash is stored)."""
+    from infra.web import get_db
+    from services.console.signin import issue_link
+    from services.errors import DomainError
+
+    try:
+        with get_db().transaction() as session:
+            token = issue_link(session, staff_id, ttl=timedelta(seconds=ttl))
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"{base_url.rstrip('/')}/console/login/link/{token}")
+    click.echo(f"single use, valid {ttl // 60} minutes", err=True)
