@@ -44,3 +44,33 @@ def browser_for(app: Flask, session: Session, org: Any) -> Callable[[str], Flask
         return browser
 
     return sign_in
+
+
+@pytest.fixture
+def routed(session: Session, org: Any, make_appeal: Callable[..., Any]) -> None:
+    """Routing rules, the holiday calendar and SLA policies: what intake needs to dispatch at once."""
+    from services.routing import seed_routing
+
+    seed_routing(session)
+    session.commit()
+
+
+@pytest.fixture
+def wechat(app: Flask, client: FlaskClient, clock: Any, run_jobs: Callable[..., int], sandbox: Any) -> Any:
+    """A WeChat user talking to the real webhook (safe mode); `.as_user(openid)` for another person."""
+    from tests.bot.conftest import WeChatDriver
+    from wechat.chat import FakeWeChat
+
+    cfg = app.config
+    fake = FakeWeChat(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"], "oConsoleResident000000000001",
+                      account_id=cfg["WECHAT_ACCOUNT_ID"])  # fmt: skip
+    return WeChatDriver(client, fake, run_jobs, sandbox)
+
+
+def scan(wechat: Any, openid: str, event_key: str, ticket: str, event: str = "SCAN") -> str | None:
+    """Push a SCAN (or subscribe) event of `openid` for a QR and return the passive reply's text."""
+    driver = wechat.as_user(openid)
+    resp = driver.post(driver.fake.fields("event", Event=event, EventKey=event_key, Ticket=ticket))
+    assert resp.status_code == 200
+    reply = driver.fake.read_reply(resp.get_data(as_text=True))
+    return None if reply is None else reply.get("Content")
