@@ -60,14 +60,13 @@ def test_a_grid_worker_reports_from_patrol_in_their_own_grid_only(
     form = worker.get("/console/intake").get_data(as_text=True)
     assert "网格报事" in form
     text = "巡查发现1幢楼道堆放大量纸箱杂物，堵塞消防通道"
-    ok = worker.post("/console/intake", data={"csrf_token": csrf_of(form), "channel": "patrol",
-                                              "building_id": str(org.buildings["E-LZ-1"].id), "text": text})  # fmt: skip
+    base = {"csrf_token": csrf_of(form), "channel": "patrol", "text": text}
+    ok = worker.post("/console/intake", data={**base, "building_id": str(org.buildings["E-LZ-1"].id)})
     assert ok.status_code == 303, ok.get_data(as_text=True)
     appeal = session.scalar(select(Appeal).order_by(Appeal.id.desc()))
     assert appeal.channel == "patrol"
     assert appeal.resident_id is None
     assert appeal.status in ("dispatched", "triaged")
-    refused = worker.post("/console/intake", data={"csrf_token": csrf_of(form), "channel": "patrol",
-                                                   "building_id": str(org.buildings["E-XY-2"].id), "text": text})  # fmt: skip
+    refused = worker.post("/console/intake", data={**base, "building_id": str(org.buildings["E-XY-2"].id)})
     assert refused.status_code == 403
     assert "只能为本网格" in refused.get_data(as_text=True)
