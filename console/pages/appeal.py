@@ -48,7 +48,7 @@ EVENT_LABELS = {
 RATING_LABELS = {
     "satisfied": "满意",
     "basically_satisfied": "基本满意",
-    "dissatisfied": "不满意",
+    "unsatisfied": "不满意",
 }
 HANDLER_LABELS = {"grid": "网格", "department": "职能部门", "property_company": "物业公司"}
 

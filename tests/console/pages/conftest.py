@@ -74,3 +74,66 @@ def scan(wechat: Any, openid: str, event_key: str, ticket: str, event: str = "SC
     assert resp.status_code == 200
     reply = driver.fake.read_reply(resp.get_data(as_text=True))
     return None if reply is None else reply.get("Content")
+
+
+# ---------------------------------------------------------------- a real browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--window-size=1280,900", "--lang=zh-CN",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chrome(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One headless Debian chromium for the session, driven through Debian's chromedriver (no downloads)."""
+    import os
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never reach the network
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Any:
+    """The app served on loopback by werkzeug in a thread; yields its base URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def browser(chrome: Any, live_url: str) -> Any:
+    """The shared chromium with no cookies, at desktop width, pointed at this test's server."""
+    chrome.delete_all_cookies()
+    chrome.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chrome.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    chrome.base_url = live_url
+    return chrome
+
+
+def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 10.0) -> Any:
+    """Wait until `condition(driver)` is truthy (polling the real page), and return its value."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
