@@ -257,11 +257,14 @@ def install(app: Flask) -> None:
     """CSRF (checked only where the pages ask for it), cookie flags, the template filters, security headers."""
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # the webhook and JSON APIs use no browser cookies
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", int(app.config["CONSOLE_SESSION_ABSOLUTE"]))
-    app.config["SESSION_COOKIE_NAME"] = "hg_console_csrf"
-    app.config["SESSION_COOKIE_PATH"] = COOKIE_PATH
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("CONSOLE_COOKIE_SECURE", True))
+    # Flask's own session cookie only carries the CSRF secret of the console's forms.
+    app.config.update(
+        SESSION_COOKIE_NAME="hg_console_csrf",
+        SESSION_COOKIE_PATH=COOKIE_PATH,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(app.config.get("CONSOLE_COOKIE_SECURE", True)),
+    )
     csrf.init_app(app)
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["time_left"] = time_left
