@@ -6,6 +6,8 @@ The same functions as `hongguan inbound failed` / `retry` (bot/failed.py); only 
 
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any
 
 from flask import current_app
@@ -56,10 +58,9 @@ def failed_retry(inbound_id: int) -> Any:
     record("retry_inbound", "inbound_message", inbound_id, outcome=result.outcome)
     session.commit()
     if result.outcome == QUEUED:
-        try:
+        # Redis down: the scheduler's relay hands the queued row over once it is back.
+        with contextlib.suppress(RedisError):
             enqueue(JOB, inbound_id, job_id=job_id_for(inbound_id), replace_idle=True)
-        except RedisError:  # the scheduler's relay hands queued rows over once Redis is back
-            pass
     notice = f"#{inbound_id}：{OUTCOMES.get(result.outcome, result.outcome)}"
     body = page("console/failed.html", rows=failed_pushes.list_failed(session, limit=100),
                 total=failed_pushes.count_failed(session), notice=notice)  # fmt: skip
