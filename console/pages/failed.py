@@ -7,7 +7,6 @@ The same functions as `hongguan inbound failed` / `retry` (bot/failed.py); only 
 from __future__ import annotations
 
 import contextlib
-
 from typing import Any
 
 from flask import current_app
