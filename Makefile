@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint format bench venv postgres system-packages clean
+.PHONY: run test lint format bench venv postgres system-packages screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ bench: venv postgres
 	$(BIN)/python bench/appeals.py
 	$(BIN)/python bench/miniapp.py
 	$(BIN)/python bench/wechat_client.py
+
+# PNGs of the console's main pages at 360 px and 1280 px under docs/console/ (shown in the README), taken in
+# Debian's headless chromium; a CJK font is installed when missing so Chinese does not render as boxes.
+screenshots: venv system-packages
+	@fc-list :lang=zh | grep -q . || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(BIN)/python -m pytest -q tests/console/pages/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) instance *.egg-info

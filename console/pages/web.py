@@ -172,7 +172,12 @@ def local(value: datetime | None) -> str:
     """A time as Beijing time for people (YYYY-MM-DD HH:MM)."""
     if value is None:
         return "—"
-    return (value + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    return value.astimezone(clock.LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def local_iso(value: str | None) -> str:
+    """An ISO timestamp from the event log as Beijing time for people."""
+    return local(datetime.fromisoformat(value)) if value else "—"
 
 
 def time_left(due: datetime | None) -> str:
@@ -268,4 +273,5 @@ def install(app: Flask) -> None:
     csrf.init_app(app)
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["time_left"] = time_left
+    app.jinja_env.filters["local_iso"] = local_iso
     app.after_request(_security_headers)
