@@ -51,9 +51,7 @@ def test_login_scenes_are_told_apart_from_building_scenes() -> None:
     assert not signin.is_login_scene("qrscene_b-e-lz-1")
 
 
-def test_sessions_resolve_move_the_idle_limit_and_revoke_only_their_own(
-    session: Session, org: Any, clock: Any
-) -> None:
+def test_sessions_resolve_move_the_idle_limit_and_revoke_only_their_own(session: Session, org: Any, clock: Any) -> None:
     leader, other = org.staff["g1_leader"], org.staff["g3_leader"]
     token, row = sessions.start(session, leader, method="link", idle=timedelta(hours=1), absolute=timedelta(hours=3))
     clock.advance(timedelta(minutes=50))
