@@ -49,7 +49,8 @@ def test_the_red_black_list_is_computed_on_demand_once_a_month(session: Session,
     assert session.scalar(select(func.count()).select_from(RankingSnapshot)) == 1
     session.commit()
     shown = officer.get("/console/rankings").get_data(as_text=True)
-    assert "统计期" in shown and 'id="ranking"' in shown
+    assert "统计期" in shown
+    assert 'id="ranking"' in shown
     leader = browser_for("g1_leader")
     assert 'id="compute-ranking"' not in leader.get("/console/rankings").get_data(as_text=True)
     assert leader.post("/console/rankings/compute", data={"csrf_token": csrf_of(shown)}).status_code in (400, 403)
