@@ -133,7 +133,11 @@ def browser(chrome: Any, live_url: str) -> Any:
 
 
 def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 10.0) -> Any:
-    """Wait until `condition(driver)` is truthy (polling the real page), and return its value."""
+    """Wait until `condition(driver)` is truthy (polling the real page), and return its value.
+
+    An element of the page being replaced by a navigation goes stale mid-check: that poll counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
