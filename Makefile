@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall whenever pyproject.toml changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint format bench venv postgres system-packages clean
+.PHONY: run test lint format bench venv postgres system-packages screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Debian packages the tests drive for real: PostgreSQL for the concurrency tests and the backup/restore check,
-# nginx and systemd-analyze for the deploy/ files. Installed only when missing; services are not started
-# (policy-rc.d answers 101, "action forbidden", while apt runs).
-SYSTEM_TOOLS := initdb:postgresql nginx:nginx-light systemd-analyze:systemd
+# nginx and systemd-analyze for the deploy/ files, chromium and chromium-driver for the console's browser tests.
+# Installed only when missing; services are not started (policy-rc.d answers 101, "action forbidden", while apt runs).
+SYSTEM_TOOLS := initdb:postgresql nginx:nginx-light systemd-analyze:systemd chromium:chromium chromedriver:chromium-driver
 
 system-packages:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
@@ -61,6 +61,13 @@ bench: venv postgres
 	$(BIN)/python bench/appeals.py
 	$(BIN)/python bench/miniapp.py
 	$(BIN)/python bench/wechat_client.py
+
+# PNGs of the console's main pages at 360 px and 1280 px under docs/console/ (shown in the README), taken in
+# Debian's headless chromium; a CJK font is installed when missing so Chinese does not render as boxes.
+screenshots: venv system-packages
+	@fc-list :lang=zh | grep -q . || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(BIN)/python -m pytest -q tests/console/pages/test_screenshots.py
 
 clean:
 	rm -rf $(VENV) instance *.egg-info

@@ -44,6 +44,7 @@ def blueprints() -> list[Blueprint]:
     from bot.views import bp as wechat_bp
     from console.appeals import bp as console_appeals_bp
     from console.nlp_model import bp as console_nlp_model_bp
+    from console.pages import bp as console_pages_bp
     from console.participation import bp as console_participation_bp
     from console.reports import bp as console_reports_bp
     from console.reports import public_bp as public_kpi_bp
@@ -72,6 +73,7 @@ def blueprints() -> list[Blueprint]:
         console_reports_bp,  # /console/api: KPIs, weekly reports, 红黑榜
         console_participation_bp,  # /console/api/participation: screening, ballots, projects, 议事会
         console_nlp_model_bp,  # /console/api/nlp/model: the classification model in service
+        console_pages_bp,  # /console/: the staff console's web pages (sign-in, inbox, appeal, intake, reports)
         public_kpi_bp,  # /api/v1/public/kpi
     ]
 
@@ -79,9 +81,11 @@ def blueprints() -> list[Blueprint]:
 def _register_blueprints(app: OpenAPI) -> None:
     """Register `blueprints()` and declare the bearer schemes their operations refer to."""
     from console.auth import SECURITY_SCHEMES as STAFF_SCHEMES
+    from console.pages import web as console_web
     from miniapp_api.blueprint import API_PREFIX
     from miniapp_api.blueprint import SECURITY_SCHEMES as MINIAPP_SCHEMES
 
+    console_web.install(app)  # CSRF, cookie flags and security headers for the pages
     app.security_schemes = {**(app.security_schemes or {}), **MINIAPP_SCHEMES, **STAFF_SCHEMES}
     for bp in blueprints():
         if isinstance(bp, APIBlueprint):

@@ -22,6 +22,7 @@ from models.appeal import Appeal, AppealAttachment
 from models.messages import InboundMessage
 from models.resident import Resident
 from services.appeals import intake, workflow
+from services.console import signin
 from services.errors import DomainError
 from services.notifications.outbox import defer
 from services.organisation import residents
@@ -272,12 +273,26 @@ def _welcome(ctx: Context, scene: str | None) -> str:
 def on_subscribe(ctx: Context) -> str | None:
     """Follow: welcome; `qrscene_<scene>` binds the resident via the QR scene."""
     key = ctx.event_key
+    if signin.is_login_scene(key):  # a staff member following while scanning the console's sign-in QR
+        residents.subscribe(ctx.session, ctx.openid)
+        return _console_sign_in(ctx)
     return _welcome(ctx, key.removeprefix("qrscene_") if key.startswith("qrscene_") else None)
+
+
+def _console_sign_in(ctx: Context) -> str:
+    """The scan of a console sign-in QR: approve the waiting browser when this WeChat is bound staff."""
+    outcome = signin.approve_scan(
+        ctx.session, event_key=ctx.event_key, openid=ctx.openid, ticket=ctx.fields.get("Ticket") or None
+    )
+    log.info("console sign-in scan from %s: %s", ctx.who, "approved" if outcome.approved else "refused")
+    return outcome.reply
 
 
 @handles("event", "scan")
 def on_scan(ctx: Context) -> str | None:
     """An existing follower scanned a parametric QR code: bind by its scene (EventKey, no prefix)."""
+    if signin.is_login_scene(ctx.event_key):
+        return _console_sign_in(ctx)
     found = residents.bind_by_scene(ctx.session, ctx.resident, ctx.event_key)
     if found is None:
         log.info("unknown QR scene %r from %s", privacy.excerpt(ctx.event_key, 64), ctx.who)

@@ -17,12 +17,14 @@ def _add_area_commands() -> None:
     from cli.inbound_commands import inbound_group
     from cli.nlp_commands import nlp_group
     from cli.routing_commands import routing_group
+    from cli.staff_login import staff_login_command
     from cli.staff_tokens import staff_token_group
 
     main.add_command(inbound_group)
     main.add_command(nlp_group)
     main.add_command(routing_group)
     main.add_command(staff_token_group)
+    main.add_command(staff_login_command)
 
 
 _add_area_commands()

@@ -156,6 +156,24 @@ def _chat_hint(host: str, port: int, sandbox_url: str | None) -> str:
     return hint
 
 
+# The demo community's secretary and one grid leader (services.demo binds their WeChat as o-staff-<key>).
+DEMO_SIGN_INS = (("the secretary", "o-staff-secretary"), ("the G1 grid leader", "o-staff-g1-leader"))
+
+
+def reach_host(host: str) -> str:
+    """The address a browser on this machine uses for a listening address (0.0.0.0 → 127.0.0.1)."""
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104 - a listening address, not a bind
+
+
+def _sign_in_links(hongguan: list[str], env: dict[str, str], base_url: str) -> list[str]:
+    """One-time console sign-in links for the demo staff, from one `hongguan staff-login` (none on failure)."""
+    done = subprocess.run(
+        [*hongguan, "staff-login", *(openid for _, openid in DEMO_SIGN_INS), "--base-url", base_url], env=env,
+        capture_output=True, text=True, check=False, preexec_fn=_own_group_and_die_with_parent,
+    )  # fmt: skip
+    return done.stdout.split() if done.returncode == 0 else []
+
+
 def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
     """Start every process, print the URLs, restart any that dies, and stop them all on Ctrl-C or SIGTERM."""
     config = load_config()
@@ -164,6 +182,8 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
     lock = _claim_instance(instance, host, port)
     env = dict(os.environ)
     env["HONGGUAN_INSTANCE_PATH"] = str(instance)
+    # The embedded servers speak plain HTTP: console cookies without Secure, or no browser would send them back.
+    env.setdefault("HONGGUAN_CONSOLE_COOKIE_SECURE", "false")
     hongguan = [sys.executable, "-m", "cli"]
     children: list[Child] = []
     redis: EmbeddedRedis | None = None
@@ -206,10 +226,13 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
         click.echo(
             f"  mini-program   http://{host}:{port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/swagger)"
         )
-        click.echo(f"  staff console  http://{host}:{port}/console/api")
+        console = f"http://{reach_host(host)}:{port}"
+        click.echo(f"  staff console  {console}/console/   (JSON API: /console/api)")
         if sandbox_url:
             click.echo(f"  WeChat sandbox {sandbox_url}  (records every message sent)")
         click.echo(f"  try the bot:   {_chat_hint(host, port, sandbox_url)}   (in another terminal)")
+        for who, link in zip((w for w, _ in DEMO_SIGN_INS), _sign_in_links(hongguan, env, console), strict=False):
+            click.echo(f"  sign in as {who}: {link}   (one use, 15 minutes; more: hongguan staff-login)")
         click.echo("Ctrl-C stops everything.\n")
         redis_delay, redis_down_at = RESTART_FIRST, None
         while True:

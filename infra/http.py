@@ -60,7 +60,7 @@ HTTP_MESSAGES = {
 
 
 def _is_api_request() -> bool:
-    return request.path.startswith(("/api/", "/console/", "/healthz"))
+    return request.path.startswith(("/api/", "/console/api", "/healthz"))
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -5,10 +5,12 @@ Add a module's import here when you add the module.
 """
 
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
+from models.audit import AuditEntry
 from models.ballot import Ballot, BallotChoice, BallotOption, BallotResult, BallotVoter
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
 from models.calendar import CalendarDay
+from models.console_session import ConsoleSession, ConsoleSignIn
 from models.council import (
     Council,
     CouncilItem,
@@ -47,6 +49,7 @@ __all__ = [
     "AppealAttachment",
     "AppealEvent",
     "AppealSupporter",
+    "AuditEntry",
     "Ballot",
     "BallotChoice",
     "BallotOption",
@@ -60,6 +63,8 @@ __all__ = [
     "CalendarDay",
     "Community",
     "CommunityBudget",
+    "ConsoleSession",
+    "ConsoleSignIn",
     "ConsultAnswer",
     "Council",
     "CouncilItem",

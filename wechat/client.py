@@ -513,6 +513,18 @@ class WeChatClient:
 
     # ------------------------------------------------------------------ users
 
+    def create_temporary_qr(self, scene_str: str, expire_seconds: int) -> dict:
+        """A temporary string-scene QR code: {ticket, expire_seconds, url} (`url` is the QR's content).
+
+        https://developers.weixin.qq.com/doc/offiaccount/Account_Management/Generating_a_Parametric_QR_Code.html
+        """
+        body = {
+            "expire_seconds": expire_seconds,
+            "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene_str}},
+        }
+        return self._call("POST", "/cgi-bin/qrcode/create", body=body)
+
     def code_to_session(self, js_code: str) -> dict:
         """Mini-program login: {openid, session_key, unionid?}; never sends an access_token.
 

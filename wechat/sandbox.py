@@ -99,6 +99,7 @@ class SandboxState:
     # appid -> (time of the last forced rotation, (day, forced refreshes that day))
     last_forced: dict[str, float] = field(default_factory=dict)
     forced_by_day: dict[tuple[str, str], int] = field(default_factory=dict)
+    qr_tickets: dict[str, dict[str, Any]] = field(default_factory=dict)  # ticket -> the qrcode/create body
     offset: float = 0.0  # seconds the sandbox's clock was moved forward (`SandboxServer.advance`)
     # Sends a day per kind, counted in Beijing days; over it WeChat answers 45009 (DAILY_SEND_LIMITS).
     daily_limits: dict[str, int] = field(default_factory=lambda: dict(DAILY_SEND_LIMITS))
@@ -352,6 +353,33 @@ def make_app(state: SandboxState) -> Flask:
             _record_send("custom", body)
         return _err(0, "ok")
 
+    @app.post("/cgi-bin/qrcode/create")
+    def qrcode_create() -> Response:
+        # https://developers.weixin.qq.com/doc/offiaccount/Account_Management/Generating_a_Parametric_QR_Code.html
+        if (denied := _require_token()) is not None:
+            return denied
+        body = _json_body()
+        action = body.get("action_name")
+        scene = (body.get("action_info") or {}).get("scene") or {}
+        if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
+            raise _BadRequest(40097, "invalid args: action_name")
+        if action.endswith("STR_SCENE"):
+            value = scene.get("scene_str")
+            if not isinstance(value, str) or not 1 <= len(value) <= 64:
+                raise _BadRequest(40097, "invalid args: scene_str")
+        elif not isinstance(scene.get("scene_id"), int) or scene["scene_id"] <= 0:
+            raise _BadRequest(40097, "invalid args: scene_id")
+        expire = body.get("expire_seconds")
+        if not action.startswith("QR_LIMIT") and (not isinstance(expire, int) or not 1 <= expire <= 2592000):
+            raise _BadRequest(40097, "invalid args: expire_seconds")
+        with state.lock:
+            ticket = f"sandbox-ticket-{next(state.ids)}"
+            state.qr_tickets[ticket] = dict(body)
+        answer: dict[str, Any] = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket}"}
+        if expire is not None:
+            answer["expire_seconds"] = expire
+        return jsonify(answer)
+
     @app.post("/cgi-bin/message/template/send")
     def template_send() -> Response:
         # https://developers.weixin.qq.com/doc/service/api/notify/template/api_sendtemplatemessage.md
@@ -524,6 +552,7 @@ def reset_state(state: SandboxState) -> None:
         state.fetches_by_app.clear()
         state.template_msg_ids.clear()
         state.sent.clear()
+        state.qr_tickets.clear()
         state.calls.clear()
         state.faults.clear()
         state.closed_windows.clear()
@@ -589,6 +618,11 @@ class SandboxServer:
     def reset(self) -> None:
         """Forget everything recorded and every fault."""
         reset_state(self.state)
+
+    def qr_codes(self) -> dict[str, dict[str, Any]]:
+        """The QR codes created so far: ticket -> the qrcode/create request body."""
+        with self.state.lock:
+            return dict(self.state.qr_tickets)
 
     def sent(self, touser: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         """Messages accepted by the send endpoints, oldest first."""

@@ -75,6 +75,10 @@ def test_run_starts_everything_answers_a_chat_and_stops_on_a_signal(tmp_path: Pa
     # The banner's chat hint reaches this run's ports, not the defaults.
     hint = f"hongguan chat --url http://127.0.0.1:{port} --sandbox http://127.0.0.1:{sandbox_port}"
     assert hint.encode() in out
+    # …and it prints the console and a one-time sign-in link for the demo secretary and a grid leader.
+    assert f"staff console  http://127.0.0.1:{port}/console/".encode() in out
+    for who in ("the secretary", "the G1 grid leader"):
+        assert f"sign in as {who}: http://127.0.0.1:{port}/console/login/link/".encode() in out
     # Nothing is left listening: web, sandbox and Redis are gone.
     for p in (port, sandbox_port):
         with pytest.raises(requests.ConnectionError):
