@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from infra.web import get_db
 from models.ballot import BallotChoice, BallotVoter
 from services.errors import Conflict, DomainError, Forbidden
 from services.participation import ballots, tally
+from tests.concurrency import race
 
 from .conftest import make_resident, open_estate_ballot
 
@@ -156,31 +156,6 @@ def test_only_feasible_proposals_of_the_scope_go_on_a_ballot(session, org, clock
         )  # fmt: skip
 
 
-def _race(db: Any, n: int, work: Any) -> list[Any]:
-    """Run `work(session, i)` in n threads released together, each in its own session; collect outcomes."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        s = db.session()
-        try:
-            barrier.wait()
-            results[i] = work(s, i)
-            s.commit()
-        except Exception as e:
-            s.rollback()
-            results[i] = e
-        finally:
-            s.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def _two_hundred_votes_from_one_household(app: Any) -> None:
     from services.demo import seed_org
 
@@ -201,7 +176,7 @@ def _two_hundred_votes_from_one_household(app: Any) -> None:
         ballots.cast(s, b, s.get(Resident, family[i % 4]), [opts[i % 3]], now=clock.now())
         return "counted"
 
-    outcomes = _race(db, 200, vote)
+    outcomes = race(db, 200, vote)
     assert outcomes.count("counted") == 1, [o for o in outcomes if o != "counted"][:3]
     assert all(isinstance(o, Conflict) and o.code == "already_voted" for o in outcomes if o != "counted")
     with db.transaction() as s:

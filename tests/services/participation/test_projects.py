@@ -12,9 +12,9 @@ from infra.web import get_db
 from models.micro_project import CommunityBudget, MicroProject
 from services.errors import Conflict
 from services.participation import ballots, projects, tally
+from tests.concurrency import race
 
 from .conftest import feasible_proposals, make_resident, open_estate_ballot
-from .test_ballots import _race
 
 
 def test_funding_stays_within_the_yearly_cap(session, org, clock):
@@ -97,7 +97,7 @@ def _concurrent_funding_respects_the_cap(app: Any) -> None:
 
         return projects.fund(s, s.get(Staff, staff_id), s.get(Proposal, ids[i]), budget_yuan=3000, year=2026).id
 
-    results = _race(db, 12, fund)
+    results = race(db, 12, fund)
     funded = [r for r in results if isinstance(r, int)]
     assert len(funded) == 3, results
     assert all(isinstance(r, Conflict) and r.code == "budget_exceeded" for r in results if not isinstance(r, int))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from models import Resident
 from models.points import PointsAccount, PointsLedger, TaskSubmission
 from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
 from services.points import ledger as points
+from tests.concurrency import race
 
 
 def volunteer(session: Any, org: Any, name: str = "张志愿", grid: str = "G1", **fields: Any) -> Resident:
@@ -286,31 +286,6 @@ def test_partner_membership_lookup(session, org, clock):
 # ---------------------------------------------------------------- concurrency
 
 
-def _race(db: Any, n: int, work: Any) -> list[Any]:
-    """Run `work(session, i)` in n threads released together, each in its own session; collect outcomes."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        s = db.session()
-        try:
-            barrier.wait()
-            results[i] = work(s, i)
-            s.commit()
-        except Exception as e:
-            s.rollback()
-            results[i] = e
-        finally:
-            s.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def _concurrent_approvals_respect_the_cap(app: Any) -> None:
     db = get_db(app)
     with db.transaction() as s:
@@ -321,7 +296,7 @@ def _concurrent_approvals_respect_the_cap(app: Any) -> None:
         v = volunteer(s, org)
         ids = [submit(s, v, cats["dispute_mediation"]).id for _ in range(12)]
         leader, vid = org.staff["g1_leader"].id, v.id
-    results = _race(db, 12, lambda s, i: points.review_task(s, ids[i], leader, approve=True).id)
+    results = race(db, 12, lambda s, i: points.review_task(s, ids[i], leader, approve=True).id)
     ok = [r for r in results if isinstance(r, int)]
     assert len(ok) == 4, results
     assert all(isinstance(r, Conflict) for r in results if not isinstance(r, int))

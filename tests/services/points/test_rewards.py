@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from models.points import PointsLedger, Redemption
 from services.errors import Conflict, DomainError, Forbidden, NotFound
 from services.points import ledger as points
 from services.points import rewards
+from tests.concurrency import race
 
 SECRET = "test-secret"
 
@@ -191,30 +191,6 @@ def test_catalogue_lists_active_rewards_of_the_community(session, org, clock, sh
 # ---------------------------------------------------------------- concurrency (SQLite and PostgreSQL)
 
 
-def _race(db: Any, n: int, work: Any) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def run(i: int) -> None:
-        s = db.session()
-        try:
-            barrier.wait()
-            results[i] = work(s, i)
-            s.commit()
-        except Exception as e:
-            s.rollback()
-            results[i] = e
-        finally:
-            s.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def _setup(db: Any, *, residents: int, funds: int, stock: int) -> tuple[list[int], int, int]:
     from services.demo import seed_org
 
@@ -233,7 +209,7 @@ def _setup(db: Any, *, residents: int, funds: int, stock: int) -> tuple[list[int
 def _fifty_redemptions_against_a_balance_for_ten(app: Any) -> None:
     db = get_db(app)
     (rid,), reward_id, _ = _setup(db, residents=1, funds=100, stock=500)
-    results = _race(db, 50, lambda s, i: rewards.redeem(s, rid, reward_id, request_key=f"k{i}", secret=SECRET))
+    results = race(db, 50, lambda s, i: rewards.redeem(s, rid, reward_id, request_key=f"k{i}", secret=SECRET))
     ok = [r for r in results if isinstance(r, rewards.RedeemResult)]
     refused = [r for r in results if isinstance(r, points.InsufficientPoints)]
     crashes = [r for r in results if not isinstance(r, rewards.RedeemResult | points.InsufficientPoints)]
@@ -251,7 +227,7 @@ def _fifty_redemptions_against_a_balance_for_ten(app: Any) -> None:
 def _fifty_residents_against_a_stock_of_ten(app: Any) -> None:
     db = get_db(app)
     ids, reward_id, _ = _setup(db, residents=50, funds=10, stock=10)
-    results = _race(db, 50, lambda s, i: rewards.redeem(s, ids[i], reward_id, request_key="k", secret=SECRET))
+    results = race(db, 50, lambda s, i: rewards.redeem(s, ids[i], reward_id, request_key="k", secret=SECRET))
     ok = [r for r in results if isinstance(r, rewards.RedeemResult)]
     sold_out = [r for r in results if isinstance(r, Conflict) and r.code == "out_of_stock"]
     assert len(ok) == 10
@@ -265,7 +241,7 @@ def _fifty_residents_against_a_stock_of_ten(app: Any) -> None:
 def _the_same_key_fifty_times_spends_once(app: Any) -> None:
     db = get_db(app)
     (rid,), reward_id, _ = _setup(db, residents=1, funds=100, stock=500)
-    results = _race(db, 50, lambda s, i: rewards.redeem(s, rid, reward_id, request_key="one", secret=SECRET))
+    results = race(db, 50, lambda s, i: rewards.redeem(s, rid, reward_id, request_key="one", secret=SECRET))
     ok = [r for r in results if isinstance(r, rewards.RedeemResult)]
     assert len(ok) == 50, [r for r in results if not isinstance(r, rewards.RedeemResult)][:3]
     assert sum(r.created for r in ok) == 1
@@ -275,7 +251,7 @@ def _the_same_key_fifty_times_spends_once(app: Any) -> None:
         assert rewards.stock_of(s, reward_id) == 499
 
 
-def _double_scan_race(app: Any) -> None:
+def _double_scanrace(app: Any) -> None:
     db = get_db(app)
     (rid,), reward_id, partner_id = _setup(db, residents=1, funds=100, stock=5)
     with db.transaction() as s:
@@ -286,7 +262,7 @@ def _double_scan_race(app: Any) -> None:
         points.add_partner_member(s, partner_id, resident_id=clerk.id)
         qr = rewards.redeem(s, rid, reward_id, request_key="k", secret=SECRET).qr
         clerk_id = clerk.id
-    results = _race(db, 20, lambda s, i: rewards.scan(s, qr, secret=SECRET, resident_id=clerk_id).id)
+    results = race(db, 20, lambda s, i: rewards.scan(s, qr, secret=SECRET, resident_id=clerk_id).id)
     assert sum(isinstance(r, int) for r in results) == 1
     assert all(r.code == "already_redeemed" for r in results if not isinstance(r, int))
 
@@ -319,9 +295,9 @@ def test_the_same_key_fifty_times_spends_once_on_postgres(pg_app, clock):
 
 
 def test_a_qr_scanned_twice_at_once_hands_over_once_on_sqlite(app, clock):
-    _double_scan_race(app)
+    _double_scanrace(app)
 
 
 @pytest.mark.postgres
 def test_a_qr_scanned_twice_at_once_hands_over_once_on_postgres(pg_app, clock):
-    _double_scan_race(pg_app)
+    _double_scanrace(pg_app)
