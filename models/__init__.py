@@ -7,12 +7,14 @@ Add a module's import here when you add the module.
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
+from models.callup import Callup, CallupRecipient, CallupShift, ShiftSignup
 from models.events import Event, EventSignup
 from models.messages import InboundMessage, OutboundMessage
 from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
 from models.notify import SubscribeGrant
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
 from models.outbox import PendingJob
+from models.party import PartyMember
 from models.points import (
     PartnerMember,
     PartnerUnit,
@@ -26,6 +28,14 @@ from models.points import (
 from models.reports import RankingChange, RankingEntry, RankingSnapshot, Report
 from models.resident import Resident
 from models.routing import ConsultAnswer, DuplicatePolicy, LabelledExample, PendingFollowUp, RoutingRule
+from models.volunteer import (
+    PostClaim,
+    TeamMember,
+    VolunteerApplication,
+    VolunteerPost,
+    VolunteerSkill,
+    VolunteerTeam,
+)
 from models.workflow import CalendarDay, DutyShift, Reminder, SlaPolicy, StaffToken
 
 __all__ = [
@@ -39,6 +49,9 @@ __all__ = [
     "BookingSeat",
     "Building",
     "CalendarDay",
+    "Callup",
+    "CallupRecipient",
+    "CallupShift",
     "Community",
     "ConsultAnswer",
     "Department",
@@ -58,10 +71,12 @@ __all__ = [
     "OutboundMessage",
     "PartnerMember",
     "PartnerUnit",
+    "PartyMember",
     "PendingFollowUp",
     "PendingJob",
     "PointsAccount",
     "PointsLedger",
+    "PostClaim",
     "PropertyCompany",
     "QRScene",
     "RankingChange",
@@ -73,13 +88,19 @@ __all__ = [
     "Resident",
     "Reward",
     "RoutingRule",
+    "ShiftSignup",
     "SlaPolicy",
     "Staff",
     "StaffToken",
     "SubscribeGrant",
     "TaskCategory",
     "TaskSubmission",
+    "TeamMember",
     "Venue",
     "VenueClosure",
     "VenueSeat",
+    "VolunteerApplication",
+    "VolunteerPost",
+    "VolunteerSkill",
+    "VolunteerTeam",
 ]
