@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import appeals, booking, inbound, outbox, points, reports, tokens
+from jobs import appeals, booking, callups, inbound, outbox, points, reports, tokens
 from jobs.leader import LeaderCronScheduler, SchedulerLease
 
 
@@ -33,6 +33,10 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(booking.release_no_shows, "default", interval=300, job_timeout=120)
     s.register(booking.expire_offers, "default", interval=300, job_timeout=120)
     s.register(booking.send_reminders, "default", interval=300, job_timeout=120)
+    # Call-up shifts: reminders two hours ahead, no-shows once check-in has closed.
+    s.register(callups.remind_shifts, "default", interval=300, job_timeout=120)
+    s.register(callups.record_no_shows, "default", interval=600, job_timeout=120)
+    s.register(callups.resume_sends, "default", interval=300, job_timeout=120)
     # Uncollected rewards are refunded; the ledger is reconciled nightly (03:30 Suzhou = 19:30 UTC).
     s.register(points.expire_redemptions, "low", interval=600, job_timeout=300)
     s.register(points.reconcile, "low", cron="30 19 * * *", job_timeout=600)

@@ -71,7 +71,7 @@ def create_callup(
     """Issue a call-up with its shifts; sign-up is open from now (or `signup_opens_at`) until it closes."""
     clean = _audience(audience)
     # Grid staff may call up their own grid only: the audience must name exactly that grid.
-    organiser(session, staff_id, community_id, _scope_grid(clean))
+    organiser(session, staff_id, community_id, scope_grid(clean))
     if not title.strip():
         raise DomainError("倡议标题不能为空", code="title_required")
     if not shifts:
@@ -120,7 +120,7 @@ def create_callup(
     return callup
 
 
-def _scope_grid(audience: dict[str, Any]) -> int | None:
+def scope_grid(audience: dict[str, Any]) -> int | None:
     """The one grid an audience is limited to (what grid staff may organise), else None."""
     grids = audience.get("grid_ids") or []
     return int(grids[0]) if len(grids) == 1 else None
@@ -302,7 +302,7 @@ def check_in(session: Session, token: str, staff_id: int, *, secret: str) -> Shi
     assert shift is not None
     callup = session.get(Callup, shift.callup_id)
     assert callup is not None
-    organiser(session, staff_id, callup.community_id, _scope_grid(callup.audience or {}))
+    organiser(session, staff_id, callup.community_id, scope_grid(callup.audience or {}))
     now = clock.now()
     if now < shift.starts_at - CHECKIN_OPENS_BEFORE:
         raise Conflict("签到尚未开始", code="checkin_not_open")
@@ -464,7 +464,7 @@ def upcoming_shifts_of(session: Session, resident_id: int) -> list[tuple[ShiftSi
 def close_callup(session: Session, callup_id: int, staff_id: int) -> Callup:
     """Close sign-up early (organisers only)."""
     callup = get_callup(session, callup_id)
-    organiser(session, staff_id, callup.community_id, _scope_grid(callup.audience or {}))
+    organiser(session, staff_id, callup.community_id, scope_grid(callup.audience or {}))
     if callup.status != "open":
         raise InvalidTransition("倡议已结束")
     callup.status = "closed"

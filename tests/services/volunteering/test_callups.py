@@ -35,9 +35,9 @@ def person(session: Any, org: Any, name: str, grid: str = "G1", volunteer: bool 
 def make_callup(session: Any, org: Any, clock: Any, *, quota: int = 2, shifts: int = 1, **kw: Any) -> Any:
     start = clock.now() + timedelta(days=1)
     specs = [
-        ShiftSpec(place=f"{i + 1}号门岗", starts_at=start + timedelta(hours=3 * i), ends_at=start + timedelta(hours=3 * i + 2), quota=quota)
+        ShiftSpec(f"{i + 1}号门岗", start + timedelta(hours=3 * i), start + timedelta(hours=3 * i + 2), quota)
         for i in range(shifts)
-    ]  # fmt: skip
+    ]
     args: dict[str, Any] = {
         "community_id": org.community.id, "title": "疫苗接种点秩序维护", "shifts": specs,
         "audience": {"volunteers": True}, "signup_closes_at": start - timedelta(hours=1), "points_on_attendance": 10,
