@@ -14,7 +14,15 @@ from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
 from models.notify import SubscribeGrant
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene, Staff
 from models.outbox import PendingJob
-from models.party import PartyMember
+from models.party import (
+    ActionBranch,
+    ActionBranchMember,
+    CommunityTag,
+    PartyHousehold,
+    PartyMember,
+    PioneerLog,
+    TagAssignment,
+)
 from models.points import (
     PartnerMember,
     PartnerUnit,
@@ -39,6 +47,8 @@ from models.volunteer import (
 from models.workflow import CalendarDay, DutyShift, Reminder, SlaPolicy, StaffToken
 
 __all__ = [
+    "ActionBranch",
+    "ActionBranchMember",
     "Appeal",
     "AppealAttachment",
     "AppealEvent",
@@ -53,6 +63,7 @@ __all__ = [
     "CallupRecipient",
     "CallupShift",
     "Community",
+    "CommunityTag",
     "ConsultAnswer",
     "Department",
     "DuplicatePolicy",
@@ -71,9 +82,11 @@ __all__ = [
     "OutboundMessage",
     "PartnerMember",
     "PartnerUnit",
+    "PartyHousehold",
     "PartyMember",
     "PendingFollowUp",
     "PendingJob",
+    "PioneerLog",
     "PointsAccount",
     "PointsLedger",
     "PostClaim",
@@ -93,6 +106,7 @@ __all__ = [
     "Staff",
     "StaffToken",
     "SubscribeGrant",
+    "TagAssignment",
     "TaskCategory",
     "TaskSubmission",
     "TeamMember",

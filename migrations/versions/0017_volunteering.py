@@ -1,4 +1,5 @@
-"""Volunteering: applications, skills, teams, posts and claims; call-ups, shifts, sign-ups, recipients; party members.
+"""Volunteering and the party: applications, skills, teams, posts and claims; call-ups, shifts, sign-ups and
+recipients; party members, their households, pioneer logs, action branches and community tags.
 
 Revision ID: 0017_volunteering
 Revises: 0015_appeal_community
@@ -19,7 +20,96 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the volunteering, call-up and party-member tables."""
+    """Create the volunteering, call-up and party tables."""
+    op.create_table(
+        "community_tag",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=30), nullable=False),
+        sa.Column("applies_to", sa.String(length=16), nullable=False),
+        sa.Column(
+            "created_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "applies_to IN ('party_member', 'household', 'post')", name=op.f("ck_community_tag_applies_to_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["community.id"], name=op.f("fk_community_tag_community_id_community")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_community_tag")),
+        sa.UniqueConstraint("community_id", "name", name=op.f("uq_community_tag_community_id_name")),
+    )
+    op.create_table(
+        "action_branch",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=True),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("goal", sa.String(length=500), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
+        sa.Column("progress", sa.Integer(), nullable=False),
+        sa.Column("progress_note", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("result", sa.String(length=500), nullable=False),
+        sa.Column("closed_at", models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("status IN ('open', 'closed')", name=op.f("ck_action_branch_status_known")),
+        sa.CheckConstraint("ends_on >= starts_on", name=op.f("ck_action_branch_period_ordered")),
+        sa.CheckConstraint("progress >= 0 AND progress <= 100", name=op.f("ck_action_branch_progress_percent")),
+        sa.ForeignKeyConstraint(
+            ["community_id"], ["community.id"], name=op.f("fk_action_branch_community_id_community")
+        ),
+        sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_action_branch_grid_id_grid")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_action_branch")),
+    )
+    with op.batch_alter_table("action_branch", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_action_branch_community_id"), ["community_id"], unique=False)
+
+    op.create_table(
+        "tag_assignment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tag_id", sa.Integer(), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["tag_id"], ["community_tag.id"], name=op.f("fk_tag_assignment_tag_id_community_tag")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tag_assignment")),
+        sa.UniqueConstraint("tag_id", "target_id", name=op.f("uq_tag_assignment_tag_id_target_id")),
+    )
+    with op.batch_alter_table("tag_assignment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tag_assignment_tag_id"), ["tag_id"], unique=False)
+
     op.create_table(
         "callup",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -188,6 +278,107 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("volunteer_team", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_volunteer_team_community_id"), ["community_id"], unique=False)
+
+    op.create_table(
+        "action_branch_member",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["branch_id"], ["action_branch.id"], name=op.f("fk_action_branch_member_branch_id_action_branch")
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["party_member.id"], name=op.f("fk_action_branch_member_member_id_party_member")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_action_branch_member")),
+        sa.UniqueConstraint("branch_id", "member_id", name=op.f("uq_action_branch_member_branch_id_member_id")),
+    )
+    with op.batch_alter_table("action_branch_member", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_action_branch_member_branch_id"), ["branch_id"], unique=False)
+
+    op.create_table(
+        "party_household",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("building_id", sa.Integer(), nullable=False),
+        sa.Column("room", sa.String(length=20), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["building_id"], ["building.id"], name=op.f("fk_party_household_building_id_building")),
+        sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_party_household_grid_id_grid")),
+        sa.ForeignKeyConstraint(
+            ["member_id"], ["party_member.id"], name=op.f("fk_party_household_member_id_party_member")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_party_household")),
+        sa.UniqueConstraint("building_id", "room", name=op.f("uq_party_household_building_id_room")),
+    )
+    with op.batch_alter_table("party_household", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_party_household_grid_id"), ["grid_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_party_household_member_id"), ["member_id"], unique=False)
+
+    op.create_table(
+        "pioneer_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("resident_id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("grid_id", sa.Integer(), nullable=True),
+        sa.Column("category_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("photos", sa.JSON(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("occurred_at", models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("period_key", sa.String(length=7), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reviewer_staff_id", sa.Integer(), nullable=True),
+        sa.Column("reviewed_at", models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("review_note", sa.String(length=300), nullable=False),
+        sa.Column("ledger_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "created_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("status IN ('pending', 'approved', 'rejected')", name=op.f("ck_pioneer_log_status_known")),
+        sa.ForeignKeyConstraint(
+            ["category_id"], ["task_category.id"], name=op.f("fk_pioneer_log_category_id_task_category")
+        ),
+        sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_pioneer_log_community_id_community")),
+        sa.ForeignKeyConstraint(["grid_id"], ["grid.id"], name=op.f("fk_pioneer_log_grid_id_grid")),
+        sa.ForeignKeyConstraint(
+            ["ledger_id"], ["points_ledger.id"], name=op.f("fk_pioneer_log_ledger_id_points_ledger")
+        ),
+        sa.ForeignKeyConstraint(["member_id"], ["party_member.id"], name=op.f("fk_pioneer_log_member_id_party_member")),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_pioneer_log_resident_id_resident")),
+        sa.ForeignKeyConstraint(
+            ["reviewer_staff_id"], ["staff.id"], name=op.f("fk_pioneer_log_reviewer_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pioneer_log")),
+    )
+    with op.batch_alter_table("pioneer_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_pioneer_log_member_id"), ["member_id"], unique=False)
+        batch_op.create_index("ix_pioneer_log_month", ["community_id", "period_key"], unique=False)
+        batch_op.create_index("ix_pioneer_log_queue", ["grid_id", "status"], unique=False)
 
     op.create_table(
         "shift_signup",
@@ -403,6 +594,21 @@ def downgrade() -> None:
         batch_op.drop_index("ix_shift_signup_queue")
 
     op.drop_table("shift_signup")
+    with op.batch_alter_table("pioneer_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_pioneer_log_queue")
+        batch_op.drop_index("ix_pioneer_log_month")
+        batch_op.drop_index(batch_op.f("ix_pioneer_log_member_id"))
+
+    op.drop_table("pioneer_log")
+    with op.batch_alter_table("party_household", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_party_household_member_id"))
+        batch_op.drop_index(batch_op.f("ix_party_household_grid_id"))
+
+    op.drop_table("party_household")
+    with op.batch_alter_table("action_branch_member", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_action_branch_member_branch_id"))
+
+    op.drop_table("action_branch_member")
     with op.batch_alter_table("volunteer_team", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_volunteer_team_community_id"))
 
@@ -428,3 +634,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_callup_community_id"))
 
     op.drop_table("callup")
+    with op.batch_alter_table("tag_assignment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tag_assignment_tag_id"))
+
+    op.drop_table("tag_assignment")
+    with op.batch_alter_table("action_branch", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_action_branch_community_id"))
+
+    op.drop_table("action_branch")
+    op.drop_table("community_tag")
