@@ -41,18 +41,20 @@ def _register_blueprints(app: OpenAPI) -> None:
     """Every HTTP surface of hongguan; each area owns its blueprint modules."""
     from bot.views import bp as wechat_bp
     from console import appeals as console_appeals
+    from console import party as console_party
     from console import reports as console_reports
     from console import volunteers as console_volunteers
     from miniapp_api import blueprint as miniapp
-    from miniapp_api import routes_events, routes_points, routes_rewards, routes_volunteers
+    from miniapp_api import routes_events, routes_party, routes_points, routes_rewards, routes_volunteers
 
     app.register_blueprint(wechat_bp)  # /wechat: the official account's server URL
     miniapp.register(app)  # /api/v1: login, notices, the resident's appeals, venue booking
-    for area in (routes_events, routes_points, routes_rewards, routes_volunteers):
-        app.register_api(area.bp)  # /api/v1: event signup, volunteer points, rewards, volunteers and call-ups
+    for area in (routes_events, routes_points, routes_rewards, routes_volunteers, routes_party):
+        app.register_api(area.bp)  # /api/v1: events, points, rewards, volunteers and call-ups, party members
     console_appeals.register(app)  # /console/api: staff appeal list, workflow steps, recategorise
     console_reports.register(app)  # /console/api: KPIs, weekly reports, 红黑榜; /api/v1/public/kpi
     console_volunteers.register(app)  # /console/api: volunteer applications, teams, posts, call-ups
+    console_party.register(app)  # /console/api: 党员报到, 联户, 先锋日志, 行动支部, tags, monthly awards
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:

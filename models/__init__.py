@@ -17,6 +17,8 @@ from models.outbox import PendingJob
 from models.party import (
     ActionBranch,
     ActionBranchMember,
+    AwardCandidate,
+    AwardRound,
     CommunityTag,
     PartyHousehold,
     PartyMember,
@@ -53,6 +55,8 @@ __all__ = [
     "AppealAttachment",
     "AppealEvent",
     "AppealSupporter",
+    "AwardCandidate",
+    "AwardRound",
     "Base",
     "Booking",
     "BookingBan",

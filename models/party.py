@@ -139,3 +139,35 @@ class TagAssignment(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("community_tag.id"), index=True)
     target_id: Mapped[int]
+
+
+class AwardRound(TimestampMixin, Base):
+    """每月评优选先进: one round per community and month; candidates computed, approved, published as a notice."""
+
+    __tablename__ = "award_round"
+    __table_args__ = (
+        UniqueConstraint("community_id", "period_key"),
+        CheckConstraint("status IN ('draft', 'published')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    period_key: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), default=None)
+    published_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+
+
+class AwardCandidate(Base):
+    """A candidate of a round: the month's points from the ledger and approved 先锋日志 entries."""
+
+    __tablename__ = "award_candidate"
+    __table_args__ = (UniqueConstraint("round_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("award_round.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    rank: Mapped[int]
+    points: Mapped[int]
+    log_entries: Mapped[int]
+    approved: Mapped[bool] = mapped_column(default=False)

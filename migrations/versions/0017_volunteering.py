@@ -1,5 +1,5 @@
 """Volunteering and the party: applications, skills, teams, posts and claims; call-ups, shifts, sign-ups and
-recipients; party members, their households, pioneer logs, action branches and community tags.
+recipients; party members, their households, pioneer logs, action branches, community tags and monthly awards.
 
 Revision ID: 0017_volunteering
 Revises: 0015_appeal_community
@@ -149,6 +149,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_callup_community_id"), ["community_id"], unique=False)
 
     op.create_table(
+        "award_round",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), nullable=False),
+        sa.Column("period_key", sa.String(length=7), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("notice_id", sa.Integer(), nullable=True),
+        sa.Column("published_by_staff_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "created_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            models.base.UTCDateTime(timezone=True),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
+        sa.CheckConstraint("status IN ('draft', 'published')", name=op.f("ck_award_round_status_known")),
+        sa.ForeignKeyConstraint(["community_id"], ["community.id"], name=op.f("fk_award_round_community_id_community")),
+        sa.ForeignKeyConstraint(["notice_id"], ["notice.id"], name=op.f("fk_award_round_notice_id_notice")),
+        sa.ForeignKeyConstraint(
+            ["published_by_staff_id"], ["staff.id"], name=op.f("fk_award_round_published_by_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_award_round")),
+        sa.UniqueConstraint("community_id", "period_key", name=op.f("uq_award_round_community_id_period_key")),
+    )
+    op.create_table(
         "callup_recipient",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("callup_id", sa.Integer(), nullable=False),
@@ -295,6 +324,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("action_branch_member", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_action_branch_member_branch_id"), ["branch_id"], unique=False)
+
+    op.create_table(
+        "award_candidate",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("resident_id", sa.Integer(), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("points", sa.Integer(), nullable=False),
+        sa.Column("log_entries", sa.Integer(), nullable=False),
+        sa.Column("approved", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_award_candidate_resident_id_resident")),
+        sa.ForeignKeyConstraint(["round_id"], ["award_round.id"], name=op.f("fk_award_candidate_round_id_award_round")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_award_candidate")),
+        sa.UniqueConstraint("round_id", "resident_id", name=op.f("uq_award_candidate_round_id_resident_id")),
+    )
+    with op.batch_alter_table("award_candidate", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_award_candidate_round_id"), ["round_id"], unique=False)
 
     op.create_table(
         "party_household",
@@ -605,6 +651,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_party_household_grid_id"))
 
     op.drop_table("party_household")
+    with op.batch_alter_table("award_candidate", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_award_candidate_round_id"))
+
+    op.drop_table("award_candidate")
     with op.batch_alter_table("action_branch_member", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_action_branch_member_branch_id"))
 
@@ -630,6 +680,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_callup_recipient_progress")
 
     op.drop_table("callup_recipient")
+    op.drop_table("award_round")
     with op.batch_alter_table("callup", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_callup_community_id"))
 
