@@ -252,7 +252,7 @@ def main() -> None:
     parser.add_argument("--places", type=int, default=2_000)
     parser.add_argument("--only", choices=("send", "signup"))
     args = parser.parse_args()
-    logging.disable(logging.WARNING)  # RQ's per-job lines and the retried 45011s would be most of the output
+    logging.disable(logging.CRITICAL)  # RQ logs every refused (and retried) 45011 send with its traceback
     print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]}\n")
     if args.only != "signup":
         r = send_bench(args.people, args.template_per_minute)
