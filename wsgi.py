@@ -46,17 +46,21 @@ def blueprints() -> list[Blueprint]:
     from console.nlp_model import bp as console_nlp_model_bp
     from console.pages import bp as console_pages_bp
     from console.participation import bp as console_participation_bp
+    from console.party import bp as console_party_bp
     from console.reports import bp as console_reports_bp
     from console.reports import public_bp as public_kpi_bp
+    from console.volunteers import bp as console_volunteers_bp
     from infra.web import health_bp
     from miniapp_api.routes_appeals import bp as appeals_bp
     from miniapp_api.routes_auth import bp as auth_bp
     from miniapp_api.routes_events import bp as events_bp
     from miniapp_api.routes_notices import bp as notices_bp
     from miniapp_api.routes_participation import bp as participation_bp
+    from miniapp_api.routes_party import bp as party_bp
     from miniapp_api.routes_points import bp as points_bp
     from miniapp_api.routes_rewards import bp as rewards_bp
     from miniapp_api.routes_venues import bp as venues_bp
+    from miniapp_api.routes_volunteers import bp as volunteers_bp
 
     return [
         health_bp,  # /healthz: database, Redis, failed pushes
@@ -69,8 +73,12 @@ def blueprints() -> list[Blueprint]:
         points_bp,  # /api/v1: volunteer points
         rewards_bp,  # /api/v1: rewards
         participation_bp,  # /api/v1: micro-project proposals, ballots, results, funded projects
+        volunteers_bp,  # /api/v1: volunteer applications, my page, posts, call-ups and shift sign-up
+        party_bp,  # /api/v1: 党员报到, my households, 先锋日志
         console_appeals_bp,  # /console/api: staff appeal list, workflow steps, recategorise
         console_reports_bp,  # /console/api: KPIs, weekly reports, 红黑榜
+        console_volunteers_bp,  # /console/api: volunteer applications, teams, posts, call-ups
+        console_party_bp,  # /console/api: 党员报到, 联户, 先锋日志, 行动支部, tags, monthly awards
         console_participation_bp,  # /console/api/participation: screening, ballots, projects, 议事会
         console_nlp_model_bp,  # /console/api/nlp/model: the classification model in service
         console_pages_bp,  # /console/: the staff console's web pages (sign-in, inbox, appeal, intake, reports)

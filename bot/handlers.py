@@ -27,6 +27,9 @@ from services.errors import DomainError
 from services.notifications.outbox import defer
 from services.organisation import residents
 from services.participation import ballots, proposals
+from services.points import board as rankings
+from services.points import ledger as points
+from services.volunteering import callups, teams
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +141,8 @@ def _menu_action(ctx: Context, key: str) -> str | None:
         return my_appeals_text(ctx.session, ctx.resident)
     if key == menu.MY_POINTS:
         return my_points_text(ctx.session, ctx.resident)
+    if key == menu.MY_TASKS:
+        return my_tasks_text(ctx.session, ctx.resident)
     if key == menu.BIND:
         if (ctx.resident.dialog_state or "").startswith(intake.STATE_CHOOSE):
             # Intake asked "which appeal is this about?" and holds the resident's text: answer that first.
@@ -377,12 +382,28 @@ def my_appeals_text(session: Session, resident: Resident, limit: int = 5) -> str
 
 
 def my_points_text(session: Session, resident: Resident) -> str:
-    """The resident's volunteer points balance (from the points ledger)."""
-    try:
-        from services.points import ledger as points
-    except ImportError:  # the points ledger ships in a later issue
-        return "积分功能即将上线，届时可在这里和红管家小程序中查看。"
-    return f"您当前的志愿积分：{points.balance_of(session, resident.id)} 分。积分可在红管家小程序兑换礼品。"
+    """The resident's volunteer points balance (from the points ledger) and this month's community rank."""
+    text = f"您当前的志愿积分：{points.balance_of(session, resident.id)} 分。"
+    if resident.community_id is not None:
+        mine = rankings.my_rank(session, points.season_key(), resident.id, community_id=resident.community_id)
+        if mine is not None:
+            text += f"本月已得 {mine.points} 分，社区排名第 {mine.rank} 名。"
+    return text + "积分可在红管家小程序兑换礼品。"
+
+
+def my_tasks_text(session: Session, resident: Resident) -> str:
+    """A volunteer's posts (岗位) and upcoming call-up shifts."""
+    if not resident.is_volunteer:
+        return "您还不是志愿者。可在红管家小程序「志愿服务」中申请，审核通过后即可认领岗位、报名倡议。"
+    lines: list[str] = []
+    for claim, post in teams.posts_of(session, resident.id):
+        lines.append(f"岗位｜{post.name}｜{claim.starts_on:%m-%d} 至 {claim.ends_on:%m-%d}")
+    for signup, shift, callup in callups.upcoming_shifts_of(session, resident.id)[:5]:
+        state = "已报名" if signup.status == "confirmed" else "候补中"
+        lines.append(f"班次｜{callup.title[:12]}｜{clock.local_text(shift.starts_at)}｜{shift.place[:10]}｜{state}")
+    if not lines:
+        return "您目前没有认领的岗位或报名的班次。可在红管家小程序查看正在招募的倡议。"
+    return "您的志愿任务：\n" + "\n".join(lines)
 
 
 def open_ballots_text(session: Session, resident: Resident) -> str:

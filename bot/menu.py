@@ -11,6 +11,7 @@ from typing import Any
 
 MY_APPEALS = "MY_APPEALS"
 MY_POINTS = "MY_POINTS"
+MY_TASKS = "MY_TASKS"
 HELP = "HELP"
 BIND = "BIND"
 OPEN_BALLOTS = "OPEN_BALLOTS"
@@ -29,6 +30,8 @@ TEXT_COMMANDS: dict[str, str] = {
     "查询诉求": MY_APPEALS,
     "我的积分": MY_POINTS,
     "积分": MY_POINTS,
+    "我的任务": MY_TASKS,
+    "我的班次": MY_TASKS,
     "绑定": BIND,
     "绑定住址": BIND,
     "绑定小区": BIND,
@@ -48,7 +51,7 @@ HELP_TEXT = (
     "1. 直接发文字或语音描述问题（如“3幢楼道灯坏了”），即登记为诉求并回复编号；\n"
     "2. 登记后发图片，会补充到您最近的诉求；\n"
     "3. 发送位置：首次会按位置绑定所在网格，也会作为问题地点；回复“绑定”可选择小区和楼栋；\n"
-    "4. 回复“我的诉求”查看办理进度，“我的积分”查看志愿积分；\n"
+    "4. 回复“我的诉求”查看办理进度，“我的积分”查看志愿积分和排名，“我的任务”查看志愿岗位和班次；\n"
     "5. 回复“投票”查看正在进行的微实事投票，发“微实事：想法”为本楼栋提一个微实事项目。"
 )
 

@@ -24,6 +24,20 @@ def mask_phone(phone: str | None) -> str:
     return f"{digits[:3]}****{digits[-4:]}"
 
 
+def mask_name(name: str | None) -> str:
+    """陈** style: the family name and a star per other character; empty stays empty."""
+    if not name:
+        return ""
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def mask_organisation(organisation: str | None) -> str:
+    """An organisation's first two characters, the rest starred (a party member's own organisation)."""
+    if not organisation:
+        return ""
+    return organisation[:2] + "*" * max(1, len(organisation) - 2)
+
+
 def mask_address(building: str | None, room: str | None = None) -> str:
     """Show an address only to building level: the room number is never shown publicly."""
     parts = [p for p in (building or "",) if p]

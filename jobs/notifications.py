@@ -36,8 +36,10 @@ from wechat.client import (
 
 log = logging.getLogger(__name__)
 
-# Errors that may heal by themselves (a token race, the daily quota): let RQ retry later.
-RETRYABLE_ERRCODES = TOKEN_ERRCODES | {QUOTA_EXCEEDED}
+# Errors that may heal by themselves (a token race, the daily quota, the per-minute cap): let RQ retry later.
+# 45011 "api minute-quota reach limit, must slower, retry next minute" (wechat-protocol.md §9.6).
+MINUTE_QUOTA = 45011
+RETRYABLE_ERRCODES = TOKEN_ERRCODES | {QUOTA_EXCEEDED, MINUTE_QUOTA}
 
 
 def _send(attempt: Attempt) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import appeals, booking, inbound, outbox, participation, points, tokens
+from jobs import appeals, booking, callups, inbound, outbox, participation, points, tokens
 from jobs.leader import LeaderCronScheduler, SchedulerLease
 
 
@@ -35,6 +35,10 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(booking.send_reminders, "default", interval=300, job_timeout=120)
     # A ballot's results are published within a minute of its close (and at once when someone asks for them).
     s.register(participation.publish_closed_ballots, "default", interval=60, job_timeout=300)
+    # Call-up shifts: reminders two hours ahead, no-shows once check-in has closed.
+    s.register(callups.remind_shifts, "default", interval=300, job_timeout=120)
+    s.register(callups.record_no_shows, "default", interval=600, job_timeout=120)
+    s.register(callups.resume_sends, "default", interval=300, job_timeout=120)
     # Uncollected rewards are refunded; the ledger is reconciled nightly (03:30 Suzhou = 19:30 UTC).
     s.register(points.expire_redemptions, "low", interval=600, job_timeout=300)
     s.register(points.reconcile, "low", cron="30 19 * * *", job_timeout=600)

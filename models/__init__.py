@@ -10,6 +10,7 @@ from models.ballot import Ballot, BallotChoice, BallotOption, BallotResult, Ball
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
 from models.calendar import CalendarDay
+from models.callup import Callup, CallupRecipient, CallupShift, ShiftSignup
 from models.console_session import ConsoleSession, ConsoleSignIn
 from models.council import (
     Council,
@@ -29,6 +30,17 @@ from models.notice import Notice, NoticeRead
 from models.notify import SubscribeGrant
 from models.org import Building, Community, Department, Estate, Grid, PropertyCompany, QRScene
 from models.outbox import PendingJob
+from models.party import (
+    ActionBranch,
+    ActionBranchMember,
+    AwardCandidate,
+    AwardRound,
+    CommunityTag,
+    PartyHousehold,
+    PartyMember,
+    PioneerLog,
+    TagAssignment,
+)
 from models.points import (
     PartnerMember,
     PartnerUnit,
@@ -43,13 +55,25 @@ from models.reports import RankingChange, RankingEntry, RankingSnapshot, Report
 from models.resident import Resident
 from models.routing import ConsultAnswer, DuplicatePolicy, LabelledExample, PendingFollowUp, RoutingRule
 from models.staff import Staff, StaffToken
+from models.volunteer import (
+    PostClaim,
+    TeamMember,
+    VolunteerApplication,
+    VolunteerPost,
+    VolunteerSkill,
+    VolunteerTeam,
+)
 
 __all__ = [
+    "ActionBranch",
+    "ActionBranchMember",
     "Appeal",
     "AppealAttachment",
     "AppealEvent",
     "AppealSupporter",
     "AuditEntry",
+    "AwardCandidate",
+    "AwardRound",
     "Ballot",
     "BallotChoice",
     "BallotOption",
@@ -61,8 +85,12 @@ __all__ = [
     "BookingSeat",
     "Building",
     "CalendarDay",
+    "Callup",
+    "CallupRecipient",
+    "CallupShift",
     "Community",
     "CommunityBudget",
+    "CommunityTag",
     "ConsoleSession",
     "ConsoleSignIn",
     "ConsultAnswer",
@@ -89,10 +117,14 @@ __all__ = [
     "OutboundMessage",
     "PartnerMember",
     "PartnerUnit",
+    "PartyHousehold",
+    "PartyMember",
     "PendingFollowUp",
     "PendingJob",
+    "PioneerLog",
     "PointsAccount",
     "PointsLedger",
+    "PostClaim",
     "ProcedureStep",
     "ProjectUpdate",
     "PropertyCompany",
@@ -107,13 +139,20 @@ __all__ = [
     "Resident",
     "Reward",
     "RoutingRule",
+    "ShiftSignup",
     "SlaPolicy",
     "Staff",
     "StaffToken",
     "SubscribeGrant",
+    "TagAssignment",
     "TaskCategory",
     "TaskSubmission",
+    "TeamMember",
     "Venue",
     "VenueClosure",
     "VenueSeat",
+    "VolunteerApplication",
+    "VolunteerPost",
+    "VolunteerSkill",
+    "VolunteerTeam",
 ]

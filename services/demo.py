@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Building, Community, Department, DutyShift, Estate, Grid, PropertyCompany, QRScene, Staff
+from services.volunteering.demo import seed_volunteering
 
 # The resident `hongguan chat` plays by default: bound to 绿洲花园 1幢 (grid G1), so the first complaint a
 # newcomer types is routed to that grid's worker instead of waiting in triage for a place.
@@ -177,6 +178,7 @@ def seed_all(session: Session) -> dict[str, int]:
     summary["demo_resident"] = seed_demo_resident(session, org)
     summary.update(_seed_demo_activity(session, org))
     summary.update(seed_participation(session, org))  # an open ballot and a council mid-way through 四议两公开
+    summary.update(seed_volunteering(session, org))
     return summary
 
 

@@ -6,11 +6,12 @@ exercise real HTTP. Like WeChat it reads a POST body as JSON whatever its Conten
 and answers WeChat's own codes for what is missing or wrong: 41001 no access_token, 40002 bad grant_type,
 44002 empty body, 47001 not JSON, 40003 bad openid, 40008 bad msgtype, 40037 bad template_id,
 41002/41004/41008 no appid/secret/code; stable_token's force_refresh is rate-limited as documented (no
-rotation within 30 s of the last one, 45009 past 20 a day), and so are template and subscribe sends (45009
-past the account's daily quota, `DAILY_SEND_LIMITS`); user/info carries a unionid for followers that
-have one. Control endpoints under /sandbox/* let tests and `hongguan chat` read what was sent and inject
-failures. Official shapes: the pages cited by each handler, e.g.
-https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html.
+rotation within 30 s of the last one, 45009 past 20 a day), and so are sends: 45009 past the account's daily
+quota per kind (`DAILY_SEND_LIMITS`), and when switched on (`SandboxServer.limit`, /sandbox/limits)
+per-minute caps per API path (45011), daily caps per path (45009) and a customer-service budget per user
+(45047); user/info carries a unionid for followers that have one. Control endpoints under /sandbox/* let
+tests and `hongguan chat` read what was sent and inject failures. Official shapes: the pages cited by each
+handler, e.g. https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html.
 """
 
 from __future__ import annotations
@@ -103,7 +104,15 @@ class SandboxState:
     offset: float = 0.0  # seconds the sandbox's clock was moved forward (`SandboxServer.advance`)
     # Sends a day per kind, counted in Beijing days; over it WeChat answers 45009 (DAILY_SEND_LIMITS).
     daily_limits: dict[str, int] = field(default_factory=lambda: dict(DAILY_SEND_LIMITS))
-    sends_by_day: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, day) -> sends accepted
+    # Send limits (None: unlimited). Per-minute caps per API path answer 45011, daily caps 45009; the
+    # customer-service budget per user (5 within the 48 h window) answers 45047 (wechat-protocol.md §3.2, §9.6).
+    per_minute: dict[str, int] = field(default_factory=dict)
+    per_day: dict[str, int] = field(default_factory=dict)
+    cs_per_user: int | None = None
+    minute_calls: dict[str, list[float]] = field(default_factory=dict)  # path -> times of accepted sends
+    day_calls: dict[tuple[str, str], int] = field(default_factory=dict)  # (path, day) -> accepted sends
+    cs_sent: dict[str, int] = field(default_factory=dict)  # openid -> custom sends since the window opened
+    limited: int = 0  # sends refused by a limit
     ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def now(self) -> float:
@@ -148,6 +157,25 @@ class SandboxState:
         """The appid when (appid, secret) is the official account's or the mini-program's pair."""
         if (appid, secret) in {(self.appid, self.secret), (self.miniapp_appid, self.miniapp_secret)}:
             return appid
+        return None
+
+    def over_limit(self, path: str, kind: str) -> tuple[int, str] | None:
+        """Count one send of `kind` on `path` against its limits (call with the lock held); the refusal, if any."""
+        now = self.now()
+        cap = self.per_minute.get(path)
+        if cap is not None:
+            recent = [t for t in self.minute_calls.get(path, []) if now - t < 60]
+            self.minute_calls[path] = recent
+            if len(recent) >= cap:
+                self.limited += 1
+                return 45011, "api minute-quota reach limit, must slower, retry next minute"
+        daily = self.per_day.get(path, self.daily_limits.get(kind))
+        if daily is not None and self.day_calls.get((path, self.day()), 0) >= daily:
+            self.limited += 1
+            return QUOTA_EXCEEDED, "reach max api daily quota limit"
+        if cap is not None:
+            self.minute_calls[path].append(now)
+        self.day_calls[(path, self.day())] = self.day_calls.get((path, self.day()), 0) + 1
         return None
 
 
@@ -321,15 +349,6 @@ def make_app(state: SandboxState) -> Flask:
             remaining = int(state.tokens[current][1] - state.now())
             return jsonify({"access_token": current, "expires_in": remaining})
 
-    def _over_quota(kind: str) -> bool:
-        """Count one send of `kind` today; False when today's quota is already spent (call under the lock)."""
-        key = (kind, state.day())
-        limit = state.daily_limits.get(kind)
-        if limit is not None and state.sends_by_day.get(key, 0) >= limit:
-            return True
-        state.sends_by_day[key] = state.sends_by_day.get(key, 0) + 1
-        return False
-
     def _record_send(kind: str, body: dict[str, Any]) -> dict[str, Any]:
         record = {
             "id": next(state.ids), "kind": kind, "touser": body.get("touser"), "body": body, "at": time.time()
@@ -350,6 +369,11 @@ def make_app(state: SandboxState) -> Flask:
         with state.lock:
             if touser in state.closed_windows or touser in state.unsubscribed:
                 return _err(45015, "response out of time limit or subscription is canceled")
+            if state.cs_per_user is not None and state.cs_sent.get(touser, 0) >= state.cs_per_user:
+                return _err(45047, "out of response count limit")
+            if (limit := state.over_limit(request.path, "custom")) is not None:
+                return _err(*limit)
+            state.cs_sent[touser] = state.cs_sent.get(touser, 0) + 1
             _record_send("custom", body)
         return _err(0, "ok")
 
@@ -398,8 +422,8 @@ def make_app(state: SandboxState) -> Flask:
                 msgid, at = state.template_msg_ids[dedupe]
                 if state.now() - at < 600:
                     return jsonify({"errcode": 0, "errmsg": "ok", "msgid": msgid})
-            if _over_quota("template"):
-                return _err(QUOTA_EXCEEDED, "reach max api daily quota limit")
+            if (limit := state.over_limit(request.path, "template")) is not None:
+                return _err(*limit)
             record = _record_send("template", body)
             msgid = 200000 + record["id"]
             if dedupe[1]:
@@ -418,8 +442,8 @@ def make_app(state: SandboxState) -> Flask:
         with state.lock:
             if state.require_grants and state.subscribe_grants.get(key, 0) <= 0:
                 return _err(43101, "user refuse to accept the msg")
-            if _over_quota(kind):
-                return _err(QUOTA_EXCEEDED, "reach max api daily quota limit")
+            if (limit := state.over_limit(request.path, kind)) is not None:
+                return _err(*limit)
             if state.require_grants:
                 state.subscribe_grants[key] -= 1
             _record_send(kind, body)
@@ -512,6 +536,7 @@ def make_app(state: SandboxState) -> Flask:
         with state.lock:
             if body.get("open", True):
                 state.closed_windows.discard(body["openid"])
+                state.cs_sent.pop(body["openid"], None)  # the user wrote again: a fresh budget
             else:
                 state.closed_windows.add(body["openid"])
         return jsonify({"ok": True})
@@ -526,6 +551,17 @@ def make_app(state: SandboxState) -> Flask:
             state.subscribe_grants[key] = state.subscribe_grants.get(key, 0) + int(body.get("count", 1))
         return jsonify({"ok": True})
 
+    @app.post("/sandbox/limits")
+    def sandbox_limits() -> Response:
+        # {"per_minute": {path: n}, "per_day": {path: n}, "cs_per_user": n | null}: WeChat's send limits.
+        body = request.get_json(force=True)
+        with state.lock:
+            state.per_minute = {str(k): int(v) for k, v in (body.get("per_minute") or {}).items()}
+            state.per_day = {str(k): int(v) for k, v in (body.get("per_day") or {}).items()}
+            cap = body.get("cs_per_user")
+            state.cs_per_user = int(cap) if cap is not None else None
+        return jsonify({"ok": True})
+
     @app.post("/sandbox/reset")
     def sandbox_reset() -> Response:
         reset_state(state)
@@ -537,7 +573,7 @@ def make_app(state: SandboxState) -> Flask:
             return jsonify(
                 {"token_fetches": state.token_fetches, "stable_token_fetches": state.stable_token_fetches,
                  "forced_refreshes": state.forced_refreshes, "fetches_by_app": dict(state.fetches_by_app),
-                 "sent": len(state.sent), "calls": len(state.calls)}
+                 "sent": len(state.sent), "calls": len(state.calls), "limited": state.limited}
             )  # fmt: skip
 
     return app
@@ -566,8 +602,14 @@ def reset_state(state: SandboxState) -> None:
         state.last_forced.clear()
         state.forced_by_day.clear()
         state.daily_limits = dict(DAILY_SEND_LIMITS)
-        state.sends_by_day.clear()
         state.offset = 0.0
+        state.per_minute.clear()
+        state.per_day.clear()
+        state.cs_per_user = None
+        state.minute_calls.clear()
+        state.day_calls.clear()
+        state.cs_sent.clear()
+        state.limited = 0
 
 
 class SandboxServer:
@@ -662,6 +704,19 @@ class SandboxServer:
         with self.state.lock:
             self.state.unsubscribed.add(openid)
 
+    def limit(
+        self,
+        per_minute: dict[str, int] | None = None,
+        per_day: dict[str, int] | None = None,
+        cs_per_user: int | None = None,
+    ) -> None:
+        """Model WeChat's send limits: per-minute (45011) and daily (45009) caps per API path, and the
+        customer-service budget per user in the 48 h window (45047)."""
+        with self.state.lock:
+            self.state.per_minute = dict(per_minute or {})
+            self.state.per_day = dict(per_day or {})
+            self.state.cs_per_user = cs_per_user
+
     def grant_subscribe(self, openid: str, template_id: str, count: int = 1) -> None:
         """Record a subscribe-message grant (and make grants required from now on)."""
         with self.state.lock:
@@ -670,9 +725,10 @@ class SandboxServer:
             self.state.subscribe_grants[key] = self.state.subscribe_grants.get(key, 0) + count
 
     def open_window(self, openid: str) -> None:
-        """Put `openid` back inside the customer-service window."""
+        """Put `openid` back inside the customer-service window (the user wrote again: a fresh budget)."""
         with self.state.lock:
             self.state.closed_windows.discard(openid)
+            self.state.cs_sent.pop(openid, None)
 
     def grants(self, openid: str, template_id: str) -> int:
         """Subscribe-message grants the sandbox still holds for (openid, template_id)."""

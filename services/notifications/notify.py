@@ -17,7 +17,9 @@ channel has delivered; every other call to WeChat is kept as an unkeyed `failed`
 Delivery is at most once. A call whose outcome is unknown (WeChat may have delivered the message but its
 answer never arrived, or the run died while the call was in flight) leaves the keyed row `uncertain`: it is
 neither retried nor sent on another channel, which could give the resident the same message twice, and it is
-never counted as sent. Operators find those rows by status.
+never counted as sent. Operators find those rows by status. The one exception is a template message whose run
+died mid-call: within WeChat's 10-minute client_msg_id dedupe it is called again under the same id, which
+WeChat answers without sending a second copy.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ STAFF_JOB = "jobs.notifications.deliver_to_staff"
 MAX_KEY_LENGTH = 120
 # A claim older than this belongs to a run that died mid-send (RQ re-runs abandoned jobs after minutes).
 IN_FLIGHT_STALE = timedelta(minutes=2)
+# WeChat sends one template message per (openid, client_msg_id) within 10 minutes, so a template call that died
+# in flight may be made again with the same client_msg_id inside that time (wechat-protocol.md §3.3):
+# https://developers.weixin.qq.com/doc/service/api/notify/template/api_sendtemplatemessage.md
+TEMPLATE_DEDUPE = timedelta(minutes=10)
 TEMPLATE_KINDS = ("template", "subscribe", "mp_subscribe")
 GRANTED_CHANNELS = frozenset({"subscribe", "mp_subscribe"})  # one send per user opt-in
 
@@ -522,6 +528,18 @@ def claim_delivery(
         return None
     if row.status == "sending" and now - row.created_at < IN_FLIGHT_STALE:
         raise DeliveryInFlight(f"notification {ledger_key} is being delivered by another run")
+    if (
+        row.status == "sending"
+        and row.channel == "template"
+        and (row.payload or {}).get("client_msg_id")
+        and now - row.created_at < TEMPLATE_DEDUPE - timedelta(seconds=30)
+    ):
+        # WeChat drops a repeat of the same client_msg_id, so calling again cannot deliver it twice.
+        log.warning("notification %s: the run sending it died mid-call; resending under its client_msg_id", ledger_key)
+        # created_at stays at the first call: WeChat's 10 minutes count from there.
+        row.channel = "pending"
+        session.flush()
+        return row
     if row.status == "sending" and row.channel != "pending":
         log.warning(
             "notification %s: the run sending it by %s died mid-call; delivery uncertain", ledger_key, row.channel

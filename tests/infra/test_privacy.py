@@ -78,3 +78,13 @@ def test_redact_query_hides_signature_nonce_and_openid():
     assert "signature=***" in redacted
     assert privacy.redact_url("/api/v1/login?code=0a1b2c") == "/api/v1/login?code=***"
     assert privacy.redact_url("/healthz") == "/healthz"
+
+
+def test_names_and_organisations_are_masked_for_public_lists():
+    from infra import privacy
+
+    assert privacy.mask_name("王建国") == "王**"
+    assert privacy.mask_name("李") == "李*"
+    assert privacy.mask_name(None) == ""
+    assert privacy.mask_organisation("园区老干部党支部") == "园区******"
+    assert privacy.mask_organisation("") == ""

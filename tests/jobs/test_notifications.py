@@ -348,3 +348,33 @@ def test_token_refresher_failure_is_raised_for_the_cron_log(app, sandbox):
     sandbox.fail("/cgi-bin/stable_token", status=502, times=None)
     with app.app_context(), pytest.raises(WeChatUnavailable):
         refresh_access_tokens()
+
+
+def test_a_template_call_that_died_in_flight_is_made_again_under_its_client_msg_id(app, session, clock, sandbox):
+    app.config["WECHAT_TEMPLATE_NOTICE"] = "tpl-notice"
+    r = add_resident(session)  # outside the window: the template message is the channel
+    key = rkey(r.id, "k-died-template")
+    with app.app_context():
+        assert deliver_to_resident(r.id, "倡议", "k-died-template") == "sent:template"
+    # As a run killed after WeChat took the call but before it recorded the answer would leave the row:
+    session.execute(
+        OutboundMessage.__table__.update().where(OutboundMessage.idempotency_key == key).values(status="sending")
+    )
+    session.commit()
+    clock.advance(notify.IN_FLIGHT_STALE + timedelta(seconds=1))
+    with app.app_context():
+        assert deliver_to_resident(r.id, "倡议", "k-died-template") == "sent:template"
+    assert len(sandbox.calls("/cgi-bin/message/template/send")) == 2  # called again …
+    assert len(sandbox.sent(r.openid)) == 1  # … and WeChat dropped the repeat of its client_msg_id
+    assert ledger(session, key)["status"] == "sent"
+    first, second = sandbox.calls("/cgi-bin/message/template/send")
+    assert first["body"]["client_msg_id"] == second["body"]["client_msg_id"]
+    # Past WeChat's ten minutes the same state is uncertain again: never resent.
+    session.execute(
+        OutboundMessage.__table__.update().where(OutboundMessage.idempotency_key == key).values(status="sending")
+    )
+    session.commit()
+    clock.advance(notify.TEMPLATE_DEDUPE)
+    with app.app_context():
+        assert deliver_to_resident(r.id, "倡议", "k-died-template") == "uncertain"
+    assert len(sandbox.calls("/cgi-bin/message/template/send")) == 2

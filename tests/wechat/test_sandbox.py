@@ -366,3 +366,30 @@ def test_wechatpy_user_info_and_mini_program_login(sandbox):
     with pytest.raises(WeChatClientException) as missing:
         mini.wxa.code_to_session("")
     assert missing.value.errcode == 41008
+
+
+def test_send_limits_per_minute_per_day_and_per_user_window(sandbox):
+    token = _oa_token(sandbox)
+    template = "/cgi-bin/message/template/send"
+    custom = "/cgi-bin/message/custom/send"
+    sandbox.limit(per_minute={template: 2}, per_day={custom: 3}, cs_per_user=2)
+
+    def tpl(n):
+        body = {"touser": f"oT{n}", "template_id": "tpl", "data": {"thing1": {"value": "a"}}, "client_msg_id": f"c{n}"}
+        return _post(sandbox, template, body, access_token=token)["errcode"]
+
+    assert [tpl(1), tpl(2), tpl(3)] == [0, 0, 45011]
+    assert tpl(1) == 0  # a repeat of a client_msg_id is answered from the dedupe, not counted again
+    sandbox.advance(61)  # the next minute
+    assert tpl(3) == 0
+
+    def cs(openid):
+        body = {"touser": openid, "msgtype": "text", "text": {"content": "hi"}}
+        return _post(sandbox, custom, body, access_token=token)["errcode"]
+
+    assert [cs("oA"), cs("oA"), cs("oA")] == [0, 0, 45047]  # the user's budget in the window
+    sandbox.open_window("oA")  # the user wrote again
+    assert [cs("oA"), cs("oB")] == [0, 45009]  # three accepted today: the daily cap
+    assert len(sandbox.sent(kind="template")) == 3
+    assert len(sandbox.sent(kind="custom")) == 3
+    assert _get(sandbox, "/sandbox/stats")["limited"] == 2  # one 45011, one 45009
