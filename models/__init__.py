@@ -7,6 +7,18 @@ Add a module's import here when you add the module.
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
 from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
+from models.cobuilding import (
+    CobuildingMember,
+    CobuildingNeed,
+    CobuildingOrder,
+    CobuildingProject,
+    CobuildingProjectLink,
+    CobuildingProjectUpdate,
+    CobuildingReminder,
+    CobuildingResource,
+    CobuildingResourceCommunity,
+    CobuildingUnit,
+)
 from models.events import Event, EventSignup
 from models.messages import InboundMessage, OutboundMessage
 from models.miniapp import IdempotencyRecord, MiniappSession, Notice, NoticeRead
@@ -39,6 +51,16 @@ __all__ = [
     "BookingSeat",
     "Building",
     "CalendarDay",
+    "CobuildingMember",
+    "CobuildingNeed",
+    "CobuildingOrder",
+    "CobuildingProject",
+    "CobuildingProjectLink",
+    "CobuildingProjectUpdate",
+    "CobuildingReminder",
+    "CobuildingResource",
+    "CobuildingResourceCommunity",
+    "CobuildingUnit",
     "Community",
     "ConsultAnswer",
     "Department",
