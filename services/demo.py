@@ -156,6 +156,7 @@ def seed_all(session: Session) -> dict[str, int]:
     """Seed every area's demo data; each step is idempotent, so `make run` can call it on every start."""
     from services.booking import seed_demo_venues
     from services.calendar import seed_calendar
+    from services.cobuilding.demo import seed_cobuilding
     from services.deadlines import seed_sla_policies
     from services.points import seed_task_categories
     from services.routing import seed_routing
@@ -175,6 +176,7 @@ def seed_all(session: Session) -> dict[str, int]:
     }
     summary["demo_resident"] = seed_demo_resident(session, org)
     summary.update(_seed_demo_activity(session, org))
+    summary.update(seed_cobuilding(session, org.community.id, org.staff["secretary"]))
     return summary
 
 
