@@ -119,7 +119,7 @@ def test_weekly_report_content_is_masked_and_counts_the_week(app, session, org, 
     assert path.exists()
     assert path.stat().st_size == report.size_bytes
     sheets = _cells(path)
-    assert list(sheets) == ["承办单", "超期未办结", "指标汇总", "口径说明"]
+    assert list(sheets) == ["承办单", "超期未办结", "指标汇总", "共建", "口径说明"]
 
     listing = sheets["承办单"]
     assert listing[1][:4] == ["编号", "受理时间", "类型", "类别"]
