@@ -41,6 +41,7 @@ def _register_blueprints(app: OpenAPI) -> None:
     """Every HTTP surface of hongguan; each area owns its blueprint modules."""
     from bot.views import bp as wechat_bp
     from console import appeals as console_appeals
+    from console import cobuilding as console_cobuilding
     from console import reports as console_reports
     from miniapp_api import blueprint as miniapp
     from miniapp_api import routes_events, routes_points, routes_rewards
@@ -51,6 +52,7 @@ def _register_blueprints(app: OpenAPI) -> None:
         app.register_api(area.bp)  # /api/v1: event signup, volunteer points, rewards
     console_appeals.register(app)  # /console/api: staff appeal list, workflow steps, recategorise
     console_reports.register(app)  # /console/api: KPIs, weekly reports, 红黑榜; /api/v1/public/kpi
+    console_cobuilding.register(app)  # /console/api/cobuilding: 大党委 units, lists, orders, figures
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> OpenAPI:
