@@ -44,12 +44,12 @@ def _register_blueprints(app: OpenAPI) -> None:
     from console import cobuilding as console_cobuilding
     from console import reports as console_reports
     from miniapp_api import blueprint as miniapp
-    from miniapp_api import routes_events, routes_points, routes_rewards
+    from miniapp_api import routes_cobuilding, routes_events, routes_points, routes_rewards
 
     app.register_blueprint(wechat_bp)  # /wechat: the official account's server URL
     miniapp.register(app)  # /api/v1: login, notices, the resident's appeals, venue booking
-    for area in (routes_events, routes_points, routes_rewards):
-        app.register_api(area.bp)  # /api/v1: event signup, volunteer points, rewards
+    for area in (routes_events, routes_points, routes_rewards, routes_cobuilding):
+        app.register_api(area.bp)  # /api/v1: event signup, volunteer points, rewards, co-building
     console_appeals.register(app)  # /console/api: staff appeal list, workflow steps, recategorise
     console_reports.register(app)  # /console/api: KPIs, weekly reports, 红黑榜; /api/v1/public/kpi
     console_cobuilding.register(app)  # /console/api/cobuilding: 大党委 units, lists, orders, figures
