@@ -39,8 +39,9 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(tokenize.tokens(text))
 
 
+@lru_cache(maxsize=8192)
 def featurize(title: str, description: str = "") -> Features:
-    """Word and 2-gram weights of a resource or need text."""
+    """Word and 2-gram weights of a resource or need text (cached: a resource's text is featurised once)."""
     words: Counter[str] = Counter()
     for w in _words(title):
         words[w] += TITLE_WEIGHT
