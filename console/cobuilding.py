@@ -224,7 +224,7 @@ def evaluate_order(path: cs.IdPath, body: cs.EvaluateBody) -> tuple[dict[str, An
 
 
 @bp.get("/projects", responses={200: cs.ProjectList, **ERRORS})
-def list_projects(query: cs.NeedQuery) -> dict[str, Any]:
+def list_projects(query: cs.PageOnly) -> dict[str, Any]:
     """Projects of my community (a unit: those it takes part in)."""
     staff, session = current_staff(), db_session()
     return _read(session, views.project_list(session, staff, limit=query.limit, offset=query.offset))

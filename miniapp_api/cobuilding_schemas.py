@@ -335,6 +335,13 @@ class ProjectOut(BaseModel):
     updates: list[dict[str, Any]]
 
 
+class PageOnly(BaseModel):
+    """A page of a list without filters."""
+
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
 class ProjectList(BaseModel):
     """A page of projects."""
 

@@ -116,7 +116,7 @@ def visible(session: Session, staff: Staff) -> Select[tuple[CobuildingResource]]
     return stmt.where(CobuildingResource.id.in_(served))
 
 
-def orderable(stmt: Select[tuple[CobuildingResource]], now: datetime) -> Select[tuple[CobuildingResource]]:
+def orderable(stmt: Select[Any], now: datetime) -> Select[Any]:
     """Only resources that can be ordered now: listed, not expired, with something left."""
     return stmt.where(
         CobuildingResource.active.is_(True),

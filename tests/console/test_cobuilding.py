@@ -179,3 +179,9 @@ def test_a_need_raised_from_an_appeal_keeps_the_link_and_redacts_the_text(client
     r = client.post("/console/api/cobuilding/needs", json={"title": "x", "appeal_public_id": "nonexistent1"},
                     headers=token("secretary"))  # fmt: skip
     assert r.status_code == 404
+
+
+def test_a_member_unit_login_sees_no_appeals(client, token, unit_token, make_appeal):
+    make_appeal(building="E-LZ-1")
+    assert client.get("/console/api/appeals", headers=token("secretary")).get_json()["total"] == 1
+    assert client.get("/console/api/appeals", headers=unit_token("CB-LAW")).get_json()["total"] == 0
