@@ -43,6 +43,7 @@ def blueprints() -> list[Blueprint]:
     """Every HTTP surface of hongguan, in registration order: the one list of blueprints."""
     from bot.views import bp as wechat_bp
     from console.appeals import bp as console_appeals_bp
+    from console.cobuilding import bp as console_cobuilding_bp
     from console.nlp_model import bp as console_nlp_model_bp
     from console.pages import bp as console_pages_bp
     from console.participation import bp as console_participation_bp
@@ -53,6 +54,7 @@ def blueprints() -> list[Blueprint]:
     from infra.web import health_bp
     from miniapp_api.routes_appeals import bp as appeals_bp
     from miniapp_api.routes_auth import bp as auth_bp
+    from miniapp_api.routes_cobuilding import bp as cobuilding_bp
     from miniapp_api.routes_events import bp as events_bp
     from miniapp_api.routes_notices import bp as notices_bp
     from miniapp_api.routes_participation import bp as participation_bp
@@ -75,10 +77,12 @@ def blueprints() -> list[Blueprint]:
         participation_bp,  # /api/v1: micro-project proposals, ballots, results, funded projects
         volunteers_bp,  # /api/v1: volunteer applications, my page, posts, call-ups and shift sign-up
         party_bp,  # /api/v1: 党员报到, my households, 先锋日志
+        cobuilding_bp,  # /api/v1: 大党委 co-building: resources, needs, one-click orders
         console_appeals_bp,  # /console/api: staff appeal list, workflow steps, recategorise
         console_reports_bp,  # /console/api: KPIs, weekly reports, 红黑榜
         console_volunteers_bp,  # /console/api: volunteer applications, teams, posts, call-ups
         console_party_bp,  # /console/api: 党员报到, 联户, 先锋日志, 行动支部, tags, monthly awards
+        console_cobuilding_bp,  # /console/api/cobuilding: 大党委 units, lists, orders, figures
         console_participation_bp,  # /console/api/participation: screening, ballots, projects, 议事会
         console_nlp_model_bp,  # /console/api/nlp/model: the classification model in service
         console_pages_bp,  # /console/: the staff console's web pages (sign-in, inbox, appeal, intake, reports)

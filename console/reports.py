@@ -25,9 +25,10 @@ from infra.http import ApiError
 from infra.web import db_session, get_redis
 from models.reports import Report
 from models.staff import Staff
-from services.appeals import kpi, reports
+from services.appeals import kpi
 from services.appeals import property_ranking as ranking
 from services.errors import Forbidden, NotFound
+from services.reporting import weekly as reports
 
 bp = APIBlueprint(
     "console_reports",

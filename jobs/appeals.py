@@ -26,7 +26,8 @@ from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from jobs.queue import enqueue
 from models.org import Community
-from services.appeals import deadlines, property_ranking, reports, workflow
+from services.appeals import deadlines, property_ranking, workflow
+from services.reporting import weekly as reports
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ MOVED_MODULES: dict[str, str] = {
     "services.duplicates": "services.appeals.duplicates",
     "services.evaluation": "services.appeals.evaluation",
     "services.kpi": "services.appeals.kpi",
-    "services.reports": "services.appeals.reports",
+    "services.reports": "services.reporting.weekly",
     "services.ranking": "services.appeals.property_ranking",
     "services.booking": "services.booking.venues",
     "services.points": "services.points.ledger",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import appeals, booking, callups, inbound, outbox, participation, points, tokens
+from jobs import appeals, booking, callups, cobuilding, inbound, outbox, participation, points, tokens
 from jobs.leader import LeaderCronScheduler, SchedulerLease
 
 
@@ -29,6 +29,8 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(tokens.refresh_access_tokens, "default", interval=600, job_timeout=60)
     # Reminders, escalation and auto-close are rows in SQL; the tick turns due rows into stable-id jobs.
     s.register(appeals.tick, "default", interval=60, job_timeout=120)
+    # Co-building orders not answered (接单 / decline): remind the unit at half time, then tell the secretary.
+    s.register(cobuilding.tick, "default", interval=60, job_timeout=120)
     # Venue no-shows, waitlist offers that were not confirmed, reminders before a slot.
     s.register(booking.release_no_shows, "default", interval=300, job_timeout=120)
     s.register(booking.expire_offers, "default", interval=300, job_timeout=120)

@@ -11,6 +11,18 @@ from models.base import Base
 from models.booking import Booking, BookingBan, BookingSeat, NoShowStrike, Venue, VenueClosure, VenueSeat
 from models.calendar import CalendarDay
 from models.callup import Callup, CallupRecipient, CallupShift, ShiftSignup
+from models.cobuilding import (
+    CobuildingMember,
+    CobuildingNeed,
+    CobuildingOrder,
+    CobuildingProject,
+    CobuildingProjectLink,
+    CobuildingProjectUpdate,
+    CobuildingReminder,
+    CobuildingResource,
+    CobuildingResourceCommunity,
+    CobuildingUnit,
+)
 from models.console_session import ConsoleSession, ConsoleSignIn
 from models.council import (
     Council,
@@ -88,6 +100,16 @@ __all__ = [
     "Callup",
     "CallupRecipient",
     "CallupShift",
+    "CobuildingMember",
+    "CobuildingNeed",
+    "CobuildingOrder",
+    "CobuildingProject",
+    "CobuildingProjectLink",
+    "CobuildingProjectUpdate",
+    "CobuildingReminder",
+    "CobuildingResource",
+    "CobuildingResourceCommunity",
+    "CobuildingUnit",
     "Community",
     "CommunityBudget",
     "CommunityTag",

@@ -18,6 +18,7 @@ STAFF_ROLES = (
     "community_secretary",  # 社区书记: arbitration and the top of the escalation ladder
     "street_officer",
     "admin",
+    "member_unit",  # 共建成员单位: a 兼职委员 acting for one unit (its resources, orders, evaluations only)
 )
 
 

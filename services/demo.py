@@ -159,6 +159,7 @@ def seed_all(session: Session) -> dict[str, int]:
     from services.appeals.deadlines import seed_sla_policies
     from services.appeals.routing import seed_routing
     from services.booking.venues import seed_demo_venues
+    from services.cobuilding.demo import seed_cobuilding
     from services.participation.demo import seed_participation
     from services.points.ledger import seed_task_categories
 
@@ -179,6 +180,7 @@ def seed_all(session: Session) -> dict[str, int]:
     summary.update(_seed_demo_activity(session, org))
     summary.update(seed_participation(session, org))  # an open ballot and a council mid-way through 四议两公开
     summary.update(seed_volunteering(session, org))
+    summary.update(seed_cobuilding(session, org.community.id, org.staff["secretary"]))
     return summary
 
 

@@ -15,9 +15,9 @@ from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from models.reports import Report
 from services.appeals import property_ranking as ranking
-from services.appeals import reports
 from services.appeals.workflow import COMMUNITY_ROLES, GLOBAL_ROLES
 from services.errors import NotFound
+from services.reporting import weekly as reports
 
 RANKING_ROLES = (*COMMUNITY_ROLES, *GLOBAL_ROLES)
 

@@ -54,6 +54,7 @@ ROLE_LABELS = {
     "department_staff": "部门工作人员",
     "property_staff": "物业工作人员",
     "admin": "管理员",
+    "member_unit": "共建单位",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

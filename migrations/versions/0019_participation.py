@@ -2,7 +2,7 @@
 with a yearly budget cap, and deliberation councils with the 四议两公开 procedure.
 
 Revision ID: 0019_participation
-Revises: 0017_volunteering
+Revises: 0018_cobuilding
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_participation"
-down_revision: str | Sequence[str] | None = "0017_volunteering"
+down_revision: str | Sequence[str] | None = "0018_cobuilding"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,7 @@ from console.auth import issue_staff_token
 from infra.web import get_redis
 from models import Appeal, AppealEvent, Resident
 from services.appeals.property_ranking import compute_snapshot
-from services.appeals.reports import generate_weekly_report
+from services.reporting.weekly import generate_weekly_report
 
 T0 = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)  # Monday 09:00 Suzhou, in the frozen clock's week
 

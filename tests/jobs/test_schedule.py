@@ -21,6 +21,7 @@ def test_every_periodic_job_is_registered_and_importable(redis_url):
         "jobs.inbound.resume_stuck",
         "jobs.tokens.refresh_access_tokens",
         "jobs.appeals.tick",
+        "jobs.cobuilding.tick",
         "jobs.booking.release_no_shows",
         "jobs.appeals.weekly_report",
         "jobs.appeals.monthly_ranking",

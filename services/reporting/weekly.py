@@ -33,6 +33,7 @@ from models.staff import Staff
 from nlp.taxonomy import label_of
 from services.appeals import evaluation, kpi, workflow
 from services.appeals.states import UNRESOLVED
+from services.cobuilding import figures as cobuilding_figures
 from services.errors import NotFound
 from services.notifications.notify import notify_staff
 
@@ -255,6 +256,9 @@ def build_workbook(session: Session, community: Community, period: ReportPeriod)
         ws3.cell(row=ws3.max_row, column=1).font = Font(bold=True)
         for row in kpi.kpi_table(session, group_by=group_by, **window):  # type: ignore[arg-type]
             ws3.append(_kpi_line(row.label, row))
+    ws_cb = _sheet(wb, "共建", cobuilding_figures.REPORT_COLUMNS, f"本周大党委共建（{span}）")
+    for line in cobuilding_figures.report_lines(session, community.id, period.start, period.end):
+        ws_cb.append(line)
     ws4 = wb.create_sheet("口径说明")
     ws4.column_dimensions["A"].width = 120
     ws4.append(["指标口径"])

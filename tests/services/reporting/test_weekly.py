@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Appeal, AppealEvent, PendingJob, Report, Resident
-from services.appeals.reports import generate_weekly_report, notify_recipients, weekly_period
+from services.reporting.weekly import generate_weekly_report, notify_recipients, weekly_period
 
 # The conftest clock is frozen at Friday 2026-11-20 10:00 Suzhou; the report is made at 17:00 that day.
 REPORT_AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -119,7 +119,7 @@ def test_weekly_report_content_is_masked_and_counts_the_week(app, session, org, 
     assert path.exists()
     assert path.stat().st_size == report.size_bytes
     sheets = _cells(path)
-    assert list(sheets) == ["承办单", "超期未办结", "指标汇总", "口径说明"]
+    assert list(sheets) == ["承办单", "超期未办结", "指标汇总", "共建", "口径说明"]
 
     listing = sheets["承办单"]
     assert listing[1][:4] == ["编号", "受理时间", "类型", "类别"]
