@@ -79,16 +79,28 @@ class Child:
         if now - self.started_at >= HEALTHY_AFTER:
             self.delay = RESTART_FIRST
         status = self.process.returncode
+        _kill_group(self.process.pid)  # what it forked (RQ's scheduler, gunicorn's workers) goes with it
         how = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}"
         click.echo(f"{self.name} (pid {self.process.pid}) {how}; restarting it in {self.delay:.0f} s", err=True)
         self.restart_at = now + self.delay
         self.delay = min(self.delay * 2, RESTART_MAX)
 
     def stop(self) -> None:
-        """Ask the process to stop (SIGTERM); no restart follows."""
+        """Ask the process and what it forked to stop (SIGTERM to its process group); no restart follows."""
         self.restart_at = None
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            _kill_group(self.process.pid, signal.SIGTERM)
+
+
+def _kill_group(pgid: int, sig: signal.Signals = signal.SIGKILL) -> None:
+    """Signal every process left in a child's process group (each child leads its own group).
+
+    A child that dies by SIGKILL leaves its own children running, and they do not inherit its death signal:
+    RQ's worker forks its scheduler, gunicorn forks its workers. Left alone they would keep polling Redis and
+    the database after the supervisor has moved on, and print tracebacks once Redis is stopped.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 @dataclass
@@ -119,6 +131,7 @@ def _stop_all(children: list[Child], grace: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             child.process.kill()
             child.process.wait()
+        _kill_group(child.process.pid)  # anything of its group still running after the grace period
 
 
 def _claim_instance(instance: Path, host: str, port: int) -> IO[str]:

@@ -128,3 +128,45 @@ def test_supervisor_restarts_a_dead_child_with_a_growing_backoff(capsys):
     err = capsys.readouterr().err
     assert f"worker (pid {starts[0].pid}) exited with status 3; restarting it in 1 s" in err
     assert f"worker (pid {starts[1].pid}) exited with status 3; restarting it in 2 s" in err
+
+
+def test_a_killed_child_takes_what_it_forked_with_it(tmp_path: Path):
+    from cli.run import Child, _own_group_and_die_with_parent
+
+    pidfile = tmp_path / "grandchild.pid"
+    script = (
+        "import os, sys, time\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    time.sleep(60)\n"  # like RQ's forked scheduler: it outlives a SIGKILLed parent unless reaped
+        "    sys.exit(0)\n"
+        f"open({str(pidfile)!r}, 'w').write(str(pid))\n"
+        "time.sleep(60)\n"
+    )
+    child = Child(
+        "worker", lambda: subprocess.Popen([sys.executable, "-c", script], preexec_fn=_own_group_and_die_with_parent)
+    )
+    child.launch()
+    assert child.process is not None
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline, "the child never forked"
+        time.sleep(0.05)
+    grandchild = int(pidfile.read_text())
+    os.kill(child.process.pid, signal.SIGKILL)
+    child.process.wait()
+    child.check(time.monotonic())  # notices the death
+    deadline = time.monotonic() + 10
+    while _alive(grandchild):
+        assert time.monotonic() < deadline, "the forked grandchild outlived its killed parent"
+        time.sleep(0.05)
+    child.stop()
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` is a running (not zombie) process."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
