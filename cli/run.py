@@ -179,12 +179,16 @@ def reach_host(host: str) -> str:
 
 
 def _sign_in_links(hongguan: list[str], env: dict[str, str], base_url: str) -> list[str]:
-    """One-time console sign-in links for the demo staff, from one `hongguan staff-login` (none on failure)."""
+    """One-time console sign-in links for the demo staff, from `hongguan staff-login` (none, said why, on failure)."""
     done = subprocess.run(
         [*hongguan, "staff-login", *(openid for _, openid in DEMO_SIGN_INS), "--base-url", base_url], env=env,
         capture_output=True, text=True, check=False, preexec_fn=_own_group_and_die_with_parent,
     )  # fmt: skip
-    return done.stdout.split() if done.returncode == 0 else []
+    if done.returncode == 0:
+        return done.stdout.split()
+    why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+    click.echo(f"no sign-in links ({why}); run `hongguan staff-login STAFF` for one", err=True)
+    return []
 
 
 def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
@@ -215,6 +219,9 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
             click.echo(f"embedded Redis (pid {redis.pid}, AOF under {instance / 'redis'}): {redis.url}")
         for step in (["db", "upgrade"], ["seed-demo"]):
             subprocess.run([*hongguan, *step], env=env, check=True, preexec_fn=_own_group_and_die_with_parent)
+        # Minted before anything else starts, so they are in the banner however busy the machine is.
+        console = f"http://{reach_host(host)}:{port}"
+        links = _sign_in_links(hongguan, env, console)
         sandbox_url = None
         # The sandbox stands in for WeChat unless real credentials are configured.
         if not config["WECHAT_API_BASE"] and config["WECHAT_APPID"] == SANDBOX_APPID:
@@ -239,12 +246,11 @@ def run_all(host: str, port: int, sandbox_port: int, workers: int) -> None:
         click.echo(
             f"  mini-program   http://{host}:{port}/api/v1  (OpenAPI: /api/v1/openapi.json, docs: /api/v1/swagger)"
         )
-        console = f"http://{reach_host(host)}:{port}"
         click.echo(f"  staff console  {console}/console/   (JSON API: /console/api)")
         if sandbox_url:
             click.echo(f"  WeChat sandbox {sandbox_url}  (records every message sent)")
         click.echo(f"  try the bot:   {_chat_hint(host, port, sandbox_url)}   (in another terminal)")
-        for who, link in zip((w for w, _ in DEMO_SIGN_INS), _sign_in_links(hongguan, env, console), strict=False):
+        for who, link in zip((w for w, _ in DEMO_SIGN_INS), links, strict=False):
             click.echo(f"  sign in as {who}: {link}   (one use, 15 minutes; more: hongguan staff-login)")
         click.echo("Ctrl-C stops everything.\n")
         redis_delay, redis_down_at = RESTART_FIRST, None
