@@ -7,11 +7,37 @@ from __future__ import annotations
 
 from flask import Response
 
-from console.pages import admin, admin_org, appeal, failed, inbox, intake, kpi, notices, reports, signin, web
+from console.pages import (
+    admin,
+    admin_loop,
+    admin_org,
+    appeal,
+    failed,
+    inbox,
+    intake,
+    kpi,
+    notices,
+    reports,
+    signin,
+    web,
+)
 from console.pages.web import PageError, bp
 from infra.http import error_response
 
-__all__ = ["admin", "admin_org", "appeal", "failed", "inbox", "intake", "kpi", "notices", "reports", "signin", "web"]
+__all__ = [
+    "admin",
+    "admin_loop",
+    "admin_org",
+    "appeal",
+    "failed",
+    "inbox",
+    "intake",
+    "kpi",
+    "notices",
+    "reports",
+    "signin",
+    "web",
+]
 
 
 @bp.get("/<path:rest>")

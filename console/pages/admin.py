@@ -71,6 +71,8 @@ class Resource:
         default=lambda session, member, obj, form: {}
     )
     hint: str = ""
+    delete: Callable[[Session, Staff, Any], None] | None = None  # remove the object (rows that are only settings)
+    read_only: Callable[[Staff], bool] = lambda member: False  # shown, but this role cannot change it
 
 
 RESOURCES: dict[str, Resource] = {}
@@ -115,7 +117,8 @@ def admin_list(name: str) -> Any:
 def _render(resource: Resource, obj: Any | None, form: Any, status: int = 200, **extra: Any) -> Any:
     session, member = db_session(), staff()
     context = resource.context(session, member, obj, form)
-    return page("console/admin_form.html", status, resource=resource, obj=obj, form=form, **context, **extra)
+    return page("console/admin_form.html", status, resource=resource, obj=obj, form=form,
+                read_only=resource.read_only(member), **context, **extra)  # fmt: skip
 
 
 def _form(resource: Resource, obj: Any | None) -> Any:
@@ -161,13 +164,29 @@ def _submit(resource: Resource, obj: Any | None) -> Any:
 def admin_new(name: str) -> Any:
     """The empty form of a new object, and its submission."""
     resource = _resource(name)
-    if not resource.may_create(staff()):
+    if not resource.may_create(staff()) or resource.read_only(staff()):
         return error_page(403, f"您的角色不能新建{resource.title}。")
     if request.method == "POST":
         return _submit(resource, None)
     body = _render(resource, None, _form(resource, None))
     db_session().commit()
     return body
+
+
+@bp.post("/admin/<name>/<int:object_id>/delete")
+@signed_in
+def admin_delete(name: str, object_id: int) -> Any:
+    """Delete an object of a kind that allows it (a calendar day, a duty shift …), audited."""
+    resource = _resource(name)
+    if resource.delete is None:
+        abort(405)
+    session, member = db_session(), staff()
+    obj = resource.load(session, member, object_id)
+    label = resource.label(obj)
+    resource.delete(session, member, obj)
+    record("admin_delete", resource.audit_type, object_id, label=label)
+    session.commit()
+    return redirect(url_for("console_pages.admin_list", name=resource.name), code=303)
 
 
 @bp.route("/admin/<name>/<int:object_id>", methods=["GET", "POST"])

@@ -38,15 +38,18 @@ def _name(label: str, high: int) -> StringField:
     )
 
 
-def _community_ids(session: Session, member: Staff) -> list[int]:
+def community_ids(session: Session, member: Staff) -> list[int]:
+    """The ids of the communities the staff member administers."""
     return [c.id for c in communities_of(session, member)]
 
 
-def _community_choices(form: Any, session: Session, member: Staff) -> None:
+def community_choices(form: Any, session: Session, member: Staff) -> None:
+    """Offer the communities the staff member administers in the form's community select."""
     form.community_id.choices = options((c.id, c.name) for c in communities_of(session, member))
 
 
-def _names(session: Session, model: Any, ids: set[int | None]) -> dict[int, str]:
+def names(session: Session, model: Any, ids: set[int | None]) -> dict[int, str]:
+    """id → name of the rows of `model` with these ids."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
@@ -96,14 +99,15 @@ class GridForm(AdminForm):
 
 
 def _grid_choices(form: Any, session: Session, member: Staff) -> None:
-    _community_choices(form, session, member)
-    candidates = [s for cid in _community_ids(session, member) for s in places.leader_candidates(session, cid)]
+    community_choices(form, session, member)
+    candidates = [s for cid in community_ids(session, member) for s in places.leader_candidates(session, cid)]
     labels = [(s.id, f"{s.name}（{ROLE_LABELS.get(s.role, s.role)}）") for s in candidates]
     form.leader_id.choices = options([(0, "暂不指定"), *labels])
 
 
-def _grid_rows(session: Session, member: Staff) -> list[Grid]:
-    ids = _community_ids(session, member)
+def grid_rows(session: Session, member: Staff) -> list[Grid]:
+    """The grids of the communities the staff member administers."""
+    ids = community_ids(session, member)
     return list(session.scalars(select(Grid).where(Grid.community_id.in_(ids)).order_by(Grid.code)))
 
 
@@ -132,7 +136,7 @@ def _leader_name(session: Session, grid: Grid) -> str:
 
 
 register(Resource(
-    name="grids", title="网格", audit_type="grid", form=GridForm, rows=_grid_rows,
+    name="grids", title="网格", audit_type="grid", form=GridForm, rows=grid_rows,
     columns=(("编码", lambda g: g.code), ("名称", lambda g: g.name),
              ("网格长", lambda g: _leader_name(db_session(), g)),
              ("边界", lambda g: "已绘制" if g.boundary else "未设置")),
@@ -157,24 +161,25 @@ class EstateForm(AdminForm):
 
 
 def _estate_choices(form: Any, session: Session, member: Staff) -> None:
-    _community_choices(form, session, member)
+    community_choices(form, session, member)
     companies = session.scalars(select(PropertyCompany).order_by(PropertyCompany.code))
     form.property_company_id.choices = options([(0, "无物业"), *((c.id, c.name) for c in companies)])
 
 
-def _estate_rows(session: Session, member: Staff) -> list[Estate]:
-    ids = _community_ids(session, member)
+def estate_rows(session: Session, member: Staff) -> list[Estate]:
+    """The estates of the communities the staff member administers."""
+    ids = community_ids(session, member)
     return list(session.scalars(select(Estate).where(Estate.community_id.in_(ids)).order_by(Estate.code)))
 
 
 def _company_name(estate: Estate) -> str:
-    return _names(db_session(), PropertyCompany, {estate.property_company_id}).get(
+    return names(db_session(), PropertyCompany, {estate.property_company_id}).get(
         estate.property_company_id or 0, "无物业"
     )
 
 
 register(Resource(
-    name="estates", title="小区", audit_type="estate", form=EstateForm, rows=_estate_rows,
+    name="estates", title="小区", audit_type="estate", form=EstateForm, rows=estate_rows,
     columns=(("编码", lambda e: e.code), ("名称", lambda e: e.name), ("物业公司", _company_name)),
     load=places.load_estate,
     save=lambda session, member, obj, form: places.save_estate(
@@ -195,12 +200,12 @@ class BuildingForm(AdminForm):
 
 
 def _building_choices(form: Any, session: Session, member: Staff) -> None:
-    form.estate_id.choices = options((e.id, e.name) for e in _estate_rows(session, member))
-    form.grid_id.choices = options((g.id, g.name) for g in _grid_rows(session, member))
+    form.estate_id.choices = options((e.id, e.name) for e in estate_rows(session, member))
+    form.grid_id.choices = options((g.id, g.name) for g in grid_rows(session, member))
 
 
 def _building_rows(session: Session, member: Staff) -> list[Building]:
-    ids = _community_ids(session, member)
+    ids = community_ids(session, member)
     stmt = (
         select(Building).join(Estate, Estate.id == Building.estate_id).where(Estate.community_id.in_(ids))
         .order_by(Estate.code, Building.name)
@@ -210,8 +215,8 @@ def _building_rows(session: Session, member: Staff) -> list[Building]:
 
 register(Resource(
     name="buildings", title="楼栋", audit_type="building", form=BuildingForm, rows=_building_rows,
-    columns=(("小区", lambda b: _names(db_session(), Estate, {b.estate_id})[b.estate_id]), ("楼栋", lambda b: b.name),
-             ("网格", lambda b: _names(db_session(), Grid, {b.grid_id})[b.grid_id])),
+    columns=(("小区", lambda b: names(db_session(), Estate, {b.estate_id})[b.estate_id]), ("楼栋", lambda b: b.name),
+             ("网格", lambda b: names(db_session(), Grid, {b.grid_id})[b.grid_id])),
     load=places.load_building,
     save=lambda session, member, obj, form: places.save_building(
         session, member, obj, estate_id=form.estate_id.data, grid_id=form.grid_id.data, name=form.name.data),
@@ -280,9 +285,9 @@ class StaffForm(AdminForm):
 
 
 def _staff_choices(form: Any, session: Session, member: Staff) -> None:
-    _community_choices(form, session, member)
+    community_choices(form, session, member)
     form.role.choices = options((r, ROLE_LABELS.get(r, r)) for r in admin_staff.grantable_roles(member))
-    grids = ((g.id, g.name) for g in _grid_rows(session, member))
+    grids = ((g.id, g.name) for g in grid_rows(session, member))
     form.grid_id.choices = options([(0, "—"), *grids])
     departments = ((d.id, d.name) for d in session.scalars(select(Department).order_by(Department.code)))
     form.department_id.choices = options([(0, "—"), *departments])
@@ -302,7 +307,7 @@ def _staff_context(session: Session, member: Staff, target: Staff | None, form: 
 
 register(Resource(
     name="staff", title="工作人员", audit_type="staff", form=StaffForm,
-    rows=lambda session, member: admin_staff.community_staff(session, _community_ids(session, member)),
+    rows=lambda session, member: admin_staff.community_staff(session, community_ids(session, member)),
     columns=(("姓名", lambda s: s.name), ("角色", lambda s: ROLE_LABELS.get(s.role, s.role)),
              ("微信", lambda s: "已绑定" if s.openid else "未绑定"),
              ("状态", lambda s: "在职" if s.active else "已停用")),
