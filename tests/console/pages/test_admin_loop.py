@@ -62,7 +62,8 @@ def test_a_grid_routing_rule_is_created_and_wins_over_the_default(session: Sessi
     assert rule is not None
     assert (rule.handler_type, rule.department_id) == ("department", org.departments["chengguan"].id)
     default = find_rule(session, "sanitation", community_id=org.community.id, grid_id=org.grids["G2"].id)
-    assert default is not None and default.handler_type == "grid"
+    assert default is not None
+    assert default.handler_type == "grid"
     resp = _post(desk, f"/console/admin/routing/{rule.id}", _rule(org, active=""))
     assert resp.status_code == 303
     session.expire_all()
@@ -94,7 +95,8 @@ def test_default_rules_are_shown_to_a_secretary_but_kept_for_admins(
     seed_routing(session)
     session.commit()
     default = find_rule(session, "noise")
-    assert default is not None and default.community_id is None
+    assert default is not None
+    assert default.community_id is None
     desk = browser_for("secretary")
     page = desk.get(f"/console/admin/routing/{default.id}")
     assert page.status_code == 200
@@ -151,7 +153,8 @@ def test_sla_policies_are_edited_by_an_admin_with_errors_explained(
     resp = _post(keeper, "/console/admin/sla/new", _policy())
     assert resp.status_code == 303, resp.get_data(as_text=True)
     policy = session.scalar(select(SlaPolicy).where(SlaPolicy.category == "noise", SlaPolicy.urgent.is_(True)))
-    assert policy is not None and (policy.accept_minutes, policy.resolve_minutes) == (15, 120)
+    assert policy is not None
+    assert (policy.accept_minutes, policy.resolve_minutes) == (15, 120)
     before = _count(session, SlaPolicy)
     cases = [
         (_policy(), "category", "已有时限标准", 409),
@@ -166,7 +169,8 @@ def test_sla_policies_are_edited_by_an_admin_with_errors_explained(
     assert _count(session, SlaPolicy) == before
     desk = browser_for("secretary")
     page = desk.get(f"/console/admin/sla/{policy.id}").get_data(as_text=True)
-    assert 'id="read-only"' in page and 'id="save"' not in page
+    assert 'id="read-only"' in page
+    assert 'id="save"' not in page
     resp = desk.post(f"/console/admin/sla/{policy.id}", data={"csrf_token": csrf_of(page),
                                                               **_policy(resolve_minutes="9999")})  # fmt: skip
     assert resp.status_code == 403
