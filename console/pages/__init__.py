@@ -9,6 +9,7 @@ from flask import Response
 
 from console.pages import (
     admin,
+    admin_activities,
     admin_loop,
     admin_org,
     appeal,
@@ -26,6 +27,7 @@ from infra.http import error_response
 
 __all__ = [
     "admin",
+    "admin_activities",
     "admin_loop",
     "admin_org",
     "appeal",

@@ -71,11 +71,13 @@ class Resource:
         default=lambda session, member, obj, form: {}
     )
     hint: str = ""
+    section: str = "社区结构"  # the heading it is listed under on the index (SECTIONS)
     delete: Callable[[Session, Staff, Any], None] | None = None  # remove the object (rows that are only settings)
     read_only: Callable[[Staff], bool] = lambda member: False  # shown, but this role cannot change it
 
 
 RESOURCES: dict[str, Resource] = {}
+SECTIONS = ("社区结构", "诉求办理", "服务与积分", "居民绑定")
 
 
 def register(resource: Resource) -> Resource:
@@ -97,7 +99,8 @@ def _resource(name: str) -> Resource:
 def admin_index() -> Any:
     """The administration index: every kind of object this role administers."""
     require_admin(staff())
-    body = page("console/admin_index.html", resources=list(RESOURCES.values()))
+    sections = [(title, [r for r in RESOURCES.values() if r.section == title]) for title in SECTIONS]
+    body = page("console/admin_index.html", sections=[(title, rows) for title, rows in sections if rows])
     db_session().commit()
     return body
 

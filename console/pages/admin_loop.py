@@ -120,6 +120,7 @@ register(Resource(
     label=lambda r: f"{label_of(r.category)} → {_rule_handler(r)}",
     hint="分类后的诉求按规则派给承办单位：网格、小区的规则优先于社区规则，社区规则优先于全街道默认规则"
          "（默认规则由管理员维护）。停用的规则不再生效。",
+    section="诉求办理",
 ))  # fmt: skip
 
 
@@ -167,6 +168,7 @@ register(Resource(
     choices=_policy_choices, read_only=_not_shared,
     label=lambda p: (label_of(p.category) if p.category else "默认") + ("（紧急）" if p.urgent else ""),
     hint="每类诉求签收和办结的时限；没有单独标准的类别用默认标准。" + SHARED_HINT,
+    section="诉求办理",
 ))  # fmt: skip
 
 
@@ -195,6 +197,7 @@ register(Resource(
     values=lambda session, d: {"day": d.day, "is_workday": int(d.is_workday), "name": d.name},
     delete=loop.delete_day, read_only=_not_shared, label=lambda d: f"{d.day.isoformat()} {d.name}",
     hint="周一到周五上班、周末休息之外的例外：法定节假日放假，调休的周末上班。时限按它计算工作时间。" + SHARED_HINT,
+    section="诉求办理",
 ))  # fmt: skip
 
 
@@ -255,4 +258,5 @@ register(Resource(
     choices=_shift_choices, delete=loop.delete_shift, label=lambda s: local(s.starts_at),
     hint="非工作时间（夜间、周末、节假日）由值班人员接收待分拣和紧急诉求的提醒；值班表为空时提醒社区工作人员。"
          "列表显示最近 7 天以来的班次。",
+    section="诉求办理",
 ))  # fmt: skip
