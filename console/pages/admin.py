@@ -77,7 +77,7 @@ class Resource:
 
 
 RESOURCES: dict[str, Resource] = {}
-SECTIONS = ("社区结构", "诉求办理", "服务与积分", "居民绑定")
+SECTIONS = ("社区结构", "诉求办理", "服务与积分")
 
 
 def register(resource: Resource) -> Resource:

@@ -13,7 +13,7 @@ from shapely.geometry import LinearRing, MultiPoint, Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.org import Building, Community, Estate, Grid, PropertyCompany
+from models.org import Building, Community, Estate, Grid, PropertyCompany, QRScene
 from models.staff import Staff
 from services.errors import Forbidden, NotFound
 from services.organisation.admin_scope import (
@@ -274,5 +274,10 @@ def save_building(
         raise DuplicateField("name", f"{estate.name}已有名为“{name}”的楼栋。")
     building.estate_id, building.grid_id, building.name = estate.id, grid.id, name
     session.add(building)
+    session.flush()
+    # The building's printed QR codes keep binding residents to where the building now is.
+    for qr in session.scalars(select(QRScene).where(QRScene.building_id == building.id)):
+        qr.community_id = estate.community_id
+        qr.grid_id = grid.id if qr.grid_id is not None else None
     session.flush()
     return building
