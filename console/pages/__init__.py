@@ -22,6 +22,7 @@ from console.pages import (
     reports,
     signin,
     web,
+    wechat_bind,
 )
 from console.pages.web import PageError, bp
 from infra.http import error_response
@@ -41,6 +42,7 @@ __all__ = [
     "reports",
     "signin",
     "web",
+    "wechat_bind",
 ]
 
 
