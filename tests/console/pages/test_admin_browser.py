@@ -35,7 +35,9 @@ def _save(browser: Any) -> str:
                         d.find_element(By.TAG_NAME, "body").text))  # fmt: skip
 
 
-def test_a_community_is_set_up_from_empty_and_a_form_error_is_explained(browser: Any, session: Session) -> None:
+def test_a_community_is_set_up_from_empty_and_a_form_error_is_explained(
+    browser: Any, session: Session, sandbox: Any
+) -> None:
     community = Community(code="C-NEW", name="新建社区", street="城南街道")
     session.add(community)
     session.flush()
@@ -85,3 +87,16 @@ def test_a_community_is_set_up_from_empty_and_a_form_error_is_explained(browser:
     assert (building.name, building.grid_id) == ("1幢", grid.id)
     browser.get(f"{browser.base_url}/console/admin/buildings/")
     assert "新苑小区" in browser.find_element(By.ID, "rows").text
+
+    # Its QR code: issued from the sandbox, drawn on the sheet, and printed without the console around it.
+    browser.get(f"{browser.base_url}/console/admin/qr")
+    browser.find_element(By.ID, "issue-qr").click()
+    card = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f"#qr-{building.id} svg")).pop()
+    assert card.get_attribute("aria-label") == "新苑小区 1幢 居民绑定二维码"
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not browser.find_element(By.CSS_SELECTOR, "header.top").is_displayed()
+        assert not browser.find_element(By.CSS_SELECTOR, ".no-print").is_displayed()  # title, filters, buttons
+        assert browser.find_element(By.ID, f"qr-{building.id}").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
