@@ -22,7 +22,7 @@ from models.appeal import Appeal, AppealAttachment
 from models.messages import InboundMessage
 from models.resident import Resident
 from services.appeals import intake, workflow
-from services.console import signin
+from services.console import signin, wechat_bind
 from services.errors import DomainError
 from services.notifications.outbox import defer
 from services.organisation import residents
@@ -281,6 +281,9 @@ def on_subscribe(ctx: Context) -> str | None:
     if signin.is_login_scene(key):  # a staff member following while scanning the console's sign-in QR
         residents.subscribe(ctx.session, ctx.openid)
         return _console_sign_in(ctx)
+    if wechat_bind.is_bind_scene(key):  # a staff member following while binding their WeChat in the console
+        residents.subscribe(ctx.session, ctx.openid)
+        return _bind_staff_wechat(ctx)
     return _welcome(ctx, key.removeprefix("qrscene_") if key.startswith("qrscene_") else None)
 
 
@@ -293,11 +296,22 @@ def _console_sign_in(ctx: Context) -> str:
     return outcome.reply
 
 
+def _bind_staff_wechat(ctx: Context) -> str:
+    """The scan of a console binding QR: this WeChat becomes the waiting staff member's."""
+    outcome = wechat_bind.bind_scan(
+        ctx.session, event_key=ctx.event_key, openid=ctx.openid, ticket=ctx.fields.get("Ticket") or None
+    )
+    log.info("staff WeChat binding scan from %s: %s", ctx.who, "bound" if outcome.approved else "refused")
+    return outcome.reply
+
+
 @handles("event", "scan")
 def on_scan(ctx: Context) -> str | None:
     """An existing follower scanned a parametric QR code: bind by its scene (EventKey, no prefix)."""
     if signin.is_login_scene(ctx.event_key):
         return _console_sign_in(ctx)
+    if wechat_bind.is_bind_scene(ctx.event_key):
+        return _bind_staff_wechat(ctx)
     found = residents.bind_by_scene(ctx.session, ctx.resident, ctx.event_key)
     if found is None:
         log.info("unknown QR scene %r from %s", privacy.excerpt(ctx.event_key, 64), ctx.who)

@@ -89,3 +89,6 @@ class QRScene(TimestampMixin, Base):
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id"), default=None)
     building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"), default=None)
     label: Mapped[str] = mapped_column(String(100), default="")
+    # The permanent QR code WeChat issued for the scene (QR_LIMIT_STR_SCENE): its ticket and the QR's content.
+    ticket: Mapped[str | None] = mapped_column(String(200), default=None)
+    qr_url: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -525,6 +525,15 @@ class WeChatClient:
         }
         return self._call("POST", "/cgi-bin/qrcode/create", body=body)
 
+    def create_permanent_qr(self, scene_str: str) -> dict:
+        """A permanent string-scene QR code (QR_LIMIT_STR_SCENE, scene of 1–64 characters): {ticket, url}.
+
+        https://developers.weixin.qq.com/doc/offiaccount/Account_Management/Generating_a_Parametric_QR_Code.html
+        Permanent codes never expire and are limited in number per account, so callers keep the ticket.
+        """
+        body = {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene_str}}}
+        return self._call("POST", "/cgi-bin/qrcode/create", body=body)
+
     def code_to_session(self, js_code: str) -> dict:
         """Mini-program login: {openid, session_key, unionid?}; never sends an access_token.
 

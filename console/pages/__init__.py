@@ -7,11 +7,43 @@ from __future__ import annotations
 
 from flask import Response
 
-from console.pages import appeal, failed, inbox, intake, kpi, notices, reports, signin, web
+from console.pages import (
+    admin,
+    admin_activities,
+    admin_loop,
+    admin_org,
+    admin_qr,
+    appeal,
+    failed,
+    inbox,
+    intake,
+    kpi,
+    notices,
+    reports,
+    signin,
+    web,
+    wechat_bind,
+)
 from console.pages.web import PageError, bp
 from infra.http import error_response
 
-__all__ = ["appeal", "failed", "inbox", "intake", "kpi", "notices", "reports", "signin", "web"]
+__all__ = [
+    "admin",
+    "admin_activities",
+    "admin_loop",
+    "admin_org",
+    "admin_qr",
+    "appeal",
+    "failed",
+    "inbox",
+    "intake",
+    "kpi",
+    "notices",
+    "reports",
+    "signin",
+    "web",
+    "wechat_bind",
+]
 
 
 @bp.get("/<path:rest>")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from console.appeals import _allowed_actions as allowed_actions
+from console.pages.maps import boundary_svg
 from console.pages.web import PageError, bp, page, record, signed_in, staff
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
@@ -69,32 +70,12 @@ def load(session: Session, member: Staff, public_id: str, *, for_update: bool = 
 
 def _grid_svg(grid: Grid | None, appeal: Appeal) -> dict[str, Any] | None:
     """The grid boundary (GeoJSON polygon) and the appeal's point, projected into a 300×300 SVG box."""
-    if grid is None or not grid.boundary:
+    if grid is None:
         return None
-    geometry = grid.boundary.get("geometry", grid.boundary)
-    if geometry.get("type") == "Polygon":
-        rings = [geometry["coordinates"][0]]
-    elif geometry.get("type") == "MultiPolygon":
-        rings = [polygon[0] for polygon in geometry["coordinates"]]
-    else:
-        return None
-    points = [pt for ring in rings for pt in ring]
-    if appeal.longitude is not None and appeal.latitude is not None:
-        points.append([appeal.longitude, appeal.latitude])
-    xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
-    span = max(max(xs) - min(xs), max(ys) - min(ys)) or 1e-6
-    size, pad = 300.0, 15.0
-
-    def project(lng: float, lat: float) -> tuple[float, float]:
-        return (pad + (lng - min(xs)) / span * (size - 2 * pad), size - pad - (lat - min(ys)) / span * (size - 2 * pad))
-
-    paths = [
-        " ".join(f"{x:.1f},{y:.1f}" for x, y in (project(float(p[0]), float(p[1])) for p in ring)) for ring in rings
-    ]
     point = None
     if appeal.longitude is not None and appeal.latitude is not None:
-        point = project(appeal.longitude, appeal.latitude)
-    return {"polygons": paths, "point": point, "name": grid.name}
+        point = (float(appeal.longitude), float(appeal.latitude))
+    return boundary_svg(grid.boundary, grid.name, point)
 
 
 def _detail(session: Session, member: Staff, appeal: Appeal, *, error: str | None = None, status: int = 200) -> Any:

@@ -113,7 +113,7 @@ def test_a_grid_leader_cannot_open_another_grids_appeal_by_url(
 def test_a_form_with_a_forged_csrf_token_is_refused(browser: Any, session: Session, org: Any) -> None:
     _sign_in_by_link(browser, session, org.staff["g1_leader"].id)
     browser.get(f"{browser.base_url}/console/sessions")
-    browser.execute_script("document.querySelector('input[name=csrf_token]').value = 'forged';")
+    browser.execute_script("document.querySelector('header form input[name=csrf_token]').value = 'forged';")
     browser.find_element(By.CSS_SELECTOR, "header form button").click()  # 退出, with the forged token
     wait_for(browser, lambda d: "CSRF 校验失败" in d.find_element(By.TAG_NAME, "body").text)
     browser.get(f"{browser.base_url}/console/")

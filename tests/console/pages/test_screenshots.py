@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.appeal import Appeal
+from tests.console.pages.conftest import wait_for
 from tests.console.pages.test_browser import _sign_in_by_link
 
 pytestmark = pytest.mark.browser
@@ -65,7 +67,29 @@ def test_screenshots_of_the_main_pages(
     for name, path in pages.items():
         for width in WIDTHS:
             _shoot(browser, base + path, out / f"{name}-{width}.png", width)
-    shots = sorted(out.glob("*.png"))
-    assert len(shots) == 2 * (len(pages) + 1)
+    shots = [out / f"{name}-{width}.png" for name in ("sign-in", *pages) for width in WIDTHS]
     for shot in shots:
         assert _png_width(shot) == int(shot.stem.rsplit("-", 1)[1])
+
+
+def test_screenshots_of_the_admin_pages(browser: Any, session: Session, org: Any, sandbox: Any, tmp_path: Path) -> None:
+    out = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    _sign_in_by_link(browser, session, org.staff["secretary"].id)
+    base = browser.base_url
+    browser.get(f"{base}/console/admin/qr")
+    browser.find_element(By.ID, "issue-qr").click()  # the sheet's codes, from the sandbox
+    wait_for(browser, lambda d: not d.find_elements(By.ID, "issue-qr"))
+    pages = {
+        "admin": "/console/admin/",
+        "admin-grids": "/console/admin/grids/",
+        "admin-grid": f"/console/admin/grids/{org.grids['G1'].id}",
+        "admin-staff": f"/console/admin/staff/{org.staff['g1_leader'].id}",
+        "admin-qr": f"/console/admin/qr?estate_id={org.estates['E-XY'].id}",
+    }
+    for name, path in pages.items():
+        for width in WIDTHS:
+            _shoot(browser, base + path, out / f"{name}-{width}.png", width)
+    for name in pages:
+        for width in WIDTHS:
+            assert _png_width(out / f"{name}-{width}.png") == width
