@@ -187,6 +187,13 @@ def load_need(session: Session, member: Staff, need_id: int) -> CobuildingNeed:
         raise refuse_or_404(session, CobuildingNeed, need_id, "条需求") from None
 
 
+def with_due(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Order views with `due`: the acceptance deadline of those still waiting for 接单 (for the time left)."""
+    for row in rows:
+        row["due"] = datetime.fromisoformat(row["accept_due_at"]) if row["status"] == "placed" else None
+    return rows
+
+
 def communities(session: Session) -> list[Community]:
     """Every community, for the 'communities served' choice."""
     return list(session.scalars(select(Community).order_by(Community.id)))
@@ -639,7 +646,7 @@ def cob_need(need_id: int) -> Any:
         view=needs.view(need),
         appeal=appeal,
         suggestions=matching.suggest(session, member, need.id, limit=5),
-        placed=[orders.view(session, member, o) for o in placed],
+        placed=with_due([orders.view(session, member, o) for o in placed]),
         grid=session.get(Grid, need.grid_id) if need.grid_id else None,
         **_common(session, member),
     )

@@ -7,7 +7,6 @@ The order's rules (capacity held by the database, who may take which step, the a
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import redirect, request, url_for
@@ -27,6 +26,7 @@ from console.pages.cobuilding import (
     refuse_or_404,
     submit,
     text,
+    with_due,
 )
 from console.pages.web import PageError, bp, open_to_units, page, record, signed_in, staff
 from infra import clock
@@ -83,8 +83,7 @@ def cob_place_order() -> Any:
 
 def _order_rows(session: Session, member: Staff, status: str | None) -> dict[str, Any]:
     listed = views.order_list(session, member, status=status, limit=PAGE_SIZE, offset=0)
-    for row in listed["items"]:
-        row["due"] = datetime.fromisoformat(row["accept_due_at"]) if row["status"] == "placed" else None
+    with_due(listed["items"])
     return listed
 
 

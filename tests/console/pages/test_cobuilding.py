@@ -235,6 +235,9 @@ def test_a_need_shows_suggestions_with_shared_keywords_and_is_ordered_in_one_cli
     order = session.get(CobuildingOrder, order_id)
     assert (order.need_id, order.status, order.beneficiaries) == (need.id, "placed", 40)
     assert need.status == "ordered"
+    need_orders = leader.get(f"/console/cobuilding/needs/{need.id}").get_data(as_text=True).split('id="need-orders"')[1]
+    assert f"共建订单 {order_id}" in need_orders
+    assert "剩余 " in need_orders  # the time left for the unit to answer
     listed = leader.get("/console/cobuilding/needs?status=ordered").get_data(as_text=True)
     assert "孩子情绪和心理健康讲座" in listed
     assert "孩子情绪和心理健康讲座" not in leader.get("/console/cobuilding/needs?status=open").get_data(as_text=True)
