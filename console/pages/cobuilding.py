@@ -8,6 +8,7 @@ services hold every rule (who may see, publish, post, order). A `member_unit` lo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from services.console import signin
 from services.errors import DomainError, NotFound
 
 PAGE_SIZE = 50
+UNIT_CODE = re.compile(r"[A-Za-z0-9_-]+")  # as the staff API accepts it
 NEED_STATUS_LABELS = {"open": "待对接", "ordered": "已下单", "met": "已满足", "closed": "已关闭"}
 T = TypeVar("T")
 
@@ -270,6 +272,8 @@ def cob_create_unit() -> Any:
     def act() -> CobuildingUnit:
         fields = _unit_fields()
         code = text("code", "单位编码", high=32)
+        if not UNIT_CODE.fullmatch(code):
+            raise FormError("单位编码只能由字母、数字、下划线和连字符组成。")
         return units.create_unit(session, member, community_id=units.community_of(member), code=code, **fields)
 
     unit = submit(session, act, lambda message, status: _units_page(session, member, error=message, status=status))

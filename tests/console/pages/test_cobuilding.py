@@ -110,6 +110,10 @@ def test_staff_add_and_edit_a_unit_and_give_its_member_a_one_time_sign_in_link(
                     kind="business", member_from="2026-12-01")  # fmt: skip
     assert missing.status_code == 422
     assert "请填写单位名称" in missing.get_data(as_text=True)
+    bad_code = _post(secretary, "/console/cobuilding/units", "/console/cobuilding/units", code="农商 行",
+                     name="农商银行", kind="business", member_from="2026-01-01")  # fmt: skip
+    assert bad_code.status_code == 422
+    assert "单位编码只能由字母、数字" in bad_code.get_data(as_text=True)
     made = _post(secretary, "/console/cobuilding/units", "/console/cobuilding/units", code="U-BANK", name="农商银行",
                  kind="business", member_from="2026-01-01", contact_name="周经理",
                  contact_phone="13800001234")  # fmt: skip
