@@ -126,6 +126,20 @@ def query_id(name: str) -> int | None:
     return int(raw)
 
 
+def page_number() -> int:
+    """The list page asked for (?page=, from 1; a bad one is a 400 page)."""
+    raw = request.args.get("page", "").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+        raise PageError(400, "页码应为正整数。")
+    return int(raw)
+
+
+def pager(total: int) -> dict[str, Any]:
+    """The page number, its offset, and whether there are earlier and later pages."""
+    number = page_number()
+    return {"number": number, "offset": (number - 1) * PAGE_SIZE, "more": number * PAGE_SIZE < total}
+
+
 def query_choice(name: str, options: Any) -> str:
     """A filter value from the query string, one of `options` or empty (a bad one is a 400 page)."""
     value = request.args.get(name, "").strip()
@@ -406,7 +420,8 @@ def _resource_filters() -> dict[str, Any]:
 
 def _resources_page(session: Session, member: Staff, *, error: str | None = None, status: int = 200) -> Any:
     filters = _resource_filters()
-    listed = views.resource_list(session, member, limit=PAGE_SIZE, offset=0, **filters)
+    offset = (page_number() - 1) * PAGE_SIZE
+    listed = views.resource_list(session, member, limit=PAGE_SIZE, offset=offset, **filters)
     common = _common(session, member)
     publishers = (
         [common["own_unit"]] if common["own_unit"] else units.list_units(session, member)
@@ -416,6 +431,7 @@ def _resources_page(session: Session, member: Staff, *, error: str | None = None
         status,
         rows=listed["items"],
         total=listed["total"],
+        pages=pager(listed["total"]),
         filters=filters,
         publishers=publishers,
         unit_choices=units.list_units(session, member) if not common["is_unit"] else [],
@@ -559,7 +575,8 @@ def _needs_page(session: Session, member: Staff, *, error: str | None = None, st
         "kind": query_choice("kind", RESOURCE_KINDS) or None,
         "q": request.args.get("q", "").strip()[:50] or None,
     }
-    listed = views.need_list(session, member, limit=PAGE_SIZE, offset=0, **filters)
+    offset = (page_number() - 1) * PAGE_SIZE
+    listed = views.need_list(session, member, limit=PAGE_SIZE, offset=offset, **filters)
     grids: list[Grid] = []
     if member.grid_id is None and member.community_id is not None:
         grids = list(session.scalars(select(Grid).where(Grid.community_id == member.community_id).order_by(Grid.code)))
@@ -568,6 +585,7 @@ def _needs_page(session: Session, member: Staff, *, error: str | None = None, st
         status,
         rows=listed["items"],
         total=listed["total"],
+        pages=pager(listed["total"]),
         filters=filters,
         grids=grids,
         grid_names={g.id: g.name for g in session.scalars(select(Grid))},

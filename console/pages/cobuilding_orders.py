@@ -22,6 +22,8 @@ from console.pages.cobuilding import (
     finish,
     integer,
     moment,
+    page_number,
+    pager,
     query_choice,
     refuse_or_404,
     submit,
@@ -82,7 +84,8 @@ def cob_place_order() -> Any:
 
 
 def _order_rows(session: Session, member: Staff, status: str | None) -> dict[str, Any]:
-    listed = views.order_list(session, member, status=status, limit=PAGE_SIZE, offset=0)
+    offset = (page_number() - 1) * PAGE_SIZE
+    listed = views.order_list(session, member, status=status, limit=PAGE_SIZE, offset=offset)
     with_due(listed["items"])
     return listed
 
@@ -96,6 +99,7 @@ def cob_orders() -> Any:
     status = query_choice("status", ORDER_STATES) or None
     listed = _order_rows(session, member, status)
     body = page("console/cobuilding/orders.html", rows=listed["items"], total=listed["total"], chosen=status or "",
+                pages=pager(listed["total"]),
                 title="本单位订单" if member.role == units.UNIT_ROLE else "共建订单",
                 **_common(session, member))  # fmt: skip
     return finish(session, body)
@@ -109,6 +113,7 @@ def cob_evaluations() -> Any:
     session, member = db_session(), staff()
     listed = _order_rows(session, member, "evaluated")
     body = page("console/cobuilding/evaluations.html", rows=listed["items"], total=listed["total"],
+                pages=pager(listed["total"]),
                 **_common(session, member))  # fmt: skip
     return finish(session, body)
 
@@ -218,12 +223,13 @@ def _project_choices(session: Session, member: Staff) -> dict[str, Any]:
 
 
 def _projects_page(session: Session, member: Staff, *, error: str | None = None, status: int = 200) -> Any:
-    listed = views.project_list(session, member, limit=PAGE_SIZE, offset=0)
+    listed = views.project_list(session, member, limit=PAGE_SIZE, offset=(page_number() - 1) * PAGE_SIZE)
     return page(
         "console/cobuilding/projects.html",
         status,
         rows=listed["items"],
         total=listed["total"],
+        pages=pager(listed["total"]),
         error=error,
         form=request.form if error else {},
         **_project_choices(session, member),

@@ -455,3 +455,25 @@ def test_order_view_offers_only_the_steps_the_service_allows(session: Session, c
     assert 'id="do-cancel"' in html
     assert 'id="do-accept"' not in html
     assert resources.KIND_LABELS["expertise"] in leader.get("/console/cobuilding/resources").get_data(as_text=True)
+
+
+def test_long_lists_are_paged_keeping_their_filters(session: Session, cob: Cob, clock: Any, browser_for: Any) -> None:
+    now = clock.now()
+    for i in range(55):
+        resources.publish(session, cob.org.staff["secretary"], cob.company, kind="goods", title=f"防汛沙袋 第{i}批",
+                          description="防汛物资", capacity=10, available_from=now,
+                          available_until=now + timedelta(days=30))  # fmt: skip
+    _fresh(session)
+    leader = browser_for("g1_leader")
+    first = leader.get("/console/cobuilding/resources?kind=goods").get_data(as_text=True)
+    assert "共 55 项" in first
+    assert first.count("防汛沙袋 第") == 50
+    assert 'id="prev-page"' not in first
+    nxt = re.search(r'href="([^"]+)" id="next-page"', first)
+    assert nxt, "the first page links to the next"
+    second = leader.get(nxt.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert second.count("防汛沙袋 第") == 5
+    assert "青少年心理健康讲座" not in second  # the kind filter is kept
+    assert 'id="prev-page"' in second
+    assert 'id="next-page"' not in second
+    assert leader.get("/console/cobuilding/resources?page=0").status_code == 400
