@@ -68,6 +68,14 @@ def get_unit(path: cs.IdPath) -> dict[str, Any]:
     return _read(session, views.unit_detail(session, staff, units.get_unit(session, staff, path.id)))
 
 
+@bp.put("/units/<int:id>", responses={200: cs.UnitOut, **ERRORS})
+def update_unit(path: cs.IdPath, body: cs.UnitUpdate) -> tuple[dict[str, Any], int]:
+    """Change a unit's particulars or membership period (community staff and secretary)."""
+    staff, session = current_staff(), db_session()
+    unit = units.update_unit(session, staff, units.get_unit(session, staff, path.id), **body.model_dump())
+    return _answer(session, views.unit_detail(session, staff, unit))
+
+
 @bp.post("/units/<int:id>/members", responses={201: cs.UnitOut, **ERRORS})
 def add_member(path: cs.IdPath, body: cs.MemberCreate) -> tuple[dict[str, Any], int]:
     """Record a 兼职委员 of the unit, optionally with the member_unit login that acts for it."""
@@ -110,6 +118,14 @@ def get_resource(path: cs.IdPath) -> dict[str, Any]:
     """One resource."""
     staff, session = current_staff(), db_session()
     return _read(session, views.resource_detail(session, staff, resources.get(session, staff, path.id)))
+
+
+@bp.put("/resources/<int:id>", responses={200: cs.ResourceOut, **ERRORS})
+def update_resource(path: cs.IdPath, body: cs.ResourceUpdate) -> tuple[dict[str, Any], int]:
+    """Edit a resource (its unit or a coordinator); refused below the quantity already ordered."""
+    staff, session = current_staff(), db_session()
+    resource = resources.update(session, staff, resources.get(session, staff, path.id), **body.model_dump())
+    return _answer(session, views.resource_detail(session, staff, resource))
 
 
 @bp.post("/resources/<int:id>/withdraw", responses={200: cs.ResourceOut, **ERRORS})

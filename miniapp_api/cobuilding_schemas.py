@@ -68,6 +68,18 @@ class UnitCreate(BaseModel):
     address: str = Field(default="", max_length=200)
 
 
+class UnitUpdate(BaseModel):
+    """A member unit's particulars and membership period (its code stays)."""
+
+    name: str = Text100
+    kind: UnitKind
+    member_from: date
+    member_until: date | None = None
+    contact_name: str = Field(default="", max_length=50)
+    contact_phone: str = Field(default="", max_length=20)
+    address: str = Field(default="", max_length=200)
+
+
 class MemberCreate(BaseModel):
     """A 兼职委员 the unit sends; `staff_id` a member_unit login that acts for the unit."""
 
@@ -123,6 +135,20 @@ class ResourceCreate(BaseModel):
 
     unit_id: DbId | None = None
     kind: ResourceKind
+    title: str = Text100
+    description: str = Field(default="", max_length=2000)
+    capacity: int = Field(ge=1, le=10_000_000)
+    unit_label: str = Field(default="次", min_length=1, max_length=10)
+    available_from: AwareDatetime
+    available_until: AwareDatetime
+    community_ids: list[DbId] = Field(default_factory=list, max_length=50)
+    contact_name: str = Field(default="", max_length=50)
+    contact_phone: str = Field(default="", max_length=20)
+
+
+class ResourceUpdate(BaseModel):
+    """A listed resource's text, capacity (never below what orders hold), window, communities and contact."""
+
     title: str = Text100
     description: str = Field(default="", max_length=2000)
     capacity: int = Field(ge=1, le=10_000_000)

@@ -20,6 +20,7 @@ from console.pages.web import (
     bp,
     current_staff,
     error_page,
+    open_to_units,
     page,
     record,
     safe_next,
@@ -51,7 +52,7 @@ def sign_in() -> Any:
     """The sign-in page: get a QR code to scan with WeChat."""
     if current_staff() is not None:
         db_session().commit()
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next"), current_staff()))
     db_session().rollback()
     return page("console/sign_in.html", next=request.args.get("next", ""))
 
@@ -125,6 +126,7 @@ def use_link(token: str) -> Any:
 
 @bp.post("/logout")
 @signed_in
+@open_to_units
 def sign_out() -> Response:
     """End this browser's session."""
     row = g.console_session
@@ -138,6 +140,7 @@ def sign_out() -> Response:
 
 @bp.get("/sessions")
 @signed_in
+@open_to_units
 def my_sessions() -> Any:
     """我的登录: this staff member's live sessions, each revocable."""
     rows = sessions.live_sessions(db_session(), staff().id)
@@ -148,6 +151,7 @@ def my_sessions() -> Any:
 
 @bp.post("/sessions/<int:session_id>/revoke")
 @signed_in
+@open_to_units
 def revoke_session(session_id: int) -> Response:
     """Revoke one of my sessions (another browser, or a lost phone)."""
     if not sessions.revoke(db_session(), staff().id, session_id):

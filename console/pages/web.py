@@ -59,6 +59,12 @@ ROLE_LABELS = {
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# A member unit's 兼职委员 (role member_unit) sees only the pages opened to units (`open_to_units`): the unit's
+# resources, orders, projects and evaluations, and its own sessions. Every other page refuses it with a 403 page.
+UNIT_ROLE = "member_unit"
+UNIT_VIEWS: set[Callable[..., Any]] = set()
+UNIT_REFUSAL = "共建单位账号只能办理本单位的资源、订单、项目和评价，不能查看这个页面。"
+
 
 class PageError(HTTPException):
     """A refusal shown as a Chinese error page with its status."""
@@ -84,12 +90,28 @@ def signed_in(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_staff() is None:
+        member = current_staff()
+        if member is None:
             db_session().rollback()
             return redirect(url_for("console_pages.sign_in", next=request.full_path.rstrip("?")))
+        if member.role == UNIT_ROLE and view not in UNIT_VIEWS:
+            raise PageError(403, UNIT_REFUSAL)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def open_to_units(view: F) -> F:
+    """Let a member unit's login use this page too (put it under `signed_in`)."""
+    UNIT_VIEWS.add(view)
+    return view
+
+
+def home_of(member: Staff | None) -> str:
+    """Where a staff member lands after signing in: a member unit on its orders, everyone else the inbox."""
+    if member is not None and member.role == UNIT_ROLE:
+        return url_for("console_pages.cob_orders")
+    return url_for("console_pages.inbox")
 
 
 def staff() -> Staff:
@@ -130,17 +152,17 @@ def start_session(staff_member: Staff, method: str, target: str) -> Response:
     audit.record(session, staff_id=staff_member.id, action="sign_in", object_type="console_session",
                  object_id=row.id, detail={"method": method})  # fmt: skip
     session.commit()
-    response = redirect(safe_next(target))
+    response = redirect(safe_next(target, staff_member))
     set_cookie(response, SESSION_COOKIE, token, max_age=_setting("CONSOLE_SESSION_ABSOLUTE"))
     response.delete_cookie(QR_COOKIE, path=COOKIE_PATH)
     return response
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path inside the console is a place to return to (no open redirect)."""
+def safe_next(target: str | None, member: Staff | None = None) -> str:
+    """Only a path inside the console is a place to return to (no open redirect); else the member's home."""
     if target and target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("console_pages.inbox")
+    return home_of(member)
 
 
 def within_sign_in_rate() -> bool:

@@ -10,7 +10,7 @@ import requests
 from flask import redirect, url_for
 
 from console.pages.signin import qr_svg
-from console.pages.web import bp, error_page, page, record, signed_in, staff
+from console.pages.web import bp, error_page, open_to_units, page, record, signed_in, staff
 from infra.web import db_session
 from services.console import wechat_bind
 from services.console.signin import QR_TTL
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 @bp.get("/bind-wechat")
 @signed_in
+@open_to_units
 def bind_wechat_page() -> Any:
     """Whether my WeChat is bound, and the QR code to scan while a binding waits."""
     session, member = db_session(), staff()
@@ -34,6 +35,7 @@ def bind_wechat_page() -> Any:
 
 @bp.post("/bind-wechat")
 @signed_in
+@open_to_units
 def bind_wechat_start() -> Any:
     """Ask WeChat for a temporary binding scene and show its QR code."""
     session, member = db_session(), staff()
@@ -51,6 +53,7 @@ def bind_wechat_start() -> Any:
 
 @bp.get("/bind-wechat/status")
 @signed_in
+@open_to_units
 def bind_wechat_status() -> Any:
     """htmx poll: still waiting, expired, or bound."""
     session = db_session()

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.orm import Session
 
 from infra import clock, privacy
@@ -71,6 +72,55 @@ def publish(
     )
     session.add(resource)
     session.flush()
+    session.add_all(CobuildingResourceCommunity(resource_id=resource.id, community_id=c) for c in served)
+    session.flush()
+    return resource
+
+
+def update(
+    session: Session,
+    staff: Staff,
+    resource: CobuildingResource,
+    *,
+    title: str,
+    description: str,
+    capacity: int,
+    available_from: datetime,
+    available_until: datetime,
+    community_ids: Iterable[int] = (),
+    unit_label: str = "次",
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> CobuildingResource:
+    """Edit a listed resource (its unit or a coordinator); capacity never below what orders already hold."""
+    unit = session.get(CobuildingUnit, resource.unit_id)
+    assert unit is not None
+    own = units.unit_of(session, staff)
+    if (own is None or own.id != unit.id) and not units.is_coordinator(staff, unit.community_id):
+        raise Forbidden("只能修改本单位的资源")
+    if available_until <= available_from:
+        raise DomainError("可用时间的结束早于开始", code="bad_window")
+    if capacity < 1:
+        raise DomainError("数量或容量至少为 1", code="bad_capacity")
+    served = sorted(set(community_ids) or {unit.community_id})
+    known = set(session.scalars(select(Community.id).where(Community.id.in_(served))))
+    if known != set(served):
+        raise NotFound("服务社区不存在")
+    # The new capacity is checked against the counter in the same UPDATE, so an order placed meanwhile counts.
+    done = session.execute(
+        sa_update(CobuildingResource)
+        .where(CobuildingResource.id == resource.id, CobuildingResource.reserved <= capacity)
+        .values(capacity=capacity)
+    )
+    if not done.rowcount:  # type: ignore[attr-defined]
+        session.refresh(resource)
+        raise DomainError(f"数量或容量不能少于已被订走的 {resource.reserved}{resource.unit_label}", code="bad_capacity")
+    session.refresh(resource)
+    resource.title, resource.description, resource.unit_label = title, description, unit_label
+    resource.available_from, resource.available_until = available_from, available_until
+    resource.contact_name = contact_name or unit.contact_name
+    resource.contact_phone = contact_phone or unit.contact_phone
+    session.execute(delete(CobuildingResourceCommunity).where(CobuildingResourceCommunity.resource_id == resource.id))
     session.add_all(CobuildingResourceCommunity(resource_id=resource.id, community_id=c) for c in served)
     session.flush()
     return resource

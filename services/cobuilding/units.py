@@ -116,6 +116,31 @@ def create_unit(
     return unit
 
 
+def update_unit(
+    session: Session,
+    staff: Staff,
+    unit: CobuildingUnit,
+    *,
+    name: str,
+    kind: str,
+    member_from: date,
+    member_until: date | None = None,
+    contact_name: str = "",
+    contact_phone: str = "",
+    address: str = "",
+) -> CobuildingUnit:
+    """Change a member unit's particulars or membership period (its code stays)."""
+    require_coordinator(staff, unit.community_id)
+    if kind not in UNIT_KINDS:
+        raise DomainError(f"单位类型须为：{'、'.join(UNIT_KINDS)}", code="bad_kind")
+    if member_until is not None and member_until < member_from:
+        raise DomainError("成员期限的结束日期早于开始日期", code="bad_period")
+    unit.name, unit.kind, unit.member_from, unit.member_until = name, kind, member_from, member_until
+    unit.contact_name, unit.contact_phone, unit.address = contact_name, contact_phone, address
+    session.flush()
+    return unit
+
+
 def add_member(
     session: Session,
     staff: Staff,
@@ -149,6 +174,30 @@ def add_member(
     )
     session.add(member)
     session.flush()
+    return member
+
+
+def create_login(session: Session, staff: Staff, member: CobuildingMember) -> Staff:
+    """Give a 兼职委员 without one a `member_unit` console login that acts for the unit."""
+    unit = session.get(CobuildingUnit, member.unit_id)
+    assert unit is not None
+    require_coordinator(staff, unit.community_id)
+    if member.staff_id is not None:
+        raise DomainError("这位兼职委员已有登录账号", code="already_member")
+    login = Staff(name=member.name, role=UNIT_ROLE, community_id=unit.community_id, phone=member.phone or None)
+    session.add(login)
+    session.flush()
+    member.staff_id = login.id
+    session.flush()
+    return login
+
+
+def get_member(session: Session, staff: Staff, unit: CobuildingUnit, member_id: int) -> CobuildingMember:
+    """One 兼职委员 of a unit the caller coordinates (404 otherwise)."""
+    require_coordinator(staff, unit.community_id)
+    member = session.get(CobuildingMember, member_id)
+    if member is None or member.unit_id != unit.id:
+        raise NotFound("这家单位没有这位兼职委员")
     return member
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from infra import clock
@@ -44,11 +44,27 @@ def resource_detail(session: Session, staff: Staff, resource: CobuildingResource
     return resources.view(resource, unit, served, full=_full_view(session, staff, unit))
 
 
+def _matching(columns: tuple[Any, ...], q: str | None) -> Any:
+    """Rows whose text columns contain every word of a search (case-insensitive)."""
+    words = (q or "").split()[:5]
+    return and_(true(), *(or_(*(c.ilike(f"%{w}%") for c in columns)) for w in words))
+
+
 def resource_list(
-    session: Session, staff: Staff, *, kind: str | None, orderable: bool, unit_id: int | None, limit: int, offset: int
+    session: Session,
+    staff: Staff,
+    *,
+    kind: str | None,
+    orderable: bool,
+    unit_id: int | None,
+    limit: int,
+    offset: int,
+    q: str | None = None,
 ) -> dict[str, Any]:
-    """A page of the resources the caller may see, newest first."""
-    stmt = resources.visible(session, staff)
+    """A page of the resources the caller may see, newest first (searched by title and description)."""
+    stmt = resources.visible(session, staff).where(
+        _matching((CobuildingResource.title, CobuildingResource.description), q)
+    )
     if orderable:
         stmt = resources.orderable(stmt, clock.now())
     if kind:
@@ -59,11 +75,22 @@ def resource_list(
     return {"items": [resource_detail(session, staff, r) for r in rows], "total": total}
 
 
-def need_list(session: Session, staff: Staff, *, status: str | None, limit: int, offset: int) -> dict[str, Any]:
-    """A page of the needs the caller may see, newest first."""
-    stmt = needs.visible(session, staff)
+def need_list(
+    session: Session,
+    staff: Staff,
+    *,
+    status: str | None,
+    limit: int,
+    offset: int,
+    kind: str | None = None,
+    q: str | None = None,
+) -> dict[str, Any]:
+    """A page of the needs the caller may see, newest first (searched by title and description)."""
+    stmt = needs.visible(session, staff).where(_matching((CobuildingNeed.title, CobuildingNeed.description), q))
     if status:
         stmt = stmt.where(CobuildingNeed.status == status)
+    if kind:
+        stmt = stmt.where(CobuildingNeed.kind == kind)
     rows, total = _page(session, stmt.order_by(CobuildingNeed.id.desc()), limit, offset)
     return {"items": [needs.view(n) for n in rows], "total": total}
 

@@ -185,3 +185,36 @@ def test_a_member_unit_login_sees_no_appeals(client, token, unit_token, make_app
     make_appeal(building="E-LZ-1")
     assert client.get("/console/api/appeals", headers=token("secretary")).get_json()["total"] == 1
     assert client.get("/console/api/appeals", headers=unit_token("CB-LAW")).get_json()["total"] == 0
+
+
+def test_units_and_resources_are_edited_through_the_api_with_the_same_rules(client, token, unit_token, units, clock):
+    law = unit_token("CB-LAW")
+    res = _resource(client, law, clock, capacity=3)
+    leader = token("g1_leader")
+    placed = client.post("/console/api/cobuilding/orders", json={"resource_id": res["id"], "quantity": 2},
+                         headers=leader)  # fmt: skip
+    assert placed.status_code == 201, placed.get_json()
+    body = {
+        "title": "律师法律咨询（周末场）",
+        "description": "律师解答婚姻继承劳动纠纷",
+        "capacity": 1,
+        "available_from": res["available_from"],
+        "available_until": res["available_until"],
+    }
+    below = client.put(f"/console/api/cobuilding/resources/{res['id']}", json=body, headers=law)
+    assert below.status_code == 400
+    assert below.get_json()["code"] == "bad_capacity"
+    assert "已被订走的 2次" in below.get_json()["message"]
+    other = client.put(f"/console/api/cobuilding/resources/{res['id']}", json={**body, "capacity": 5},
+                       headers=unit_token("CB-TAX"))  # fmt: skip
+    assert other.status_code == 404  # another unit's resource is not even revealed
+    done = client.put(f"/console/api/cobuilding/resources/{res['id']}", json={**body, "capacity": 5}, headers=law)
+    assert done.status_code == 200, done.get_json()
+    assert (done.get_json()["capacity"], done.get_json()["remaining"]) == (5, 3)
+    unit_id = units.units["CB-LAW"].id
+    edit = {"name": "明德律师事务所湖西分所", "kind": "business", "member_from": "2026-01-01",
+            "member_until": "2027-12-31"}  # fmt: skip
+    assert client.put(f"/console/api/cobuilding/units/{unit_id}", json=edit, headers=leader).status_code == 403
+    changed = client.put(f"/console/api/cobuilding/units/{unit_id}", json=edit, headers=token("secretary"))
+    assert changed.status_code == 200, changed.get_json()
+    assert (changed.get_json()["name"], changed.get_json()["member_until"]) == ("明德律师事务所湖西分所", "2027-12-31")
