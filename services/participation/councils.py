@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from models.appeal import Appeal
@@ -48,6 +48,11 @@ def get_for_staff(session: Session, staff: Staff, public_id: str) -> Council:
     if council is None:
         raise NotFound("您的社区里没有这个议事会")
     return council
+
+
+def for_staff(staff: Staff) -> Select[tuple[Council]]:
+    """Councils of the staff member's community, oldest first."""
+    return select(Council).where(Council.community_id == staff.community_id).order_by(Council.id)
 
 
 def add_member(
