@@ -21,7 +21,7 @@ from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId
 from models.council import Council
 from models.micro_project import Proposal
-from services.participation import ballots, councils, procedure, projects, proposals, tally
+from services.participation import ballots, councils, procedure, projects, proposals, supports, tally
 
 bp = APIBlueprint(
     "console_participation",
@@ -96,7 +96,12 @@ class YearPath(BaseModel):
 class ProposalQuery(BaseModel):
     """Filter proposals by state."""
 
-    status: Literal["submitted", "feasible", "merged", "declined", "on_ballot", "funded", "not_funded"] | None = None
+    status: (
+        Literal[
+            "gathering", "expired", "submitted", "feasible", "merged", "declined", "on_ballot", "funded", "not_funded"
+        ]
+        | None
+    ) = None
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
@@ -121,6 +126,13 @@ class BallotCreate(BaseModel):
     closes_at: AwareDatetime
     rule: Literal["household", "resident"] = Field(description="one ballot per bound room, or per resident")
     max_choices: int = Field(default=1, ge=1, le=50)
+
+
+class ThresholdBody(BaseModel):
+    """How many supports of residents of its scope a new proposal needs, within how many days (0: none)."""
+
+    supports_needed: int = Field(ge=0, le=100_000)
+    window_days: int = Field(ge=1, le=365)
 
 
 class BudgetBody(BaseModel):
@@ -242,6 +254,14 @@ def list_proposals(query: ProposalQuery) -> dict[str, Any]:
     body = {"items": [_proposal(session, p) for p in rows]}
     session.commit()
     return Body.model_validate(body).model_dump(mode="json")
+
+
+@bp.put("/support-threshold", responses={200: Body, **ERRORS})
+def set_support_threshold(body: ThresholdBody) -> dict[str, Any]:
+    """Set my community's support threshold for new proposals (N supports within a period before screening)."""
+    staff, session = current_staff(), db_session()
+    rule = supports.set_threshold(session, staff, supports_needed=body.supports_needed, window_days=body.window_days)
+    return _done(session, {"supports_needed": rule.supports_needed, "window_days": rule.window_days})
 
 
 @bp.post("/proposals/<proposal_id>/screen", responses={200: Body, **ERRORS})

@@ -21,10 +21,12 @@ from jobs.outbox import commit_and_enqueue
 from models.micro_project import Proposal
 from models.org import Building, Estate
 from services.errors import Conflict, DomainError
-from services.participation import ballots, projects, proposals, tally
+from services.participation import ballots, projects, proposals, supports, tally
 from services.participation import scope as scopes
 
 STATUS_LABELS = {
+    "gathering": "征集支持中",
+    "expired": "征集未达标",
     "submitted": "待审核",
     "feasible": "可行",
     "merged": "已合并",
@@ -107,7 +109,8 @@ def _proposals_page(errors: dict[str, str] | None = None, status: int = 200) -> 
     merged_titles = {p.id: p.title for p in session.scalars(select(Proposal).where(
         Proposal.id.in_([r.merged_into_id for r in rows if r.merged_into_id] or [-1])))}  # fmt: skip
     return page("console/participation/proposals.html", status, rows=rows, wanted=wanted, targets=targets,
-                merged_titles=merged_titles, names=place_names(session, member.community_id), where_label=where_label,
+                merged_titles=merged_titles, rule=proposals.support_rule(session, member.community_id),
+                names=place_names(session, member.community_id), where_label=where_label,
                 decisions=DECISION_LABELS, errors=errors or {}, form=request.form, **_labels())  # fmt: skip
 
 
@@ -141,6 +144,27 @@ def screen_proposal(proposal_id: str) -> Any:
     record("screen_proposal", "proposal", proposal.public_id, decision=decision)
     commit_and_enqueue(session)  # the proposer's notification reaches RQ after the commit
     return redirect(url_for("console_pages.proposals_page", status=request.args.get("status", "submitted")), code=303)
+
+
+@bp.post("/participation/support-threshold")
+@signed_in
+def set_support_threshold() -> Any:
+    """How many supports of residents of its scope a new proposal needs, within how many days, before screening."""
+    _organiser()
+    session = db_session()
+    needed, days = _int("supports_needed", 0, supports.MAX_SUPPORTS_NEEDED), _int("window_days", 1, 365)
+    try:
+        if needed is None or days is None:
+            raise DomainError("所需支持数须为 0 或正整数，征集期须为 1–365 天", code="invalid_threshold")
+        rule = supports.set_threshold(session, staff(), supports_needed=needed, window_days=days)
+    except DomainError as e:
+        session.rollback()
+        body = _proposals_page({"threshold": e.message}, e.status)
+        session.rollback()
+        return body
+    record("set_support_threshold", "support_threshold", rule.id, supports_needed=needed, window_days=days)
+    commit_and_enqueue(session)
+    return redirect(url_for("console_pages.proposals_page"), code=303)
 
 
 # ---------------------------------------------------------------- ballots

@@ -135,3 +135,16 @@ def test_another_communitys_staff_get_404_for_our_ballots_and_councils(client, s
     assert screened.status_code == 404
     assert client.get(f"{API}/proposals", headers=headers).json["items"] == []
     assert client.get(f"{API}/ballots/{ballot.public_id}", headers=token("secretary")).status_code == 200
+
+
+def test_the_support_threshold_is_set_per_community_and_checked(client, token, session, org):
+    h = token("community_staff")
+    url = f"{API}/support-threshold"
+    assert client.put(url, json={"supports_needed": 20, "window_days": 30}, headers=h).json == {
+        "supports_needed": 20,
+        "window_days": 30,
+    }
+    assert client.put(url, json={"supports_needed": 20, "window_days": 0}, headers=h).status_code == 422
+    refused = client.put(url, json={"supports_needed": 5, "window_days": 7}, headers=token("g1_worker"))
+    assert refused.status_code == 403
+    assert proposals.support_rule(session, org.community.id).supports_needed == 20

@@ -42,8 +42,8 @@ def test_a_council_meeting_and_an_item_through_four_deliberations_and_two_public
     page = desk.get(council_url).get_data(as_text=True)
     member_ids = [int(v) for v in re.findall(r'name="present" value="(\d+)"', page)]
     assert len(member_ids) == 2
-    recorded = desk.post(f"/console/meetings/{meeting.id}/record",
-                         data={"csrf_token": token, "present": [str(member_ids[0])], "minutes": "同意增设"})  # fmt: skip
+    attendance = {"csrf_token": token, "present": [str(member_ids[0])], "minutes": "同意增设"}
+    recorded = desk.post(f"/console/meetings/{meeting.id}/record", data=attendance)
     assert recorded.status_code == 303
     session.expire_all()
     rows = session.scalars(select(MeetingAttendance).where(MeetingAttendance.meeting_id == meeting.id)).all()

@@ -155,3 +155,31 @@ def test_budget_cap_funding_and_progress_to_completion(
     assert "已完工 100%" in done
     assert "https://img.example.cn/1.jpg" in done
     assert "完工验收" in done
+
+
+def test_the_support_threshold_is_set_from_the_queue_and_gathering_proposals_wait_for_it(
+    session: Session, browser_for: Any, org: Any, clock: Any
+) -> None:
+    desk = browser_for("community_staff")
+    token = csrf_of(desk.get("/console/participation/proposals").get_data(as_text=True))
+    bad = desk.post("/console/participation/support-threshold",
+                    data={"csrf_token": token, "supports_needed": "3", "window_days": "0"})  # fmt: skip
+    assert bad.status_code == 400
+    assert "征集期须为 1–365 天" in bad.get_data(as_text=True)
+    assert proposals.support_rule(session, org.community.id) is None
+    ok = desk.post("/console/participation/support-threshold",
+                   data={"csrf_token": token, "supports_needed": "3", "window_days": "14"})  # fmt: skip
+    assert ok.status_code == 303
+    session.expire_all()
+    p = proposals.propose(session, make_resident(session, org), title="快递柜", description="d", scope="estate")
+    session.commit()
+    queue = desk.get("/console/participation/proposals").get_data(as_text=True)
+    assert "新提议须在 14 天内获得 3 位范围内居民支持" in queue
+    assert "快递柜" not in queue  # not in the screening queue while it gathers supports
+    gathering = desk.get("/console/participation/proposals?status=gathering").get_data(as_text=True)
+    assert "快递柜" in gathering
+    assert "居民支持 0 / 3" in gathering
+    refused = desk.post(f"/console/participation/proposals/{p.public_id}/screen",
+                        data={"csrf_token": token, "decision": "feasible"})  # fmt: skip
+    assert refused.status_code == 409
+    assert "这个提议还在征集居民支持，达到支持数后才能审核" in refused.get_data(as_text=True)
