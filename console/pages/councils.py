@@ -31,10 +31,15 @@ KIND_LABELS = {
     "staff": "社区工作者",
     "co_building_unit": "共建单位",
 }
-ITEM_SOURCE_LABELS = {"staff": "工作人员提出", "appeal": "来自诉求", "proposal": "来自微实事提议", "need": "来自需求"}
+ITEM_SOURCE_LABELS = {
+    "staff": "工作人员提出",
+    "appeal": "来自诉求",
+    "proposal": "来自微实事提议",
+    "need": "来自共建需求",
+}
 ITEM_STATUS = {"open": "审议中", "resolved": "已决议", "rejected": "未通过", "done": "已办结"}
 OUTCOME_LABELS = {"approved": "通过", "rejected": "不通过", "published": "已公开"}
-CREATE_LABELS = {"": "不另建", "proposal": "新建微实事提议", "notice": "发布通知"}
+CREATE_LABELS = {"": "不另建", "proposal": "新建微实事提议", "need": "发布共建需求", "notice": "发布通知"}
 
 
 def _organiser() -> None:
@@ -259,22 +264,34 @@ def record_step(item_id: str) -> Any:
 def publish_step(item_id: str) -> Any:
     """决议公开 / 实施结果公开: a notice pushed to the residents in scope; the resolution may create a proposal."""
     form = request.form
-    proposal = None
+    proposal = need = None
     if form.get("create") == "proposal":
         proposal = {"title": form.get("proposal_title", "")[:100], "description": form.get("text", "")[:5000],
                     "rough_cost_yuan": int(form.get("rough_cost_yuan", "0") or 0)
                     if form.get("rough_cost_yuan", "0").isdigit() else 0}  # fmt: skip
+    elif form.get("create") == "need":
+        need = _need_details()
     return _item_change(item_id, "publish_step", lambda s, m, i: procedure.publish(
         s, m, i, form.get("step", ""), held_on=_held_on(), text=form.get("text", "")[:5000],
-        proposal=proposal))  # fmt: skip
+        proposal=proposal, need=need))  # fmt: skip
+
+
+def _need_details() -> dict[str, Any]:
+    """The co-building need a decision posts, from the form (its title; the decision text describes it)."""
+    raw = request.form.get("beneficiaries", "").strip()
+    return {"title": request.form.get("proposal_title", "")[:100],
+            "beneficiaries": int(raw) if raw.isdigit() and int(raw) < 1_000_000 else 0,
+            "wanted_by": _date("wanted_by")}  # fmt: skip
 
 
 @bp.post("/items/<item_id>/decide")
 @signed_in
 def decide_item(item_id: str) -> Any:
-    """Decide an ordinary item; the decision may create a proposal or a notice."""
+    """Decide an ordinary item; the decision may create a proposal, a co-building need or a notice."""
     form = request.form
     create = form.get("create") or None
     proposal = {"title": form.get("proposal_title", "")[:100]} if create == "proposal" else None
+    need = _need_details() if create == "need" else None
     return _item_change(item_id, "decide_item", lambda s, m, i: procedure.decide(
-        s, m, i, decision=form.get("decision", "")[:5000], create=create, proposal=proposal))  # fmt: skip
+        s, m, i, decision=form.get("decision", "")[:5000], create=create, proposal=proposal,
+        need=need))  # fmt: skip

@@ -95,3 +95,25 @@ def test_council_pages_refuse_other_roles_and_forms_without_csrf(browser_for: An
     forged = browser_for("secretary").post("/console/councils", data={"name": "无令牌议事会"})
     assert forged.status_code == 400
     assert "CSRF" in forged.get_data(as_text=True)
+
+
+def test_an_ordinary_decision_from_the_page_posts_a_co_building_need(
+    session: Session, browser_for: Any, org: Any, clock: Any
+) -> None:
+    from models.cobuilding import CobuildingNeed
+
+    desk = browser_for("secretary")
+    token = csrf_of(desk.get("/console/councils").get_data(as_text=True))
+    council_url = desk.post("/console/councils", data={"csrf_token": token, "name": "社区议事会"}).headers["Location"]
+    item_url = desk.post(f"{council_url}/items", data={"csrf_token": token, "title": "助老送餐",
+                                                       "source_type": "staff"}).headers["Location"]  # fmt: skip
+    assert "议事会决定" in desk.get(item_url).get_data(as_text=True)  # not major: one decision, no 四议两公开
+    decided = desk.post(f"{item_url}/decide", data={"csrf_token": token, "decision": "请共建单位每周送餐三次",
+                                                    "create": "need", "proposal_title": "独居老人送餐",
+                                                    "beneficiaries": "8"})  # fmt: skip
+    assert decided.status_code == 303, decided.get_data(as_text=True)
+    session.expire_all()
+    need = session.scalar(select(CobuildingNeed).where(CobuildingNeed.title == "独居老人送餐"))
+    assert need is not None
+    assert (need.source, need.beneficiaries, need.description) == ("deliberation", 8, "请共建单位每周送餐三次")
+    assert f"需求清单第 {need.id} 号" in desk.get(item_url).get_data(as_text=True)
