@@ -183,3 +183,46 @@ def test_the_support_threshold_is_set_from_the_queue_and_gathering_proposals_wai
                         data={"csrf_token": token, "decision": "feasible"})  # fmt: skip
     assert refused.status_code == 409
     assert "这个提议还在征集居民支持，达到支持数后才能审核" in refused.get_data(as_text=True)
+
+
+def test_another_communitys_staff_cannot_open_our_ballot_or_screen_our_proposals(
+    app: Any, session: Session, org: Any, clock: Any
+) -> None:
+    from models.org import Community
+    from models.staff import Staff
+    from services.console.signin import issue_link
+
+    (p,) = feasible_proposals(session, org, ["健身角"])
+    now = clock.now()
+    ballot = ballots.open_ballot(
+        session, org.staff["community_staff"], title="绿洲花园投票", scope="estate", estate_id=org.estates["E-LZ"].id,
+        proposal_ids=[p.public_id], opens_at=now, closes_at=now + timedelta(days=1), rule="resident",
+    )  # fmt: skip
+    other = Community(code="other-page", name="别的社区")
+    session.add(other)
+    session.flush()
+    stranger = Staff(name="外社区社工", role="community_staff", community_id=other.id, openid="o-staff-stranger")
+    session.add(stranger)
+    session.flush()
+    token = issue_link(session, stranger.id)
+    session.commit()
+    desk = app.test_client()
+    signin = desk.get(f"/console/login/link/{token}").get_data(as_text=True)
+    assert desk.post(f"/console/login/link/{token}", data={"csrf_token": csrf_of(signin)}).status_code == 302
+    refused = desk.get(f"/console/participation/ballots/{ballot.public_id}")
+    assert refused.status_code == 404
+    assert "您的社区里没有这次投票" in refused.get_data(as_text=True)
+    queue = desk.get("/console/participation/proposals?status=all").get_data(as_text=True)
+    assert "健身角" not in queue
+    screened = desk.post(f"/console/participation/proposals/{p.public_id}/screen",
+                         data={"csrf_token": csrf_of(queue), "decision": "declined", "reason": "x"})  # fmt: skip
+    assert screened.status_code == 404
+
+
+def test_only_web_addresses_of_a_residents_photos_become_links(session: Session, browser_for: Any, org: Any) -> None:
+    proposals.propose(session, make_resident(session, org), title="座椅", description="d", scope="estate",
+                      photos=["javascript:alert(1)", "https://img.example.cn/seat.jpg"])  # fmt: skip
+    session.commit()
+    html = browser_for("community_staff").get("/console/participation/proposals").get_data(as_text=True)
+    assert 'href="https://img.example.cn/seat.jpg"' in html
+    assert "javascript:" not in html

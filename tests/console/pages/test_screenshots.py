@@ -82,7 +82,6 @@ def test_screenshots_of_the_participation_pages(browser: Any, session: Session, 
 
     out = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path)
     out.mkdir(parents=True, exist_ok=True)
-    seed_participation(session, org)
     proposals.propose(session, make_resident(session, org, "E-LZ-4", "302"), title="4幢楼道声控灯更换",
                       description="4幢二到六楼声控灯坏了一半，晚上上楼看不清。", scope="building",
                       rough_cost_yuan=1500)  # fmt: skip
@@ -96,6 +95,7 @@ def test_screenshots_of_the_participation_pages(browser: Any, session: Session, 
     for i, choice in enumerate([0, 0, 1, 0, 1]):
         voter = make_resident(session, org, "E-XY-2", room=f"{i + 1}01")
         ballots.cast(session, closed, voter, [options[choice].public_id], now=closed.opens_at + timedelta(hours=i))
+    seed_participation(session, org)  # after the proposals above: it sets a support threshold for new ones
     item = session.scalar(select(CouncilItem).order_by(CouncilItem.id))
     assert item is not None
     council = session.get(Council, item.council_id)
@@ -103,7 +103,7 @@ def test_screenshots_of_the_participation_pages(browser: Any, session: Session, 
     session.commit()
     _sign_in_by_link(browser, session, org.staff["community_staff"].id)
     pages = {
-        "participation-proposals": "/console/participation/proposals",
+        "participation-proposals": "/console/participation/proposals?status=all",
         "participation-ballot": f"/console/participation/ballots/{closed.public_id}?recount=1",
         "participation-projects": "/console/participation/projects",
         "council": f"/console/councils/{council.public_id}",
