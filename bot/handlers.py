@@ -9,6 +9,7 @@ A handler returns the passive reply text, or None for `success` (no reply). Hand
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ from services.console import signin, wechat_bind
 from services.errors import DomainError
 from services.notifications.outbox import defer
 from services.organisation import residents
-from services.participation import ballots, proposals
+from services.participation import ballots, proposals, supports
 from services.points import board as rankings
 from services.points import ledger as points
 from services.volunteering import callups, teams
@@ -39,6 +40,7 @@ HANDLERS: dict[tuple[str, str | None], Handler] = {}
 # Pushes that open the 48 h customer-service window: any message, and these events
 # (https://developers.weixin.qq.com/doc/offiaccount/Message_Management/Service_Center_messages.html).
 # Template receipts, VIEW, LOCATION reports and unsubscribe are not the resident writing to us.
+SUPPORT_CODE_LENGTH = 6  # a proposal's number in chat: the first hex digits of its public id
 WINDOW_EVENTS = frozenset({"subscribe", "scan", "click", "scancode_push", "scancode_waitmsg"})
 
 
@@ -150,6 +152,8 @@ def _menu_action(ctx: Context, key: str) -> str | None:
         return binding.start(ctx.session, ctx.resident)
     if key == menu.OPEN_BALLOTS:
         return open_ballots_text(ctx.session, ctx.resident)
+    if key == menu.GATHERING:
+        return gathering_text(ctx.session, ctx.resident)
     return None
 
 
@@ -169,9 +173,18 @@ def _proposal_text(text: str) -> str | None:
     return rest[1:].strip() or None
 
 
+SUPPORT_CODE = re.compile(rf"^{menu.SUPPORT_PREFIX}\s*[:：]?\s*([0-9a-fA-F]{{{SUPPORT_CODE_LENGTH},32}})\s*$")
+
+
+def _support_code(text: str) -> str | None:
+    """The proposal number in "支持 <编号>", else None."""
+    found = SUPPORT_CODE.match(text.strip())
+    return found.group(1).lower() if found else None
+
+
 def is_command(text: str) -> bool:
-    """True when the text is a typed menu command (帮助, 我的诉求 …) or a 微实事 proposal, answered inline."""
-    return _command(text) is not None or _proposal_text(text) is not None
+    """True when the text is a typed command (帮助, 我的诉求 …), a 微实事 proposal or a support: answered inline."""
+    return _command(text) is not None or _proposal_text(text) is not None or _support_code(text) is not None
 
 
 def _text_flow(ctx: Context, text: str) -> intake.IntakeResult:
@@ -185,6 +198,9 @@ def _text_flow(ctx: Context, text: str) -> intake.IntakeResult:
     idea = _proposal_text(text)
     if idea is not None:
         return intake.IntakeResult(reply=propose_text(ctx.session, resident, idea), appeal=None)
+    code = _support_code(text)
+    if code is not None:
+        return intake.IntakeResult(reply=support_text(ctx.session, resident, code), appeal=None)
     if not text.strip():
         return intake.IntakeResult(reply=menu.UNSUPPORTED, appeal=None)
     return intake.handle_text(
@@ -444,7 +460,49 @@ def propose_text(session: Session, resident: Resident, idea: str) -> str:
     first_line = idea.splitlines()[0].strip()
     title = first_line[:30] + ("…" if len(first_line) > 30 else "")
     try:
-        proposals.propose(session, resident, title=title, description=idea, scope="building", source="chat")
+        proposal = proposals.propose(session, resident, title=title, description=idea, scope="building", source="chat")
     except DomainError as refused:
         return refused.message + ("。回复“绑定”开始。" if refused.code == "not_bound" else "")
+    if proposal.status == "gathering":
+        return (
+            f"已收到您的微实事提议「{title}」（编号 {proposal.public_id[:SUPPORT_CODE_LENGTH]}）。"
+            f"获得 {proposal.supports_needed} 位邻居支持后进入社区审核，"
+            f"征集截止 {clock.local_text(proposal.supports_until)}；邻居发“支持 编号”即可支持。"
+        )
     return f"已收到您的微实事提议「{title}」，社区会审核并告诉您结果；可行的项目会交给居民投票。"
+
+
+def gathering_text(session: Session, resident: Resident) -> str:
+    """The proposals where the resident lives that are gathering supports, with their numbers and counts."""
+    if resident.building_id is None:
+        return "您还没有绑定住址，绑定后可以支持本楼栋、小区和社区的微实事提议。回复“绑定”开始。"
+    found = supports.gathering_for(session, resident, now=clock.now())
+    if not found:
+        return "目前没有正在征集支持的微实事提议。"
+    lines = ["正在征集支持的微实事提议："]
+    for p in found[:8]:
+        mine = "（已支持）" if supports.has_supported(session, p, resident) else ""
+        lines.append(
+            f"· {p.public_id[:SUPPORT_CODE_LENGTH]}｜{p.title}{mine}｜{p.support_count}/{p.supports_needed} 人支持"
+            f"｜{clock.local_text(p.supports_until)} 截止"
+        )
+    lines.append("发“支持 编号”支持一个提议（每人每个提议一次）。")
+    return "\n".join(lines)
+
+
+def support_text(session: Session, resident: Resident, code: str) -> str:
+    """Support the gathering proposal whose number starts with `code`, from chat."""
+    if resident.building_id is None:
+        return "请先绑定您住的小区和楼栋，再支持邻居的提议。回复“绑定”开始。"
+    found = [p for p in supports.gathering_for(session, resident, now=clock.now()) if p.public_id.startswith(code)]
+    if not found:
+        return "没有找到这个编号的征集中提议。回复“征集支持”查看编号。"
+    if len(found) > 1:
+        return "有多个提议以这个编号开头，请多发几位编号。"
+    try:
+        counted = supports.support(session, found[0], resident, now=clock.now())
+    except DomainError as refused:
+        return refused.message + "。"
+    if counted.reached:
+        return f"感谢支持！「{found[0].title}」已获得 {counted.supports_needed} 位居民支持，进入社区审核。"
+    return f"感谢支持！「{found[0].title}」已有 {counted.support_count}/{counted.supports_needed} 位居民支持。"

@@ -15,9 +15,12 @@ MY_TASKS = "MY_TASKS"
 HELP = "HELP"
 BIND = "BIND"
 OPEN_BALLOTS = "OPEN_BALLOTS"
+GATHERING = "GATHERING"  # typed only: the proposals where I live that are gathering supports
 CLICK_KEYS = (MY_APPEALS, MY_POINTS, HELP, BIND, OPEN_BALLOTS)
 # "微实事：<想法>" proposes a micro-project for the resident's building (answered inline).
 PROPOSAL_PREFIX = "微实事"
+# "支持 <编号>" supports a proposal that is gathering supports (its number as the 征集 list shows it).
+SUPPORT_PREFIX = "支持"
 
 # Typed equivalents of the menu keys, so residents without the menu (or on old clients) can ask in words.
 TEXT_COMMANDS: dict[str, str] = {
@@ -38,6 +41,8 @@ TEXT_COMMANDS: dict[str, str] = {
     "投票": OPEN_BALLOTS,
     "居民投票": OPEN_BALLOTS,
     "微实事投票": OPEN_BALLOTS,
+    "征集支持": GATHERING,
+    "支持提议": GATHERING,
 }
 
 WELCOME = (
@@ -52,7 +57,8 @@ HELP_TEXT = (
     "2. 登记后发图片，会补充到您最近的诉求；\n"
     "3. 发送位置：首次会按位置绑定所在网格，也会作为问题地点；回复“绑定”可选择小区和楼栋；\n"
     "4. 回复“我的诉求”查看办理进度，“我的积分”查看志愿积分和排名，“我的任务”查看志愿岗位和班次；\n"
-    "5. 回复“投票”查看正在进行的微实事投票，发“微实事：想法”为本楼栋提一个微实事项目。"
+    "5. 回复“投票”查看正在进行的微实事投票，发“微实事：想法”为本楼栋提一个微实事项目；\n"
+    "6. 回复“征集支持”查看正在征集居民支持的提议，发“支持 编号”支持其中一个。"
 )
 
 VOICE_NOT_RECOGNISED = "抱歉，没能识别您的语音。请用文字描述一下您的问题，我们马上登记。"

@@ -21,7 +21,7 @@ from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId
 from models.council import Council
 from models.micro_project import Proposal
-from services.participation import ballots, councils, procedure, projects, proposals, tally
+from services.participation import ballots, councils, procedure, projects, proposals, supports, tally
 
 bp = APIBlueprint(
     "console_participation",
@@ -96,7 +96,12 @@ class YearPath(BaseModel):
 class ProposalQuery(BaseModel):
     """Filter proposals by state."""
 
-    status: Literal["submitted", "feasible", "merged", "declined", "on_ballot", "funded", "not_funded"] | None = None
+    status: (
+        Literal[
+            "gathering", "expired", "submitted", "feasible", "merged", "declined", "on_ballot", "funded", "not_funded"
+        ]
+        | None
+    ) = None
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
@@ -121,6 +126,13 @@ class BallotCreate(BaseModel):
     closes_at: AwareDatetime
     rule: Literal["household", "resident"] = Field(description="one ballot per bound room, or per resident")
     max_choices: int = Field(default=1, ge=1, le=50)
+
+
+class ThresholdBody(BaseModel):
+    """How many supports of residents of its scope a new proposal needs, within how many days (0: none)."""
+
+    supports_needed: int = Field(ge=0, le=100_000)
+    window_days: int = Field(ge=1, le=365)
 
 
 class BudgetBody(BaseModel):
@@ -182,7 +194,9 @@ class ItemCreate(BaseModel):
     title: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=5000)
     source_type: Literal["appeal", "proposal", "need", "staff"] = "staff"
-    source_id: str | None = Field(default=None, min_length=1, max_length=32)
+    source_id: str | None = Field(
+        default=None, min_length=1, max_length=32, description="an appeal's or proposal's public id, a need's number"
+    )
     major: bool = Field(default=True, description="a major matter goes through 四议两公开")
     meeting_id: DbId | None = None
 
@@ -204,6 +218,15 @@ class NewProposal(BaseModel):
     rough_cost_yuan: int = Field(default=0, ge=0, le=100_000_000)
 
 
+class NewNeed(BaseModel):
+    """A co-building need (需求清单) the decision asks the member units for."""
+
+    title: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=5000)
+    beneficiaries: int = Field(default=0, ge=0, le=1_000_000)
+    wanted_by: date | None = None
+
+
 class PublishBody(BaseModel):
     """决议公开 or 实施结果公开: a notice pushed to residents in scope."""
 
@@ -211,14 +234,16 @@ class PublishBody(BaseModel):
     held_on: date
     text: str = Field(min_length=1, max_length=5000)
     proposal: NewProposal | None = Field(default=None, description="with the resolution: create this proposal")
+    need: NewNeed | None = Field(default=None, description="with the resolution: post this co-building need")
 
 
 class DecideBody(BaseModel):
     """The decision on an ordinary (not major) item."""
 
     decision: str = Field(min_length=1, max_length=5000)
-    create: Literal["proposal", "notice"] | None = None
+    create: Literal["proposal", "notice", "need"] | None = None
     proposal: NewProposal | None = None
+    need: NewNeed | None = None
 
 
 def _proposal(session: Session, p: Proposal) -> dict[str, Any]:
@@ -242,6 +267,14 @@ def list_proposals(query: ProposalQuery) -> dict[str, Any]:
     body = {"items": [_proposal(session, p) for p in rows]}
     session.commit()
     return Body.model_validate(body).model_dump(mode="json")
+
+
+@bp.put("/support-threshold", responses={200: Body, **ERRORS})
+def set_support_threshold(body: ThresholdBody) -> dict[str, Any]:
+    """Set my community's support threshold for new proposals (N supports within a period before screening)."""
+    staff, session = current_staff(), db_session()
+    rule = supports.set_threshold(session, staff, supports_needed=body.supports_needed, window_days=body.window_days)
+    return _done(session, {"supports_needed": rule.supports_needed, "window_days": rule.window_days})
 
 
 @bp.post("/proposals/<proposal_id>/screen", responses={200: Body, **ERRORS})
@@ -437,13 +470,14 @@ def publish_step(path: ItemPath, body: PublishBody) -> dict[str, Any]:
         held_on=body.held_on,
         text=body.text,
         proposal=body.proposal.model_dump() if body.proposal else None,
+        need=body.need.model_dump() if body.need else None,
     )
     return Body.model_validate(_done(session, procedure.view(session, item))).model_dump(mode="json")
 
 
 @bp.post("/items/<item_id>/decide", responses={200: Body, **ERRORS})
 def decide_item(path: ItemPath, body: DecideBody) -> dict[str, Any]:
-    """Decide an ordinary item; the decision may create a proposal or a notice."""
+    """Decide an ordinary item; the decision may create a proposal, a notice or a co-building need."""
     staff, session = current_staff(), db_session()
     item = councils.get_item(session, staff, path.item_id, for_update=True)
     procedure.decide(
@@ -453,5 +487,6 @@ def decide_item(path: ItemPath, body: DecideBody) -> dict[str, Any]:
         decision=body.decision,
         create=body.create,
         proposal=body.proposal.model_dump() if body.proposal else None,
+        need=body.need.model_dump() if body.need else None,
     )
     return Body.model_validate(_done(session, procedure.view(session, item))).model_dump(mode="json")

@@ -37,6 +37,8 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(booking.send_reminders, "default", interval=300, job_timeout=120)
     # A ballot's results are published within a minute of its close (and at once when someone asks for them).
     s.register(participation.publish_closed_ballots, "default", interval=60, job_timeout=300)
+    # Proposals that did not gather their supports in time leave the gathering stage.
+    s.register(participation.expire_unsupported_proposals, "low", interval=600, job_timeout=120)
     # Call-up shifts: reminders two hours ahead, no-shows once check-in has closed.
     s.register(callups.remind_shifts, "default", interval=300, job_timeout=120)
     s.register(callups.record_no_shows, "default", interval=600, job_timeout=120)

@@ -18,7 +18,7 @@ from miniapp_api.pagination import Page, PageQuery, paginate
 from miniapp_api.schemas import WRITE_ERRORS, Ok, responses
 from models.micro_project import Proposal
 from models.resident import Resident
-from services.participation import ballots, projects, proposals, tally
+from services.participation import ballots, projects, proposals, supports, tally
 
 bp = api_blueprint(
     "miniapp_participation", __name__, "participation", "和谐微实事: proposals, ballots, results, funded projects"
@@ -49,10 +49,30 @@ class ProposalOut(BaseModel):
     photos: list[str]
     rough_cost_yuan: int
     source: str
-    status: str = Field(description="submitted | feasible | merged | declined | on_ballot | funded")
+    status: str = Field(
+        description="gathering (collecting supports) | expired | submitted | feasible | merged | declined | on_ballot"
+        " | funded"
+    )
     screening_reason: str | None
     merged_into: str | None
     created_at: datetime
+    supports_needed: int = Field(description="supports from residents of the scope it needs (0: none)")
+    support_count: int
+    supports_until: datetime | None = Field(description="end of the period for gathering supports")
+
+
+class ProposalPath(BaseModel):
+    """A proposal by public id."""
+
+    proposal_id: str = PublicId
+
+
+class SupportOut(BaseModel):
+    """My support counted: the proposal's supports now, how many it needs, whether it went to screening."""
+
+    support_count: int
+    supports_needed: int
+    reached: bool
 
 
 class BallotPath(BaseModel):
@@ -208,6 +228,26 @@ def list_proposals(query: PageQuery) -> Any:
     )
     session.commit()
     return page
+
+
+@bp.post(
+    "/participation/proposals/<proposal_id>/support",
+    responses=responses(SupportOut, status=201, errors=WRITE_ERRORS),
+    summary="support a proposal gathering supports (once per resident)",
+)
+@login_required
+@idempotent
+def support_proposal(path: ProposalPath) -> Any:
+    """Support a proposal of my scope while it gathers supports; a second support is 409 already_supported."""
+    session = db_session()
+    resident = _resident()
+    proposal = proposals.get_for_resident(session, resident, path.proposal_id)
+    counted = supports.support(session, proposal, resident, now=clock.now())
+    out = SupportOut(
+        support_count=counted.support_count, supports_needed=counted.supports_needed, reached=counted.reached
+    ).model_dump(mode="json")
+    session.commit()
+    return out, 201
 
 
 @bp.get("/participation/ballots", responses=responses(Page[BallotOut]), summary="ballots where I live")

@@ -36,7 +36,14 @@ from models.deadlines import Reminder, SlaPolicy
 from models.duty import DutyShift
 from models.events import Event, EventSignup
 from models.messages import InboundMessage, OutboundMessage
-from models.micro_project import CommunityBudget, MicroProject, ProjectUpdate, Proposal
+from models.micro_project import (
+    CommunityBudget,
+    MicroProject,
+    ProjectUpdate,
+    Proposal,
+    ProposalSupport,
+    SupportThreshold,
+)
 from models.miniapp import IdempotencyRecord, MiniappSession
 from models.notice import Notice, NoticeRead
 from models.notify import SubscribeGrant
@@ -151,6 +158,7 @@ __all__ = [
     "ProjectUpdate",
     "PropertyCompany",
     "Proposal",
+    "ProposalSupport",
     "QRScene",
     "RankingChange",
     "RankingEntry",
@@ -166,6 +174,7 @@ __all__ = [
     "Staff",
     "StaffToken",
     "SubscribeGrant",
+    "SupportThreshold",
     "TagAssignment",
     "TaskCategory",
     "TaskSubmission",

@@ -81,7 +81,8 @@ class MeetingAttendance(Base):
 class CouncilItem(TimestampMixin, Base):
     """A matter before a council (议题): from an appeal, a proposal, a need, or raised by staff.
 
-    A major item follows 四议两公开 (`procedure_step` rows); its decision may create a proposal or a notice.
+    A major item follows 四议两公开 (`procedure_step` rows); its decision may create a proposal, a notice or a
+    co-building need (需求清单).
     """
 
     __tablename__ = "council_item"
@@ -95,12 +96,14 @@ class CouncilItem(TimestampMixin, Base):
     source_type: Mapped[str] = mapped_column(String(16), default="staff")  # appeal | proposal | need | staff
     appeal_id: Mapped[int | None] = mapped_column(ForeignKey("appeal.id"), default=None)
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposal.id"), default=None)
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("cobuilding_need.id"), default=None)
     major: Mapped[bool] = mapped_column(default=True)
     # open → resolved (the four deliberations passed) | rejected (one of them said no) → done (result published)
     status: Mapped[str] = mapped_column(String(16), default="open")
     decision: Mapped[str | None] = mapped_column(Text, default=None)
     created_proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposal.id"), default=None)
     created_notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id"), default=None)
+    created_need_id: Mapped[int | None] = mapped_column(ForeignKey("cobuilding_need.id"), default=None)
 
 
 class ProcedureStep(Base):

@@ -12,8 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, TimestampMixin
 
 PROPOSAL_SCOPES = ("building", "estate", "community")
-# submitted → feasible | merged | declined; feasible → on_ballot → funded | not_funded
-PROPOSAL_STATES = ("submitted", "feasible", "merged", "declined", "on_ballot", "funded", "not_funded")
+# [gathering → submitted | expired, where the community asks for supports]; submitted → feasible | merged |
+# declined; feasible → on_ballot → funded | not_funded
+PROPOSAL_STATES = (
+    "gathering", "expired", "submitted", "feasible", "merged", "declined", "on_ballot", "funded", "not_funded"
+)  # fmt: skip
 PROJECT_STATES = ("funded", "in_progress", "completed")
 
 
@@ -47,6 +50,38 @@ class Proposal(TimestampMixin, Base):
     screening_reason: Mapped[str | None] = mapped_column(String(500), default=None)
     screened_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
     screened_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Supports from residents of the scope: how many it needs (the community's rule when proposed), how many it
+    # has, and until when it may gather them.
+    supports_needed: Mapped[int] = mapped_column(default=0, server_default="0")
+    support_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    supports_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class SupportThreshold(TimestampMixin, Base):
+    """A community's rule for new proposals: N supports from residents of the scope within so many days."""
+
+    __tablename__ = "support_threshold"
+    __table_args__ = (
+        CheckConstraint("supports_needed >= 0", name="needed_non_negative"),
+        CheckConstraint("window_days >= 1 AND window_days <= 365", name="window_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), unique=True)
+    supports_needed: Mapped[int] = mapped_column()
+    window_days: Mapped[int] = mapped_column()
+
+
+class ProposalSupport(Base):
+    """One resident's support of a proposal; UNIQUE(proposal, resident) makes it one per resident."""
+
+    __tablename__ = "proposal_support"
+    __table_args__ = (UniqueConstraint("proposal_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id"))
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column()
 
 
 class CommunityBudget(TimestampMixin, Base):

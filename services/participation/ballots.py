@@ -126,6 +126,15 @@ def get_for_staff(session: Session, staff: Staff, public_id: str) -> Ballot:
     return ballot
 
 
+def for_staff(staff: Staff) -> Select[tuple[Ballot]]:
+    """Ballots of the staff member's community, newest first."""
+    return (
+        select(Ballot)
+        .where(Ballot.community_id == staff.community_id)
+        .order_by(Ballot.opens_at.desc(), Ballot.id.desc())
+    )
+
+
 def options(session: Session, ballot: Ballot) -> list[tuple[BallotOption, Proposal]]:
     """The ballot's options with their proposals, in ballot order."""
     rows = session.execute(

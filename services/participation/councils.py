@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from models.appeal import Appeal
@@ -19,6 +19,7 @@ from models.council import MEMBER_KINDS, Council, CouncilItem, CouncilMeeting, C
 from models.micro_project import Proposal
 from models.org import Estate
 from models.staff import Staff
+from services.cobuilding import needs as need_service
 from services.errors import DomainError, NotFound
 from services.participation import scope as scopes
 
@@ -48,6 +49,11 @@ def get_for_staff(session: Session, staff: Staff, public_id: str) -> Council:
     if council is None:
         raise NotFound("您的社区里没有这个议事会")
     return council
+
+
+def for_staff(staff: Staff) -> Select[tuple[Council]]:
+    """Councils of the staff member's community, oldest first."""
+    return select(Council).where(Council.community_id == staff.community_id).order_by(Council.id)
 
 
 def add_member(
@@ -162,7 +168,8 @@ def add_item(
     major: bool = True,
     meeting: CouncilMeeting | None = None,
 ) -> CouncilItem:
-    """Put a matter before the council, from an appeal or a proposal of the community (by public id) or a need."""
+    """Put a matter before the council: from an appeal or a proposal of the community (by public id), a need of its
+    needs list (by number), or raised by staff."""
     scopes.check_organiser(staff, council.community_id)
     if source_type not in ITEM_SOURCES:
         raise DomainError(f"议题来源须为 {', '.join(ITEM_SOURCES)}", code="invalid_source")
@@ -194,6 +201,12 @@ def add_item(
         if proposal is None:
             raise NotFound("社区里没有这个提议")
         item.proposal_id = proposal.id
+    elif source_type == "need":
+        raw = (source_id or "").strip()
+        need = need_service.get(session, staff, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
+        if need is None or need.community_id != council.community_id:
+            raise NotFound("社区里没有这条需求")
+        item.need_id = need.id
     session.add(item)
     session.flush()
     return item

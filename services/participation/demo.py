@@ -1,5 +1,6 @@
-"""Demo data for residents' participation: an open ballot on three 绿洲花园 projects and a council whose
-charging-point decision is half-way through 四议两公开."""
+"""Demo data for residents' participation: an open ballot on three 绿洲花园 projects, a proposal gathering its
+neighbours' supports under the community's threshold, and a council whose charging-point decision is half-way
+through 四议两公开."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from infra import clock
 from models.council import Council
 from services.organisation.residents import bind_to_building, get_or_create
-from services.participation import ballots, councils, procedure, projects, proposals
+from services.participation import ballots, councils, procedure, projects, proposals, supports
 
 DEMO_PROPOSER_OPENID = "o-demo-proposer-0001"
 COUNCIL_NAME = "绿洲花园红管议事会"
@@ -24,7 +25,8 @@ PROJECTS = [
 
 
 def seed_participation(session: Session, org: Any) -> dict[str, int]:
-    """Seed once: this year's budget, three feasible projects on an open household ballot, and a council."""
+    """Seed once: this year's budget, three feasible projects on an open household ballot, a support threshold with
+    one proposal gathering supports, and a council."""
     if session.scalar(select(Council).where(Council.name == COUNCIL_NAME)) is not None:
         return {"ballots": 0, "councils": 0}
     staff, secretary = org.staff["community_staff"], org.staff["secretary"]
@@ -45,6 +47,17 @@ def seed_participation(session: Session, org: Any) -> dict[str, int]:
         proposal_ids=made, opens_at=now - timedelta(hours=1), closes_at=now + timedelta(days=14),
         rule="household", max_choices=2,
     )  # fmt: skip
+    # From now on a new proposal needs 10 neighbours' supports within 30 days; one is gathering them.
+    supports.set_threshold(session, staff, supports_needed=10, window_days=30)
+    seats = proposals.propose(
+        session, proposer, title="楼下增设休息座椅", description="2幢楼下没有座椅，老人散步走累了没处歇脚。",
+        scope="estate", rough_cost_yuan=3000,
+    )  # fmt: skip
+    for n in range(3):
+        neighbour = get_or_create(session, f"o-demo-neighbour-{n:04d}")
+        bind_to_building(session, neighbour, org.buildings["E-LZ-3"].id)
+        neighbour.room = f"{n + 1}02"
+        supports.support(session, seats, neighbour, now=now)
     council = councils.create_council(session, secretary, name=COUNCIL_NAME, estate_id=org.estates["E-LZ"].id)
     for name, kind, unit in [
         ("吴书记", "party_member", "社区党委"),

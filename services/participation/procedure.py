@@ -7,6 +7,9 @@ and, once carried out, 实施结果公开 (the result). Each publication is a no
 estate) pushed to every resident in scope through the notification rules
 (`services.notices.announcements`). A step out of
 order is refused, a rejected deliberation ends the procedure, and UNIQUE(item, step) keeps each step to one row.
+
+What the council decided may also become a micro-project proposal (already feasible, for the residents' vote)
+or a co-building need (需求清单, `services.cobuilding.needs`, naming the item it came from) for the member units.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from models.council import Council, CouncilItem, ProcedureStep
 from models.micro_project import Proposal
 from models.notice import Notice
 from models.staff import Staff
+from services.cobuilding import needs as need_service
 from services.errors import Conflict, DomainError
 from services.notices import announcements as notices
 from services.participation import proposals as proposal_service
@@ -39,6 +43,7 @@ LABELS = {
     "publish_result": "实施结果公开",
 }
 OUTCOMES = ("approved", "rejected")
+CREATES = (None, "proposal", "notice", "need")  # what an ordinary item's decision may create
 
 
 def steps_of(session: Session, item: CouncilItem) -> list[ProcedureStep]:
@@ -147,11 +152,13 @@ def publish(
     held_on: date,
     text: str,
     proposal: dict[str, Any] | None = None,
+    need: dict[str, Any] | None = None,
 ) -> ProcedureStep:
     """Publish the resolution (决议公开) or the result (实施结果公开) as a notice pushed to residents in scope.
 
     With the resolution, `proposal` ({title, description, rough_cost_yuan}) creates the micro-project
-    proposal the council decided on, already feasible, in the council's estate or community.
+    proposal the council decided on, already feasible, in the council's estate or community; `need`
+    ({title, description, beneficiaries, wanted_by}) posts the co-building need it decided to ask for.
     """
     if step not in PUBLICATIONS:
         raise DomainError("这里只记录两公开", code="invalid_step")
@@ -176,10 +183,27 @@ def publish(
                 rough_cost_yuan=int(proposal.get("rough_cost_yuan") or 0),
             )
             item.created_proposal_id = created.id
+        if need is not None:
+            item.created_need_id = _need(session, staff, item, need, text)
     else:
         item.status = "done"
     session.flush()
     return row
+
+
+def _need(session: Session, staff: Staff, item: CouncilItem, details: dict[str, Any], decided: str) -> int:
+    """Post the co-building need a decision asks for, from this deliberation item; its id."""
+    wanted_by = details.get("wanted_by")
+    need = need_service.post(
+        session,
+        staff,
+        title=str(details.get("title") or item.title)[:100],
+        description=str(details.get("description") or decided or item.title),
+        beneficiaries=int(details.get("beneficiaries") or 0),
+        wanted_by=wanted_by if isinstance(wanted_by, date) else None,
+        deliberation_ref=item.public_id,
+    )
+    return need.id
 
 
 def view(session: Session, item: CouncilItem) -> dict[str, Any]:
@@ -208,6 +232,8 @@ def view(session: Session, item: CouncilItem) -> dict[str, Any]:
         "next_step": upcoming,
         "next_step_label": LABELS.get(upcoming or ""),
         "created_proposal": created.public_id if created else None,
+        "created_need": item.created_need_id,
+        "need": item.need_id,
     }
 
 
@@ -219,8 +245,9 @@ def decide(
     decision: str,
     create: str | None = None,
     proposal: dict[str, Any] | None = None,
+    need: dict[str, Any] | None = None,
 ) -> CouncilItem:
-    """Decide an ordinary (not major) item at a meeting; the decision may create a proposal or a notice."""
+    """Decide an ordinary (not major) item at a meeting; the decision may create a proposal, a notice or a need."""
     council = session.get(Council, item.council_id)
     assert council is not None
     scopes.check_organiser(staff, council.community_id)
@@ -230,12 +257,14 @@ def decide(
         raise Conflict("这个议题已经有决定了", code="already_decided")
     if not decision.strip():
         raise DomainError("请填写决定内容", code="invalid_decision")
-    if create not in (None, "proposal", "notice"):
-        raise DomainError("create 须为 proposal 或 notice", code="invalid_create")
+    if create not in CREATES:
+        raise DomainError("create 须为 proposal、notice 或 need", code="invalid_create")
     item.decision = decision.strip()
     item.status = "done"
     if create == "notice":
         item.created_notice_id = _notice(session, staff, item, "议事会决定", decision).id
+    elif create == "need":
+        item.created_need_id = _need(session, staff, item, need or {}, decision.strip())
     elif create == "proposal":
         where = scopes.Scope(
             council.community_id, "estate" if council.estate_id else "community", estate_id=council.estate_id

@@ -153,6 +153,37 @@ def get_for_staff(session: Session, staff: Staff, public_id: str) -> MicroProjec
     return project
 
 
+def budget_of(session: Session, staff: Staff, year: int) -> CommunityBudget | None:
+    """The staff member's community budget for a year (None when not set)."""
+    return session.scalar(
+        select(CommunityBudget)
+        .where(CommunityBudget.community_id == staff.community_id, CommunityBudget.year == year)
+        .execution_options(populate_existing=True)
+    )
+
+
+def for_staff(staff: Staff) -> Select[tuple[MicroProject]]:
+    """Funded projects of the staff member's community, newest first."""
+    return select(MicroProject).where(MicroProject.community_id == staff.community_id).order_by(MicroProject.id.desc())
+
+
+def fundable(staff: Staff) -> Select[tuple[Proposal]]:
+    """Proposals that may be funded now: feasible, or on a ballot whose results are published (oldest first)."""
+    published = (
+        select(BallotOption.proposal_id)
+        .join(Ballot, Ballot.id == BallotOption.ballot_id)
+        .where(Ballot.published_at.is_not(None))
+    )
+    return (
+        select(Proposal)
+        .where(
+            Proposal.community_id == staff.community_id,
+            (Proposal.status == "feasible") | ((Proposal.status == "on_ballot") & Proposal.id.in_(published)),
+        )
+        .order_by(Proposal.id)
+    )
+
+
 def visible_to(session: Session, resident: Resident) -> Select[tuple[MicroProject]]:
     """Funded projects of the resident's building, estate and community, newest first."""
     ids = proposal_service.visible_to(session, resident).with_only_columns(Proposal.id).order_by(None)

@@ -1,18 +1,23 @@
 """Micro-project proposals: a resident (or a council decision) proposes, staff screen.
 
+Where the community asks for it (`support_threshold`, data per community), a new proposal first gathers
+supports from residents of its scope (`services.participation.supports`) and reaches screening only with
+enough of them within the period.
+
 Screening answers every proposal: feasible (it may go on a ballot), merged into another proposal of the same
 community (the resident is pointed at that one), or declined with a reason the resident sees.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from infra import clock
-from models.micro_project import Proposal
+from models.micro_project import Proposal, SupportThreshold
 from models.org import Building
 from models.resident import Resident
 from models.staff import Staff
@@ -50,6 +55,8 @@ def propose(
     photos = list(photos or [])
     _check_fields(title, description, photos, rough_cost_yuan)
     where = scopes.of_resident(session, resident, scope)
+    rule = support_rule(session, where.community_id)
+    gathering = rule is not None and rule.supports_needed > 0
     proposal = Proposal(
         community_id=where.community_id,
         scope=where.scope,
@@ -61,11 +68,18 @@ def propose(
         rough_cost_yuan=rough_cost_yuan,
         source=source,
         proposer_resident_id=resident.id,
-        status="submitted",
+        status="gathering" if gathering else "submitted",
+        supports_needed=rule.supports_needed if rule is not None and gathering else 0,
+        supports_until=clock.now() + timedelta(days=rule.window_days) if rule is not None and gathering else None,
     )
     session.add(proposal)
     session.flush()
     return proposal
+
+
+def support_rule(session: Session, community_id: int) -> SupportThreshold | None:
+    """The community's support threshold for new proposals (None: proposals go straight to screening)."""
+    return session.scalar(select(SupportThreshold).where(SupportThreshold.community_id == community_id))
 
 
 def propose_for(
@@ -124,6 +138,10 @@ def screen(
     scopes.check_organiser(staff, proposal.community_id)
     if decision not in SCREEN_DECISIONS:
         raise DomainError(f"未知的审核结论 {decision!r}", code="invalid_decision")
+    if proposal.status == "gathering":
+        raise Conflict("这个提议还在征集居民支持，达到支持数后才能审核", code="still_gathering")
+    if proposal.status == "expired":
+        raise Conflict("这个提议在征集期内没有达到支持数", code="support_expired")
     if proposal.status != "submitted":
         raise Conflict("这个提议已经审核过了", code="already_screened")
     if decision == "declined" and not (reason or "").strip():
@@ -175,6 +193,14 @@ def visible_to(session: Session, resident: Resident) -> Select[tuple[Proposal]]:
     )
 
 
+def get_for_resident(session: Session, resident: Resident, public_id: str) -> Proposal:
+    """A proposal the resident may see (404 otherwise)."""
+    proposal = session.scalar(visible_to(session, resident).where(Proposal.public_id == public_id))
+    if proposal is None:
+        raise NotFound("没有这个提议")
+    return proposal
+
+
 def for_staff(session: Session, staff: Staff, status: str | None = None) -> Select[tuple[Proposal]]:
     """Proposals of the staff member's community, optionally in one state (oldest first: screen in order)."""
     stmt = select(Proposal).where(Proposal.community_id == staff.community_id)
@@ -199,4 +225,7 @@ def view(proposal: Proposal, *, merged_into_public_id: str | None = None) -> dic
         "screening_reason": proposal.screening_reason,
         "merged_into": merged_into_public_id,
         "created_at": proposal.created_at,
+        "supports_needed": proposal.supports_needed,
+        "support_count": proposal.support_count,
+        "supports_until": proposal.supports_until,
     }

@@ -63,3 +63,39 @@ def test_an_unbound_resident_is_asked_to_bind_first(wx, session, org):
     assert "请先绑定" in wx.say("微实事 装个快递柜")
     session.expire_all()
     assert session.scalar(select(Proposal)) is None
+
+
+def test_residents_support_a_proposal_by_chat_until_it_reaches_screening(wx, session, org, clock):
+    from models.resident import Resident
+    from services.participation import supports
+
+    supports.set_threshold(session, org.staff["community_staff"], supports_needed=2, window_days=10)
+    neighbour = Resident(openid="o-chat-neighbour", community_id=org.community.id,
+                         building_id=org.buildings["E-LZ-1"].id, room="102")  # fmt: skip
+    session.add(neighbour)
+    session.flush()
+    _bind(session, org)
+    assert "目前没有正在征集支持" in wx.say("征集支持")
+    reply = wx.say("微实事：楼下空地装几张休闲座椅，方便老人歇脚")
+    session.expire_all()
+    proposal = session.scalar(select(Proposal))
+    code = proposal.public_id[:6]
+    assert f"编号 {code}" in reply
+    assert "获得 2 位邻居支持后进入社区审核" in reply
+    listing = wx.say("征集支持")
+    assert f"{code}｜楼下空地装几张休闲座椅" in listing
+    assert "0/2 人支持" in listing
+    assert "提议人不能支持自己的提议" in wx.say(f"支持 {code}")
+    assert "没有找到这个编号" in wx.say("支持 ffffff")
+    session.expire_all()  # start a fresh transaction after the webhook's writes
+    supports.support(session, proposal, neighbour, now=clock.now())
+    session.commit()
+    # The proposer's spouse, bound to the same room, supports by chat: the second support sends it to screening.
+    spouse = wx.as_user("oSpouseOfProposer00000000001")
+    spouse_row = get_or_create(session, "oSpouseOfProposer00000000001")
+    bind_to_building(session, spouse_row, org.buildings["E-LZ-1"].id)
+    session.commit()
+    assert "已获得 2 位居民支持，进入社区审核" in spouse.say(f"支持：{code}")
+    assert "目前没有正在征集支持" in spouse.say("征集支持")  # it has left the gathering stage
+    session.expire_all()
+    assert session.get(Proposal, proposal.id).status == "submitted"

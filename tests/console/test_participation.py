@@ -135,3 +135,36 @@ def test_another_communitys_staff_get_404_for_our_ballots_and_councils(client, s
     assert screened.status_code == 404
     assert client.get(f"{API}/proposals", headers=headers).json["items"] == []
     assert client.get(f"{API}/ballots/{ballot.public_id}", headers=token("secretary")).status_code == 200
+
+
+def test_the_support_threshold_is_set_per_community_and_checked(client, token, session, org):
+    h = token("community_staff")
+    url = f"{API}/support-threshold"
+    assert client.put(url, json={"supports_needed": 20, "window_days": 30}, headers=h).json == {
+        "supports_needed": 20,
+        "window_days": 30,
+    }
+    assert client.put(url, json={"supports_needed": 20, "window_days": 0}, headers=h).status_code == 422
+    refused = client.put(url, json={"supports_needed": 5, "window_days": 7}, headers=token("g1_worker"))
+    assert refused.status_code == 403
+    assert proposals.support_rule(session, org.community.id).supports_needed == 20
+
+
+def test_an_ordinary_decision_posts_a_co_building_need_through_the_api(client, session, token, org, clock):
+    h = token("secretary")
+    cid = client.post(f"{API}/councils", json={"name": "社区议事会"}, headers=h).json["id"]
+    item = client.post(f"{API}/councils/{cid}/items", json={"title": "助老送餐", "major": False}, headers=h).json
+    decided = client.post(f"{API}/items/{item['id']}/decide", headers=h, json={
+        "decision": "请共建单位每周送餐", "create": "need",
+        "need": {"title": "独居老人送餐", "beneficiaries": 8, "wanted_by": "2026-12-31"}})  # fmt: skip
+    assert decided.status_code == 200, decided.json
+    need_id = decided.json["created_need"]
+    listed = client.get("/console/api/cobuilding/needs", headers=h)  # the co-building needs list shows it
+    assert listed.status_code == 200, listed.json
+    assert [(n["title"], n["source"]) for n in listed.json["items"] if n["id"] == need_id] == [
+        ("独居老人送餐", "deliberation")
+    ]
+    again = client.post(f"{API}/councils/{cid}/items", headers=h,
+                        json={"title": "送餐回访", "source_type": "need", "source_id": str(need_id)})  # fmt: skip
+    assert again.status_code == 201
+    assert again.json["need"] == need_id

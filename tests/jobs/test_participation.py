@@ -1,4 +1,5 @@
-"""The results job publishes closed ballots once, and leaves open ones alone."""
+"""The results job publishes closed ballots once, and leaves open ones alone; the support job ends the gathering
+of proposals whose period has passed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from datetime import timedelta
 
 from jobs import participation as participation_jobs
 from models.ballot import Ballot, BallotResult
-from services.participation import ballots
+from models.micro_project import Proposal
+from services.participation import ballots, proposals, supports
 
 from ..services.participation.conftest import make_resident, open_estate_ballot
 
@@ -28,3 +30,19 @@ def test_closed_ballots_are_published_once(app, session, org, clock):
     assert stored.voter_count == 1
     votes = {r.option_id: r.votes for r in session.query(BallotResult).filter_by(ballot_id=ballot.id)}
     assert sorted(votes.values()) == [0, 0, 1]
+
+
+def test_proposals_short_of_supports_expire_when_their_period_ends(app, session, org, clock):
+    supports.set_threshold(session, org.staff["community_staff"], supports_needed=5, window_days=3)
+    proposal = proposals.propose(session, make_resident(session, org), title="座椅", description="d", scope="estate")
+    supports.support(session, proposal, make_resident(session, org, room="102"), now=clock.now())
+    session.commit()
+    with app.app_context():
+        assert participation_jobs.expire_unsupported_proposals() == 0  # still gathering
+    clock.advance(timedelta(days=3))
+    with app.app_context():
+        assert participation_jobs.expire_unsupported_proposals() == 1
+        assert participation_jobs.expire_unsupported_proposals() == 0
+    session.expire_all()
+    stored = session.get(Proposal, proposal.id)
+    assert (stored.status, stored.support_count) == ("expired", 1)

@@ -27,6 +27,7 @@ def test_every_periodic_job_is_registered_and_importable(redis_url):
         "jobs.appeals.monthly_ranking",
         "jobs.points.reconcile",
         "jobs.participation.publish_closed_ballots",
+        "jobs.participation.expire_unsupported_proposals",
     } <= names
     for job in jobs:
         module, _, func = job.func_name.rpartition(".")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from models.resident import Resident
-from services.participation import ballots, projects, proposals, tally
+from services.participation import ballots, projects, proposals, supports, tally
 
 
 def _bound(login_as, org, building="E-LZ-1", room="101"):
@@ -128,3 +128,26 @@ def test_the_operations_are_in_the_openapi_document(client):
         "/console/api/participation/items/{item_id}/steps",
     ):
         assert path in paths, path
+
+
+def test_support_a_proposal_until_it_reaches_the_communitys_threshold(client, session, login_as, org, clock):
+    supports.set_threshold(session, org.staff["community_staff"], supports_needed=2, window_days=10)
+    session.commit()
+    author, fan, other = (_bound(login_as, org, room=r) for r in ("101", "102", "103"))
+    outsider = _bound(login_as, org, building="E-XY-1")
+    made = client.post("/api/v1/participation/proposals", json={"title": "休息座椅", "description": "楼下放两张座椅"},
+                       headers=author).json  # fmt: skip
+    assert (made["status"], made["supports_needed"], made["support_count"]) == ("gathering", 2, 0)
+    url = f"/api/v1/participation/proposals/{made['id']}/support"
+    assert client.post(url, headers=outsider).status_code == 404  # another estate's building: not visible
+    assert client.post(url, headers=author).json["code"] == "own_proposal"
+    first = client.post(url, headers=fan)
+    assert first.status_code == 201
+    assert first.json == {"support_count": 1, "supports_needed": 2, "reached": False}
+    again = client.post(url, headers=fan)
+    assert again.status_code == 409
+    assert again.json["code"] == "already_supported"
+    assert client.post(url, headers=other).json == {"support_count": 2, "supports_needed": 2, "reached": True}
+    listed = client.get("/api/v1/participation/proposals", headers=fan).json["items"]
+    assert [(i["id"], i["status"], i["support_count"]) for i in listed] == [(made["id"], "submitted", 2)]
+    assert "support_proposal" in str(client.get("/api/v1/openapi.json").json)

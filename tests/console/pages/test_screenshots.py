@@ -90,6 +90,49 @@ def test_screenshots_of_the_admin_pages(browser: Any, session: Session, org: Any
     for name, path in pages.items():
         for width in WIDTHS:
             _shoot(browser, base + path, out / f"{name}-{width}.png", width)
+
+
+def test_screenshots_of_the_participation_pages(browser: Any, session: Session, org: Any, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from infra import clock
+    from models.council import Council, CouncilItem
+    from services.participation import ballots, proposals
+    from services.participation.demo import seed_participation
+    from tests.services.participation.conftest import feasible_proposals, make_resident
+
+    out = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    proposals.propose(session, make_resident(session, org, "E-LZ-4", "302"), title="4幢楼道声控灯更换",
+                      description="4幢二到六楼声控灯坏了一半，晚上上楼看不清。", scope="building",
+                      rough_cost_yuan=1500)  # fmt: skip
+    now = clock.now()
+    options = feasible_proposals(session, org, ["小区北门快递柜", "健身步道翻新"], building="E-XY-1")
+    closed = ballots.open_ballot(
+        session, org.staff["community_staff"], title="星苑小区十一月微实事投票", scope="estate",
+        estate_id=org.estates["E-XY"].id, proposal_ids=[p.public_id for p in options],
+        opens_at=now - timedelta(days=10), closes_at=now - timedelta(days=3), rule="household", max_choices=1,
+    )  # fmt: skip
+    for i, choice in enumerate([0, 0, 1, 0, 1]):
+        voter = make_resident(session, org, "E-XY-2", room=f"{i + 1}01")
+        ballots.cast(session, closed, voter, [options[choice].public_id], now=closed.opens_at + timedelta(hours=i))
+    seed_participation(session, org)  # after the proposals above: it sets a support threshold for new ones
+    item = session.scalar(select(CouncilItem).order_by(CouncilItem.id))
+    assert item is not None
+    council = session.get(Council, item.council_id)
+    assert council is not None
+    session.commit()
+    _sign_in_by_link(browser, session, org.staff["community_staff"].id)
+    pages = {
+        "participation-proposals": "/console/participation/proposals?status=all",
+        "participation-ballot": f"/console/participation/ballots/{closed.public_id}?recount=1",
+        "participation-projects": "/console/participation/projects",
+        "council": f"/console/councils/{council.public_id}",
+        "council-item": f"/console/items/{item.public_id}",
+    }
+    for name, path in pages.items():
+        for width in WIDTHS:
+            _shoot(browser, browser.base_url + path, out / f"{name}-{width}.png", width)
     for name in pages:
         for width in WIDTHS:
             assert _png_width(out / f"{name}-{width}.png") == width

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from models.micro_project import Proposal
 from models.notice import Notice
 from models.outbox import PendingJob
-from services.errors import Conflict, DomainError, Forbidden
+from services.errors import Conflict, DomainError, Forbidden, NotFound
 from services.notifications.notify import RESIDENT_JOB
 from services.participation import councils, procedure, proposals
 
@@ -137,3 +137,39 @@ def test_only_organisers_of_the_community_run_councils(session, org, council):
         councils.create_council(session, org.staff["g1_worker"], name="x")
     with pytest.raises(Forbidden):
         councils.add_item(session, org.staff["pc_lh"], council, title="x")
+
+
+def test_a_resolution_and_an_ordinary_decision_post_co_building_needs(session, org, council, clock):
+    from models.cobuilding import CobuildingNeed
+    from services.cobuilding import needs
+
+    staff = org.staff["secretary"]
+    item = councils.add_item(session, staff, council, title="为独居老人配助餐")
+    day = clock.local_now().date()
+    for step in procedure.DELIBERATIONS:
+        procedure.deliberate(session, staff, item, step, held_on=day, outcome="approved")
+    asked = {"title": "独居老人助餐", "beneficiaries": 12, "wanted_by": day + timedelta(days=30)}
+    procedure.publish(
+        session, staff, item, "publish_resolution", held_on=day, text="请共建单位每周送餐三次", need=asked
+    )
+    need = session.get(CobuildingNeed, item.created_need_id)
+    assert need is not None
+    assert (need.title, need.source, need.deliberation_ref, need.beneficiaries, need.community_id) == (
+        "独居老人助餐", "deliberation", item.public_id, 12, org.community.id)  # fmt: skip
+    assert need.description == "请共建单位每周送餐三次"
+    assert procedure.view(session, item)["created_need"] == need.id
+    assert need in session.scalars(needs.visible(session, staff)).all()  # on the community's needs list
+    minor = councils.add_item(session, staff, council, title="楼道宣传栏更新", major=False)
+    procedure.decide(session, staff, minor, decision="请共建单位提供宣传栏", create="need", need={"beneficiaries": 3})
+    second = session.get(CobuildingNeed, minor.created_need_id)
+    assert (second.title, second.description, second.deliberation_ref) == (
+        "楼道宣传栏更新", "请共建单位提供宣传栏", minor.public_id)  # fmt: skip
+    # …and a need can come back before the council as an item of its own.
+    raised = councils.add_item(session, staff, council, title="助餐进展", source_type="need", source_id=str(need.id))
+    assert raised.need_id == need.id
+    with pytest.raises(NotFound):
+        councils.add_item(session, staff, council, title="x", source_type="need", source_id="999999")
+    with pytest.raises(DomainError) as bad:
+        procedure.decide(session, staff, councils.add_item(session, staff, council, title="y", major=False),
+                         decision="d", create="poster")  # fmt: skip
+    assert bad.value.code == "invalid_create"

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from models.ballot import Ballot
 from models.council import CouncilItem, CouncilMember
+from models.micro_project import Proposal
 from services import demo
 from services.organisation.residents import get_by_openid
 from services.participation import ballots, procedure
@@ -23,5 +24,7 @@ def test_the_demo_has_an_open_ballot_and_a_council_mid_procedure(session, clock)
     item = session.scalar(select(CouncilItem))
     assert item.status == "open"
     assert procedure.next_step(session, item) == "party_review"
+    (gathering,) = session.scalars(select(Proposal).where(Proposal.status == "gathering"))
+    assert (gathering.support_count, gathering.supports_needed) == (3, 10)
     kinds = set(session.scalars(select(CouncilMember.kind)))
     assert len(kinds) == 6
