@@ -10,7 +10,7 @@ import qrcode
 import qrcode.image.svg
 import requests
 from flask import Response, g, make_response, redirect, request, url_for
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from console.pages.web import (
     COOKIE_PATH,
@@ -36,14 +36,14 @@ from wechat.client import WeChatAPIError, WeChatUnavailable, oa_client
 log = logging.getLogger(__name__)
 
 
-def qr_svg(content: str) -> Markup:
+def qr_svg(content: str, label: str = "微信扫码登录二维码") -> Markup:
     """The QR code of `content` as inline SVG (drawn here: no image host, works offline and under the CSP)."""
     image = qrcode.make(content, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
     buffer = io.BytesIO()
     image.save(buffer)
     svg = buffer.getvalue().decode("utf-8")
     svg = svg[svg.index("<svg") :]  # drop the XML declaration: the SVG sits inside HTML
-    return Markup(svg.replace("<svg", '<svg role="img" aria-label="微信扫码登录二维码"', 1))  # noqa: S704 - our own SVG
+    return Markup(svg.replace("<svg", f'<svg role="img" aria-label="{escape(label)}"', 1))  # noqa: S704 - our own SVG
 
 
 @bp.get("/login")
