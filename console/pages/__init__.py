@@ -7,11 +7,24 @@ from __future__ import annotations
 
 from flask import Response
 
-from console.pages import appeal, callups, failed, inbox, intake, kpi, notices, reports, signin, volunteers, web
+from console.pages import appeal, callups, failed, inbox, intake, kpi, notices, party, reports, signin, volunteers, web
 from console.pages.web import PageError, bp
 from infra.http import error_response
 
-__all__ = ["appeal", "callups", "failed", "inbox", "intake", "kpi", "notices", "reports", "signin", "volunteers", "web"]
+__all__ = [
+    "appeal",
+    "callups",
+    "failed",
+    "inbox",
+    "intake",
+    "kpi",
+    "notices",
+    "party",
+    "reports",
+    "signin",
+    "volunteers",
+    "web",
+]
 
 
 @bp.get("/<path:rest>")
