@@ -227,7 +227,9 @@ def _callup_page(callup: Callup, error: str = "", status: int = 200, notice: str
         for s in callups.shifts_of(session, callup.id)
     }
     audience = callup.audience or {}
+    can_organise = callups.may_organise(session, staff().id, callup)
     return page("console/callups/detail.html", status, **fill_context(callup), by_shift=by_shift, codes=codes,
+                can_organise=can_organise,
                 audience=audience, grids=grid_names(), signup_labels=SIGNUP_LABELS, error=error,
                 notice=notice or DONE.get(request.args.get("done", "")),
                 team_names={t.id: t.name for t in teams.list_teams(session, callup.community_id)})  # fmt: skip

@@ -465,6 +465,15 @@ def callup_for_staff(session: Session, callup_id: int, staff_id: int) -> Callup:
     return callup
 
 
+def may_organise(session: Session, staff_id: int, callup: Callup) -> bool:
+    """Whether the staff member may send, close and check in for this call-up (not only follow it)."""
+    try:
+        organiser(session, staff_id, callup.community_id, scope_grid(callup.audience or {}))
+    except Forbidden:
+        return False
+    return True
+
+
 def callups_for_staff(session: Session, staff_id: int, *, limit: int = 50) -> list[Callup]:
     """The newest call-ups the staff member may follow."""
     staff = session.get(Staff, staff_id)

@@ -160,6 +160,18 @@ def test_scope_by_url(session: Session, browser_for: Any, org: Any, clock: Any) 
     assert "网格员只能管理本网格的志愿服务" in resp.get_data(as_text=True)
     mine = compose(leader, grid_ids=str(org.grids["G1"].id))
     assert mine.status_code == 303
+    assert 'id="send"' in leader.get(mine.headers["Location"]).get_data(as_text=True)
+    community_wide = callups.create_callup(session, org.staff["community_staff"].id, community_id=org.community.id,
+                                           title="全社区倡议", shifts=[shift], audience={},
+                                           signup_closes_at=start)  # fmt: skip
+    session.commit()
+    follow = leader.get(f"/console/callups/{community_wide.id}").get_data(as_text=True)
+    assert "全社区倡议" in follow  # grid staff follow their community's call-ups …
+    assert 'id="send"' not in follow  # … and are not offered what they may not do
+    assert 'id="follow-only"' in follow
+    assert (
+        leader.post(f"/console/callups/{community_wide.id}/send", data={"csrf_token": csrf_of(page)}).status_code == 403
+    )
 
 
 def test_the_staff_api_fill_rate_keeps_to_scope(
