@@ -68,6 +68,7 @@ screenshots: venv system-packages
 	@fc-list :lang=zh | grep -q . || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-wqy-microhei >/dev/null; }
 	CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(BIN)/python -m pytest -q tests/console/pages/test_screenshots.py \
+		tests/console/pages/test_screenshots_volunteers.py \
 		tests/console/pages/test_cobuilding_browser.py::test_screenshots_of_the_cobuilding_pages
 
 clean:

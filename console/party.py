@@ -11,15 +11,12 @@ from typing import Any
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from console.auth import STAFF_BEARER, current_staff
 from infra import privacy
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId
-from models.party import PartyMember, PioneerLog
-from models.resident import Resident
 from services.errors import Forbidden
 from services.organisation.organisers import ORGANISER_ROLES
 from services.party import activity, awards, members
@@ -57,9 +54,10 @@ class GridPath(BaseModel):
 
 
 class VerifyBody(BaseModel):
-    """Accept or reject a registration."""
+    """Accept a registration, or reject it with the reason the member is told."""
 
     accept: bool = True
+    reason: str = Field("", max_length=300)
 
 
 class HouseholdBody(BaseModel):
@@ -150,20 +148,14 @@ def _community(staff: Any) -> int:
 
 @bp.get("/party/members/pending", responses={200: Items, **ERRORS})
 def pending_members() -> Any:
-    """Registrations waiting for verification in my community (phone masked)."""
+    """Registrations waiting for verification in my community (grid staff: my grid; phone masked)."""
     staff = current_staff()
     session = db_session()
-    rows = session.execute(
-        select(PartyMember, Resident)
-        .join(Resident, Resident.id == PartyMember.resident_id)
-        .where(PartyMember.community_id == _community(staff), PartyMember.status == "pending")
-        .order_by(PartyMember.id)
-    )
     body = {
         "items": [
             {"id": m.id, "name": privacy.mask_name(r.name), "phone": privacy.mask_phone(r.phone),
              "category": m.category, "organisation": privacy.mask_organisation(m.organisation), "grid_id": m.grid_id}
-            for m, r in rows
+            for m, r in members.pending(session, staff.id)
         ]
     }  # fmt: skip
     session.commit()
@@ -175,7 +167,7 @@ def verify(path: IdPath, body: VerifyBody) -> Any:
     """Verify (or reject) a registration; the member is told."""
     staff = current_staff()
     session = db_session()
-    row = members.verify(session, path.object_id, staff.id, accept=body.accept)
+    row = members.verify(session, path.object_id, staff.id, accept=body.accept, reason=body.reason)
     out = {"items": [{"id": row.id, "status": row.status}]}
     commit_and_enqueue(session)
     return out
@@ -183,10 +175,10 @@ def verify(path: IdPath, body: VerifyBody) -> Any:
 
 @bp.get("/party/branches/<int:grid_id>", responses={200: Items, **ERRORS})
 def branch(path: GridPath) -> Any:
-    """Verified members of a grid branch (personal data masked)."""
-    current_staff()
+    """Verified members of a grid branch I may see (personal data masked)."""
+    staff = current_staff()
     session = db_session()
-    body = {"items": [vars(m) for m in members.branch_list(session, path.grid_id)]}
+    body = {"items": [vars(m) for m in members.branch_for_staff(session, staff.id, path.grid_id)]}
     session.commit()
     return body
 
@@ -223,14 +215,11 @@ def pending_logs() -> Any:
     """先锋日志 entries waiting for review in my community (grid staff: my grid)."""
     staff = current_staff()
     session = db_session()
-    stmt = select(PioneerLog).where(PioneerLog.community_id == _community(staff), PioneerLog.status == "pending")
-    if staff.role in ("grid_worker", "grid_leader"):
-        stmt = stmt.where(PioneerLog.grid_id == staff.grid_id)
     body = {
         "items": [
             {"id": e.id, "category_id": e.category_id, "text": e.text, "photos": e.photos, "points": e.points,
              "occurred_at": e.occurred_at.isoformat(), "grid_id": e.grid_id}
-            for e in session.scalars(stmt.order_by(PioneerLog.id).limit(100))
+            for e in activity.pending_logs(session, staff.id)
         ]
     }  # fmt: skip
     session.commit()

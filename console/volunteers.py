@@ -333,9 +333,10 @@ def send_callup(path: CallupPath) -> Any:
 
 @bp.get("/callups/<int:callup_id>/fill", responses={200: FillOut, **ERRORS})
 def fill(path: CallupPath) -> Any:
-    """Live fill rate per shift, and how far the send has come."""
-    current_staff()
+    """Live fill rate per shift, and how far the send has come (call-ups of my scope only)."""
+    staff = current_staff()
     session = db_session()
+    callups.callup_for_staff(session, path.callup_id, staff.id)
     body = _fill(session, path.callup_id)
     session.commit()
     return body

@@ -169,6 +169,12 @@ class CheckinCode(BaseModel):
     token: str
 
 
+class ShiftCodeBody(BaseModel):
+    """The shift's check-in QR, as scanned at its place."""
+
+    token: str = Field(min_length=1, max_length=300)
+
+
 class PostPath(BaseModel):
     """A post by id."""
 
@@ -430,3 +436,17 @@ def checkin_code(path: ShiftPath) -> Any:
         raise Conflict("候补中或已签到，没有可用的签到码", code="not_confirmed")
     token = callups.qr_for(current_app.config["SECRET_KEY"], row)
     return CheckinCode(shift_id=row.shift_id, token=token).model_dump()
+
+
+@bp.post("/callups/checkin", responses=responses(SignupOut, errors=ERRORS), summary="check in with the shift's QR")
+@login_required
+def checkin_at_shift(body: ShiftCodeBody) -> Any:
+    """Scan the QR the organisers show at the shift (wx.scanCode): a confirmed sign-up is marked attended, once.
+
+    https://developers.weixin.qq.com/miniprogram/dev/api/device/scan/wx.scanCode.html"""
+    session = db_session()
+    row = callups.check_in_at_shift(session, body.token, _resident(session).id,
+                                    secret=current_app.config["SECRET_KEY"])  # fmt: skip
+    out = _signup_out(session, row)
+    session.commit()
+    return out

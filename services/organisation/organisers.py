@@ -20,3 +20,16 @@ def organiser(session: Session, staff_id: int, community_id: int, grid_id: int |
     if staff.role in ("grid_worker", "grid_leader") and (grid_id is None or staff.grid_id != grid_id):
         raise Forbidden("网格员只能管理本网格的志愿服务", code="other_grid")
     return staff
+
+
+def may_follow(staff: Staff | None, community_id: int, grid_id: int | None) -> bool:
+    """Whether the staff member may see an organised thing of this community and grid (not change it).
+
+    Community staff see all of their community; grid staff see what is community-wide or in their grid."""
+    if staff is None or not staff.active or staff.role not in ORGANISER_ROLES:
+        return False
+    if staff.community_id not in (None, community_id):
+        return False
+    if staff.role in ("grid_worker", "grid_leader"):
+        return grid_id in (None, staff.grid_id)
+    return True

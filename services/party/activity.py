@@ -19,9 +19,10 @@ from models.party import (
     TagAssignment,
 )
 from models.points import TaskCategory
+from models.staff import Staff
 from models.volunteer import VolunteerPost
-from services.errors import Conflict, DomainError, InvalidTransition, NotFound
-from services.organisation.organisers import organiser
+from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
+from services.organisation.organisers import ORGANISER_ROLES, may_follow, organiser
 from services.points import ledger as points
 
 MAX_PHOTOS = 9
@@ -99,6 +100,17 @@ def review_log(session: Session, log_id: int, staff_id: int, *, approve: bool, n
     return entry
 
 
+def pending_logs(session: Session, staff_id: int, *, limit: int = 100) -> list[PioneerLog]:
+    """Log entries waiting for review that the staff member may review (grid staff: their grid's), oldest first."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active or staff.role not in ORGANISER_ROLES or staff.community_id is None:
+        raise Forbidden("需要社区工作人员身份", code="not_organiser")
+    stmt = select(PioneerLog).where(PioneerLog.community_id == staff.community_id, PioneerLog.status == "pending")
+    if staff.role in ("grid_worker", "grid_leader"):
+        stmt = stmt.where(PioneerLog.grid_id == staff.grid_id)
+    return list(session.scalars(stmt.order_by(PioneerLog.id).limit(limit)))
+
+
 def logs_of(session: Session, resident_id: int, *, limit: int = 50) -> list[PioneerLog]:
     """A member's own log, newest first."""
     return list(
@@ -157,6 +169,32 @@ def _branch(session: Session, branch_id: int) -> ActionBranch:
     if branch is None:
         raise NotFound("行动支部不存在")
     return branch
+
+
+def branches_for_staff(session: Session, staff_id: int, *, limit: int = 100) -> list[ActionBranch]:
+    """Action branches the staff member may see, open ones first, newest first."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or staff.community_id is None:
+        raise Forbidden("需要社区工作人员身份", code="not_organiser")
+    rows = session.scalars(
+        select(ActionBranch)
+        .where(ActionBranch.community_id == staff.community_id)
+        .order_by(ActionBranch.status != "open", ActionBranch.id.desc())
+        .limit(limit)
+    )
+    return [b for b in rows if may_follow(staff, b.community_id, b.grid_id)]
+
+
+def branch_members(session: Session, branch_id: int) -> list[PartyMember]:
+    """The members of an action branch."""
+    return list(
+        session.scalars(
+            select(PartyMember)
+            .join(ActionBranchMember, ActionBranchMember.member_id == PartyMember.id)
+            .where(ActionBranchMember.branch_id == branch_id)
+            .order_by(ActionBranchMember.id)
+        )
+    )
 
 
 def add_branch_member(session: Session, staff_id: int, branch_id: int, member_id: int) -> ActionBranchMember:
@@ -239,6 +277,15 @@ def assign_tag(session: Session, staff_id: int, tag_id: int, target_id: int) -> 
         session.add(row)
         session.flush()
     return row
+
+
+def list_tags(session: Session, community_id: int) -> list[tuple[CommunityTag, int]]:
+    """A community's tags with how many members, households or posts carry each."""
+    counts = dict(session.execute(select(TagAssignment.tag_id, func.count()).group_by(TagAssignment.tag_id)).all())
+    tags = session.scalars(
+        select(CommunityTag).where(CommunityTag.community_id == community_id).order_by(CommunityTag.id)
+    )
+    return [(t, int(counts.get(t.id, 0))) for t in tags]
 
 
 def tags_of(session: Session, applies_to: str, target_id: int) -> list[str]:

@@ -125,3 +125,16 @@ def approve_and_publish(session: Session, staff_id: int, round_id: int, candidat
     award.status, award.notice_id, award.published_by_staff_id = "published", notice.id, staff_id
     session.flush()
     return notice
+
+
+def round_of(session: Session, community_id: int, period_key: str) -> tuple[AwardRound | None, list[AwardCandidate]]:
+    """A month's award round of a community (None before candidates were computed) and its candidates by rank."""
+    award = session.scalar(
+        select(AwardRound).where(AwardRound.community_id == community_id, AwardRound.period_key == period_key)
+    )
+    if award is None:
+        return None, []
+    candidates = session.scalars(
+        select(AwardCandidate).where(AwardCandidate.round_id == award.id).order_by(AwardCandidate.rank)
+    )
+    return award, list(candidates)

@@ -12,9 +12,10 @@ from infra import clock, privacy
 from models.org import Building, Grid
 from models.party import PARTY_CATEGORIES, PartyHousehold, PartyMember
 from models.resident import Resident
-from services.errors import Conflict, DomainError, InvalidTransition, NotFound
+from models.staff import Staff
+from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
 from services.notifications import notify
-from services.organisation.organisers import organiser
+from services.organisation.organisers import ORGANISER_ROLES, may_follow, organiser
 
 
 def register(session: Session, resident_id: int, *, category: str, organisation: str) -> PartyMember:
@@ -54,8 +55,11 @@ def _lock(session: Session, member_id: int) -> PartyMember:
     return row
 
 
-def verify(session: Session, member_id: int, staff_id: int, *, accept: bool = True) -> PartyMember:
-    """Staff verify (or reject) a registration; the member is told."""
+def verify(session: Session, member_id: int, staff_id: int, *, accept: bool = True, reason: str = "") -> PartyMember:
+    """Staff verify a registration, or reject it with the reason the member is told."""
+    reason = (reason or "").strip()
+    if not accept and not reason:
+        raise DomainError("请填写未能核实的原因", code="reason_required")
     row = _lock(session, member_id)
     organiser(session, staff_id, row.community_id, row.grid_id)
     if row.status != "pending":
@@ -63,9 +67,53 @@ def verify(session: Session, member_id: int, staff_id: int, *, accept: bool = Tr
     row.status = "verified" if accept else "rejected"
     row.verified_by_staff_id, row.verified_at = staff_id, clock.now()
     session.flush()
-    text = "您的党员报到已核实，欢迎参与社区网格党支部的活动。" if accept else "您的党员报到未能核实，请联系社区党委。"
+    text = (
+        "您的党员报到已核实，欢迎参与社区网格党支部的活动。"
+        if accept
+        else f"您的党员报到未能核实：{reason[:300]}。如有疑问请联系社区党委。"
+    )
     notify.notify_resident(session, row.resident_id, text, key=f"party-register-{row.id}-{row.status}")
     return row
+
+
+def pending(session: Session, staff_id: int, *, limit: int = 100) -> list[tuple[PartyMember, Resident]]:
+    """Registrations waiting for verification that the staff member may verify (grid staff: their grid's)."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active or staff.role not in ORGANISER_ROLES or staff.community_id is None:
+        raise Forbidden("需要社区工作人员身份", code="not_organiser")
+    stmt = (
+        select(PartyMember, Resident)
+        .join(Resident, Resident.id == PartyMember.resident_id)
+        .where(PartyMember.community_id == staff.community_id, PartyMember.status == "pending")
+    )
+    if staff.role in ("grid_worker", "grid_leader"):
+        stmt = stmt.where(PartyMember.grid_id == staff.grid_id)
+    return [(m, r) for m, r in session.execute(stmt.order_by(PartyMember.id).limit(limit))]
+
+
+def verified_for_staff(session: Session, staff_id: int) -> list[tuple[PartyMember, Resident]]:
+    """Verified members the staff member organises (grid staff: their grid's), to pick for 联户 and 行动支部."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active or staff.role not in ORGANISER_ROLES or staff.community_id is None:
+        raise Forbidden("需要社区工作人员身份", code="not_organiser")
+    stmt = (
+        select(PartyMember, Resident)
+        .join(Resident, Resident.id == PartyMember.resident_id)
+        .where(PartyMember.community_id == staff.community_id, PartyMember.status == "verified")
+    )
+    if staff.role in ("grid_worker", "grid_leader"):
+        stmt = stmt.where(PartyMember.grid_id == staff.grid_id)
+    return [(m, r) for m, r in session.execute(stmt.order_by(PartyMember.id))]
+
+
+def branch_for_staff(session: Session, staff_id: int, grid_id: int) -> list[BranchMember]:
+    """A grid branch's verified members, for staff who may see that grid (masked as in every list)."""
+    grid = session.get(Grid, grid_id)
+    if grid is None:
+        raise NotFound("网格不存在")
+    if not may_follow(session.get(Staff, staff_id), grid.community_id, grid.id):
+        raise Forbidden("无权查看该网格党支部", code="other_scope")
+    return branch_list(session, grid_id)
 
 
 @dataclass(frozen=True)

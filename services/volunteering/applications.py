@@ -86,12 +86,29 @@ def _lock(session: Session, application_id: int) -> VolunteerApplication:
     return row
 
 
-def approve(session: Session, application_id: int, staff_id: int) -> VolunteerApplication:
-    """Approve: the resident becomes a volunteer with the skills given, joins the preferred team, is told."""
+def approve(
+    session: Session,
+    application_id: int,
+    staff_id: int,
+    *,
+    skills: list[str] | None = None,
+    team_id: int | None = None,
+) -> VolunteerApplication:
+    """Approve: the resident becomes a volunteer with the skills given, joins the team, is told.
+
+    The reviewer may correct the skills the resident listed and place them in another team of the community;
+    without either, the application's own skills and preferred team stand."""
     row = _lock(session, application_id)
     organiser(session, staff_id, row.community_id, row.grid_id)
     if row.status != "pending":
         raise InvalidTransition("该申请已审核")
+    if skills is not None:
+        row.skills = _clean_skills(skills)
+    if team_id is not None:
+        team = session.get(VolunteerTeam, team_id)
+        if team is None or not team.active or team.community_id != row.community_id:
+            raise NotFound("志愿服务队不存在")
+        row.preferred_team_id = team.id
     now = clock.now()
     row.status, row.reviewed_by_staff_id, row.reviewed_at = "approved", staff_id, now
     resident = session.get(Resident, row.resident_id)
@@ -152,6 +169,27 @@ def queue(session: Session, staff_id: int, *, limit: int = 50) -> list[Volunteer
     if staff.role in ("grid_worker", "grid_leader"):
         stmt = stmt.where(VolunteerApplication.grid_id == staff.grid_id)
     return list(session.scalars(stmt.order_by(VolunteerApplication.id).limit(limit)))
+
+
+def volunteers(session: Session, staff_id: int, *, limit: int = 200) -> list[tuple[Resident, list[str]]]:
+    """Approved volunteers the staff member looks after, with their skills (grid staff: their grid's)."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active or staff.role not in ORGANISER_ROLES:
+        raise Forbidden("无权查看志愿者", code="not_organiser")
+    stmt = select(Resident).where(Resident.is_volunteer.is_(True), Resident.erased_at.is_(None))
+    if staff.community_id is not None:
+        stmt = stmt.where(Resident.community_id == staff.community_id)
+    if staff.role in ("grid_worker", "grid_leader"):
+        stmt = stmt.where(Resident.grid_id == staff.grid_id)
+    people = list(session.scalars(stmt.order_by(Resident.id).limit(limit)))
+    skills: dict[int, list[str]] = {}
+    for resident_id, skill in session.execute(
+        select(VolunteerSkill.resident_id, VolunteerSkill.skill)
+        .where(VolunteerSkill.resident_id.in_([p.id for p in people]))
+        .order_by(VolunteerSkill.id)
+    ):
+        skills.setdefault(resident_id, []).append(skill)
+    return [(p, skills.get(p.id, [])) for p in people]
 
 
 def latest_of(session: Session, resident_id: int) -> VolunteerApplication | None:

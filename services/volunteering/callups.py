@@ -19,13 +19,15 @@ from infra import clock
 from models.callup import Callup, CallupShift, ShiftSignup
 from models.party import PartyMember
 from models.resident import Resident
+from models.staff import Staff
 from models.volunteer import TeamMember, VolunteerSkill
 from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
 from services.notifications import notify
-from services.organisation.organisers import organiser
+from services.organisation.organisers import ORGANISER_ROLES, may_follow, organiser
 from services.points import ledger as points
 
 QR_KIND = "shift"
+SHIFT_QR_KIND = "shiftdesk"  # the shift's own QR, shown at its place
 CHECKIN_OPENS_BEFORE = timedelta(hours=1)  # check-in opens an hour before the shift …
 CHECKIN_CLOSES_AFTER = timedelta(hours=2)  # … and closes two hours after it; later, a no-show is recorded
 REMIND_BEFORE = timedelta(hours=2)
@@ -304,6 +306,37 @@ def check_in(session: Session, token: str, staff_id: int, *, secret: str) -> Shi
     callup = session.get(Callup, shift.callup_id)
     assert callup is not None
     organiser(session, staff_id, callup.community_id, scope_grid(callup.audience or {}))
+    return _attend(session, row, shift, callup, staff_id)
+
+
+def shift_code(secret: str, shift: CallupShift) -> str:
+    """The signed code of a shift's own check-in QR, shown by the organisers at the place of the shift.
+
+    A confirmed volunteer scans it in the mini-program to check themselves in; it names the shift, not a
+    person, so it stays the same for the whole shift and is only good inside the check-in window."""
+    return points.sign_qr(secret, SHIFT_QR_KIND, shift.id, f"{int(shift.starts_at.timestamp())}")
+
+
+def check_in_at_shift(session: Session, token: str, resident_id: int, *, secret: str) -> ShiftSignup:
+    """A volunteer scans the shift's QR at its place: their confirmed sign-up is marked attended, once."""
+    shift_id, _ = points.verify_qr(secret, SHIFT_QR_KIND, token)
+    shift = session.get(CallupShift, shift_id)
+    if shift is None or token.strip() != shift_code(secret, shift):
+        raise NotFound("班次不存在或二维码已失效")
+    row = session.scalar(
+        select(ShiftSignup).where(ShiftSignup.shift_id == shift.id, ShiftSignup.resident_id == resident_id)
+    )
+    if row is None or row.status == "cancelled":
+        raise NotFound("您没有报名该班次")
+    callup = session.get(Callup, shift.callup_id)
+    assert callup is not None
+    return _attend(session, row, shift, callup, None)
+
+
+def _attend(
+    session: Session, row: ShiftSignup, shift: CallupShift, callup: Callup, staff_id: int | None
+) -> ShiftSignup:
+    """Mark a confirmed sign-up attended inside the check-in window; attendance points through the ledger."""
     now = clock.now()
     if now < shift.starts_at - CHECKIN_OPENS_BEFORE:
         raise Conflict("签到尚未开始", code="checkin_not_open")
@@ -418,6 +451,51 @@ def get_callup(session: Session, callup_id: int) -> Callup:
     if callup is None:
         raise NotFound("倡议不存在")
     return callup
+
+
+def _may_view(staff: Staff | None, callup: Callup) -> bool:
+    return may_follow(staff, callup.community_id, scope_grid(callup.audience or {}))
+
+
+def callup_for_staff(session: Session, callup_id: int, staff_id: int) -> Callup:
+    """A call-up the staff member may follow: their community's (grid staff: community-wide or their grid's)."""
+    callup = get_callup(session, callup_id)
+    if not _may_view(session.get(Staff, staff_id), callup):
+        raise Forbidden("无权查看该倡议", code="other_scope")
+    return callup
+
+
+def may_organise(session: Session, staff_id: int, callup: Callup) -> bool:
+    """Whether the staff member may send, close and check in for this call-up (not only follow it)."""
+    try:
+        organiser(session, staff_id, callup.community_id, scope_grid(callup.audience or {}))
+    except Forbidden:
+        return False
+    return True
+
+
+def callups_for_staff(session: Session, staff_id: int, *, limit: int = 50) -> list[Callup]:
+    """The newest call-ups the staff member may follow."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or not staff.active or staff.role not in ORGANISER_ROLES:
+        raise Forbidden("无权查看倡议", code="not_organiser")
+    stmt = select(Callup)
+    if staff.community_id is not None:
+        stmt = stmt.where(Callup.community_id == staff.community_id)
+    rows = session.scalars(stmt.order_by(Callup.id.desc()).limit(200))
+    return [c for c in rows if _may_view(staff, c)][:limit]
+
+
+def signups_of(session: Session, callup_id: int) -> list[tuple[ShiftSignup, Resident]]:
+    """Everyone who signed up for a call-up's shifts (waitlist in FIFO order), for the organisers' view."""
+    rows = session.execute(
+        select(ShiftSignup, Resident)
+        .join(Resident, Resident.id == ShiftSignup.resident_id)
+        .join(CallupShift, CallupShift.id == ShiftSignup.shift_id)
+        .where(CallupShift.callup_id == callup_id)
+        .order_by(ShiftSignup.shift_id, ShiftSignup.queued_at, ShiftSignup.id)
+    )
+    return [(a, b) for a, b in rows]
 
 
 def shifts_of(session: Session, callup_id: int) -> list[CallupShift]:

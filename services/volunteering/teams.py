@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from infra import clock
 from models.org import Grid
 from models.resident import Resident
+from models.staff import Staff
 from models.volunteer import PostClaim, TeamMember, VolunteerPost, VolunteerTeam
-from services.errors import Conflict, DomainError, InvalidTransition, NotFound
-from services.organisation.organisers import organiser
+from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
+from services.organisation.organisers import may_follow, organiser
 
 MAX_DUTY_DAYS = 366
 
@@ -59,6 +60,14 @@ def _team(session: Session, team_id: int) -> VolunteerTeam:
     team = session.get(VolunteerTeam, team_id)
     if team is None or not team.active:
         raise NotFound("志愿服务队不存在")
+    return team
+
+
+def team_for_staff(session: Session, team_id: int, staff_id: int) -> VolunteerTeam:
+    """A team the staff member may see (their community's; grid staff: community-wide or their grid's)."""
+    team = _team(session, team_id)
+    if not may_follow(session.get(Staff, staff_id), team.community_id, team.grid_id):
+        raise Forbidden("无权查看该志愿服务队", code="other_scope")
     return team
 
 
@@ -227,3 +236,25 @@ def posts_of(session: Session, resident_id: int) -> list[tuple[PostClaim, Volunt
         .order_by(PostClaim.starts_on)
     )
     return [(claim, post) for claim, post in rows]
+
+
+def members_of(session: Session, team_id: int) -> list[tuple[TeamMember, Resident]]:
+    """A team's members, the leader first."""
+    rows = session.execute(
+        select(TeamMember, Resident)
+        .join(Resident, Resident.id == TeamMember.resident_id)
+        .where(TeamMember.team_id == team_id)
+        .order_by((TeamMember.role != "leader"), TeamMember.id)
+    )
+    return [(m, r) for m, r in rows]
+
+
+def claims_of(session: Session, post_id: int) -> list[tuple[PostClaim, Resident]]:
+    """Who holds a post now and for which duty period (released claims left out)."""
+    rows = session.execute(
+        select(PostClaim, Resident)
+        .join(Resident, Resident.id == PostClaim.resident_id)
+        .where(PostClaim.post_id == post_id, PostClaim.seat.is_not(None))
+        .order_by(PostClaim.seat)
+    )
+    return [(c, r) for c, r in rows]

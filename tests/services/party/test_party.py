@@ -124,3 +124,16 @@ def test_tags_are_community_data(session, org, clock):
     activity.assign_tag(session, staff, tag.id, m.id)
     activity.assign_tag(session, staff, tag.id, m.id)
     assert activity.tags_of(session, "party_member", m.id) == ["党员示范户"]
+
+
+def test_a_registration_is_declined_only_with_a_reason_the_member_is_told(session, org, clock):
+    r = person(session, org)
+    m = members.register(session, r.id, category="流动", organisation="外地某党支部")
+    staff = org.staff["community_staff"].id
+    with pytest.raises(DomainError, match="未能核实的原因"):
+        members.verify(session, m.id, staff, accept=False, reason="  ")
+    assert m.status == "pending"
+    members.verify(session, m.id, staff, accept=False, reason="未提供组织关系转接证明")
+    assert m.status == "rejected"
+    [job] = session.scalars(select(PendingJob).where(PendingJob.func == notify.RESIDENT_JOB))
+    assert "未提供组织关系转接证明" in str(job.args)

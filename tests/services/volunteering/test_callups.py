@@ -16,7 +16,7 @@ from models.callup import CallupShift, ShiftSignup
 from models.outbox import PendingJob
 from models.party import PartyMember
 from models.volunteer import VolunteerSkill
-from services.errors import Conflict, DomainError, Forbidden, InvalidTransition
+from services.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
 from services.notifications import notify
 from services.points import ledger as points
 from services.volunteering import callups, teams
@@ -175,6 +175,32 @@ def test_check_in_is_single_use_and_credits_points_once(session, org, clock):
     assert points.balance_of(session, v.id) == 10
     with pytest.raises(DomainError):
         callups.check_in(session, token[:-1] + ("0" if token[-1] != "0" else "1"), staff, secret=SECRET)
+
+
+def test_the_shift_qr_checks_in_only_confirmed_volunteers_of_that_shift_once(session, org, clock):
+    c = make_callup(session, org, clock, quota=1, shifts=2)
+    first, second = callups.shifts_of(session, c.id)
+    v, waiting, stranger = person(session, org, "甲"), person(session, org, "乙"), person(session, org, "丙")
+    callups.sign_up(session, first.id, v.id)
+    assert callups.sign_up(session, first.id, waiting.id).status == "waitlisted"
+    code = callups.shift_code(SECRET, first)
+    assert code != callups.shift_code(SECRET, second)
+    with pytest.raises(Conflict, match="尚未开始"):
+        callups.check_in_at_shift(session, code, v.id, secret=SECRET)
+    clock.advance(first.starts_at - clock.now() - timedelta(minutes=10))
+    with pytest.raises(DomainError, match="签名不符"):
+        callups.check_in_at_shift(session, code[:-1] + ("0" if code[-1] != "0" else "1"), v.id, secret=SECRET)
+    with pytest.raises(DomainError, match="不是本类二维码"):  # a person's own code is not the shift's
+        callups.check_in_at_shift(session, callups.qr_for(SECRET, session.scalars(select(ShiftSignup)).first()),
+                                  v.id, secret=SECRET)  # fmt: skip
+    with pytest.raises(NotFound, match="没有报名"):
+        callups.check_in_at_shift(session, code, stranger.id, secret=SECRET)
+    with pytest.raises(Conflict, match="未确认"):
+        callups.check_in_at_shift(session, code, waiting.id, secret=SECRET)
+    assert callups.check_in_at_shift(session, code, v.id, secret=SECRET).status == "attended"
+    with pytest.raises(Conflict, match="已签到"):
+        callups.check_in_at_shift(session, code, v.id, secret=SECRET)
+    assert points.balance_of(session, v.id) == 10
 
 
 def test_no_shows_are_recorded_after_check_in_closes(session, org, clock):
