@@ -224,30 +224,6 @@ def _summary(appeal: Appeal) -> dict[str, Any]:
     return AppealSummary.model_validate(data).model_dump(mode="json")
 
 
-def _allowed_actions(staff: Staff, appeal: Appeal) -> list[str]:
-    actions: list[str] = []
-    handler = workflow.is_handler(staff, appeal)
-    coordinator = staff.role in workflow.DISPATCH_ROLES
-    if handler and appeal.status == "dispatched":
-        actions.append("accept")
-    if handler and appeal.status == "accepted":
-        actions.append("start")
-    if handler and appeal.status in states.WORKING:
-        actions.append("return")
-    if handler and appeal.status == "in_progress":
-        actions.append("resolve")
-    needs_arbitration = appeal.status == "returned" and appeal.return_count >= workflow.ARBITRATION_AFTER_RETURNS
-    if coordinator and appeal.status in ("received", "triaged", "returned") and not needs_arbitration:
-        actions.append("dispatch")
-    if staff.role in workflow.ARBITRATION_ROLES and appeal.status == "returned":
-        actions.append("arbitrate")
-    if coordinator and appeal.status != "closed":
-        actions += ["close", "recategorise"]
-    if appeal.status != "closed":
-        actions += ["note", "attach"]
-    return actions
-
-
 def _detail(session: Session, staff: Staff, appeal: Appeal) -> dict[str, Any]:
     data = _summary(appeal)
     data["text"] = appeal.text  # the detail view is for the people handling it
@@ -258,7 +234,7 @@ def _detail(session: Session, staff: Staff, appeal: Appeal) -> dict[str, Any]:
     data["attachments"] = [
         AttachmentOut.model_validate(a, from_attributes=True).model_dump(mode="json") for a in attachments
     ]
-    data["allowed_actions"] = _allowed_actions(staff, appeal)
+    data["allowed_actions"] = workflow.allowed_actions(staff, appeal)
     return data
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, redirect, request, send_file, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.appeals import _allowed_actions as allowed_actions
 from console.pages.maps import boundary_svg
-from console.pages.web import PageError, bp, page, record, signed_in, staff
+from console.pages.web import PageError, bp, media_dir, page, record, signed_in, staff
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from models.appeal import Appeal, AppealAttachment, AppealSupporter
@@ -22,6 +21,7 @@ from models.org import Building, Department, Grid, PropertyCompany
 from models.staff import Staff
 from nlp.taxonomy import CATEGORIES, label_of
 from services.appeals import handling, workflow
+from services.appeals.photos import MAX_PHOTO_BYTES, attach_photo, stored_file
 from services.appeals.routing import recategorise
 from services.errors import DomainError, NotFound
 
@@ -107,7 +107,7 @@ def _detail(session: Session, member: Staff, appeal: Appeal, *, error: str | Non
         original=original,
         attachments=attachments,
         timeline=workflow.timeline(session, appeal, audience="staff"),
-        actions=allowed_actions(member, appeal),
+        actions=workflow.allowed_actions(member, appeal),
         svg=_grid_svg(grid, appeal),
         staff_names=staff_names,
         event_labels=EVENT_LABELS,
@@ -202,6 +202,11 @@ def _step(session: Session, member: Staff, appeal: Appeal, action: str) -> None:
             raise _FormError("请选择结案方式。")
         note = _text("note", required=code in ("unresolved", "referred"), high=1000, label="结案说明")
         workflow.close(session, appeal, actor=actor, code=code, note=note)
+    elif action == "attach":
+        upload = request.files.get("photo")
+        data = upload.read(MAX_PHOTO_BYTES + 1) if upload is not None else b""
+        note = _text("note", required=False, high=500, label="照片说明")
+        attach_photo(session, appeal, actor=actor, directory=media_dir(), data=data, note=note)
     elif action == "recategorise":
         category = form.get("category", "")
         if category not in {c.code for c in CATEGORIES}:
@@ -219,7 +224,7 @@ def appeal_action(public_id: str, action: str) -> Any:
     session = db_session()
     member = staff()
     appeal = load(session, member, public_id, for_update=True)
-    if action not in allowed_actions(member, appeal) or action == "attach":
+    if action not in workflow.allowed_actions(member, appeal):
         body = _detail(
             session, member, appeal, error="这一步现在不能由您办理（状态已变化或不属于您的职责）。", status=409
         )
@@ -239,3 +244,21 @@ def appeal_action(public_id: str, action: str) -> Any:
     record(action, "appeal", appeal.public_id, status=appeal.status)
     commit_and_enqueue(session)
     return redirect(url_for("console_pages.appeal_page", public_id=public_id) + "#timeline", code=303)
+
+
+@bp.get("/appeals/<public_id>/photos/<int:attachment_id>")
+@signed_in
+def appeal_photo(public_id: str, attachment_id: int) -> Any:
+    """A photo kept with the appeal, for staff who may see the appeal (never cached by shared caches)."""
+    session = db_session()
+    appeal = load(session, staff(), public_id)
+    attachment = session.get(AppealAttachment, attachment_id)
+    if attachment is None or attachment.appeal_id != appeal.id:
+        raise PageError(404, "没有这张照片。")
+    try:
+        path, mimetype = stored_file(media_dir(), attachment)
+    except NotFound as e:
+        raise PageError(404, e.message) from e
+    response = send_file(path, mimetype=mimetype, max_age=0, conditional=True)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

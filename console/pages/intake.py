@@ -8,10 +8,12 @@ from typing import Any
 from flask import redirect, request, url_for
 from sqlalchemy import select
 
-from console.pages.web import bp, page, record, signed_in, staff
+from console.pages.web import bp, media_dir, page, record, signed_in, staff
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from models.org import Building, Estate
+from services.appeals.photos import MAX_PHOTO_BYTES, PhotoRefused, attach_photo
+from services.appeals.records import Actor
 from services.console.intake import CHANNELS, GRID_ROLES, file_on_behalf
 from services.errors import DomainError
 
@@ -69,12 +71,17 @@ def intake_submit() -> Any:
         db_session().rollback()
         return body
     session = db_session()
+    upload = request.files.get("photo")
+    photo = upload.read(MAX_PHOTO_BYTES + 1) if upload is not None and upload.filename else b""
     try:
         appeal = file_on_behalf(session, member, channel=channel, text=text, building_id=int(raw_building),
                                 phone=phone, name=name)  # fmt: skip
+        if photo:  # in the same transaction: a refused photo files nothing
+            attach_photo(session, appeal, actor=Actor("staff", member.id, member.role), directory=media_dir(),
+                         data=photo, note="代录时上传")  # fmt: skip
     except DomainError as e:
         session.rollback()
-        body = _form({"building_id": e.message}, e.status)
+        body = _form({"photo" if isinstance(e, PhotoRefused) else "building_id": e.message}, e.status)
         session.rollback()
         return body
     record("intake", "appeal", appeal.public_id, channel=channel)

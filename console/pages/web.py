@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, url_for
@@ -58,6 +59,10 @@ ROLE_LABELS = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Forms that carry a photo may be larger than the app-wide body limit (the webhook's and the APIs' 64 KB).
+PHOTO_FORMS = {"console_pages.appeal_action", "console_pages.intake_submit"}
+PHOTO_FORM_LIMIT = 6 * 1024 * 1024  # one photo (services.appeals.photos.MAX_PHOTO_BYTES) and the form around it
 
 # A member unit's 兼职委员 (role member_unit) sees only the pages opened to units (`open_to_units`): the unit's
 # resources, orders, projects and evaluations, and its own sessions. Every other page refuses it with a 403 page.
@@ -279,6 +284,18 @@ def _security_headers(response: Response) -> Response:
         if not request.path.startswith("/console/static"):
             response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.url_value_preprocessor
+def _allow_photo_forms(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Raise the body limit for the forms that upload a photo, before CSRF protection reads the form."""
+    if endpoint in PHOTO_FORMS:
+        request.max_content_length = PHOTO_FORM_LIMIT
+
+
+def media_dir() -> Path:
+    """Where the console keeps uploaded photos: the instance's media folder."""
+    return Path(current_app.instance_path) / "media"
 
 
 def install(app: Flask) -> None:

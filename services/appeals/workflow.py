@@ -712,6 +712,31 @@ def add_attachment(
     return attachment
 
 
+def allowed_actions(staff: Staff, appeal: Appeal) -> list[str]:
+    """The steps this staff member may take on the appeal now (the API's `allowed_actions`, the page's buttons)."""
+    actions: list[str] = []
+    handler = is_handler(staff, appeal)
+    coordinator = staff.role in DISPATCH_ROLES
+    if handler and appeal.status == "dispatched":
+        actions.append("accept")
+    if handler and appeal.status == "accepted":
+        actions.append("start")
+    if handler and appeal.status in WORKING:
+        actions.append("return")
+    if handler and appeal.status == "in_progress":
+        actions.append("resolve")
+    needs_arbitration = appeal.status == "returned" and appeal.return_count >= ARBITRATION_AFTER_RETURNS
+    if coordinator and appeal.status in ("received", "triaged", "returned") and not needs_arbitration:
+        actions.append("dispatch")
+    if staff.role in ARBITRATION_ROLES and appeal.status == "returned":
+        actions.append("arbitrate")
+    if coordinator and appeal.status != "closed":
+        actions += ["close", "recategorise"]
+    if appeal.status != "closed":
+        actions += ["note", "attach"]
+    return actions
+
+
 # ---------------------------------------------------------------- the reminder / escalation ladder
 
 _LADDER_TEXT = {
