@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra import clock
@@ -21,7 +22,7 @@ from models.messages import OutboundMessage
 from models.resident import Resident
 from models.staff import Staff
 from services.notifications import notify
-from services.notifications.notify import Attempt, AttemptResult, NotifySettings
+from services.notifications.notify import Attempt, AttemptResult, DeliveryInFlight, NotifySettings
 from wechat.client import (
     QUOTA_EXCEEDED,
     SUBSCRIBE_REFUSED,
@@ -200,3 +201,48 @@ def deliver_to_staff(
     )
     reason = "staff not found" if staff is None else "staff inactive, without openid, or no staff template"
     return _deliver(session, ledger, attempts, settings, reason=reason)
+
+
+def deliver_to_residents(
+    resident_ids: list[int],
+    text: str,
+    key: str,
+    related_type: str | None = None,
+    related_id: int | None = None,
+) -> dict[str, int]:
+    """Deliver one chunk of a broadcast: each recipient once, in order, exactly as `deliver_to_resident` would.
+
+    A chunk run again (RQ's retry, or its maintenance after a worker died mid-chunk) skips every recipient the
+    ledger already settled, in one SELECT; a recipient whose send another run still holds is left for the
+    retry this job raises at the end, after the rest of the chunk went out. WeChat unavailable, or a retryable
+    error such as the daily quota, stops the chunk and propagates (RQ retries it later).
+    """
+    session = db_session()
+    keys = {rid: notify.resident_ledger_key(rid, key) for rid in resident_ids}
+    settled = set(
+        session.scalars(
+            select(OutboundMessage.idempotency_key).where(
+                OutboundMessage.idempotency_key.in_(list(keys.values())),
+                OutboundMessage.status.in_(("sent", "uncertain")),
+            )
+        )
+    )
+    todo = [rid for rid in resident_ids if keys[rid] not in settled]
+    # One SELECT for the chunk's residents: deliver_to_resident then finds each in the session (no per-row read).
+    if todo:
+        session.scalars(select(Resident).where(Resident.id.in_(todo))).all()
+    outcomes: dict[str, int] = {"already-settled": len(resident_ids) - len(todo)} if settled else {}
+    held: list[int] = []
+    for rid in todo:
+        try:
+            outcome = deliver_to_resident(rid, text, key, None, related_type, related_id)
+        except DeliveryInFlight:
+            session.commit()  # the claim wrote nothing; end its transaction (and its row lock)
+            held.append(rid)
+            continue
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    session.commit()
+    if held:
+        raise DeliveryInFlight(f"broadcast {key}: {len(held)} recipient(s) being delivered by another run")
+    log.info("broadcast %s: %d recipient(s): %s", key, len(resident_ids), outcomes)
+    return outcomes

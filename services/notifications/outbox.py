@@ -6,6 +6,7 @@ arrives, the row stays here and `jobs.outbox.sweep_outbox` enqueues it when Redi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from models.outbox import PendingJob
 
 _SESSION_KEY = "hongguan.outbox.new"
+_ROWS_PER_INSERT = 200  # 7 parameters a row: well under SQLite's limit of bound parameters per statement
 
 
 def defer(
@@ -37,6 +39,18 @@ def defer(
         stmt = sqlite_insert(PendingJob).values(**values).on_conflict_do_nothing(index_elements=["job_id"])
     session.execute(stmt)
     session.info.setdefault(_SESSION_KEY, []).append(job_id)
+
+
+def defer_many(session: Session, func: str, calls: Sequence[tuple[str, list[Any]]], *, queue: str = "default") -> None:
+    """Record many `func(*args)` calls, given as (job_id, args), in one INSERT; job ids already recorded are ignored."""
+    if not calls:
+        return
+    values = [{"job_id": job_id, "func": func, "args": list(args), "kwargs": {}, "queue": queue} for job_id, args in calls]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(values), _ROWS_PER_INSERT):
+        stmt = insert(PendingJob).values(values[start : start + _ROWS_PER_INSERT])
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["job_id"]))
+    session.info.setdefault(_SESSION_KEY, []).extend(job_id for job_id, _ in calls)
 
 
 def deferred_job_ids(session: Session) -> list[str]:
