@@ -9,6 +9,7 @@ again, and neither is one whose delivery is `uncertain` (DeliveryUncertain: WeCh
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -18,10 +19,11 @@ from sqlalchemy.orm import Session
 from infra import clock
 from infra.privacy import pseudonym
 from infra.web import db_session
+from jobs.queue import enqueue
 from models.messages import OutboundMessage
 from models.resident import Resident
 from models.staff import Staff
-from services.notifications import notify
+from services.notifications import notify, outbox
 from services.notifications.notify import Attempt, AttemptResult, DeliveryInFlight, NotifySettings
 from wechat.client import (
     QUOTA_EXCEEDED,
@@ -36,6 +38,13 @@ from wechat.client import (
 )
 
 log = logging.getLogger(__name__)
+
+# A broadcast chunk handed to RQ this long ago and not done was lost with a worker (RQ's own maintenance retries
+# an abandoned job within about ten minutes; this catches one it dropped). Chunks older than a day are left:
+# the notice is stale by then. Each chunk is resumed at most this many times.
+BROADCAST_STUCK_AFTER = timedelta(minutes=15)
+BROADCAST_RESUME_WITHIN = timedelta(days=1)
+BROADCAST_MAX_RESUMES = 5
 
 # Errors that may heal by themselves (a token race, the daily quota): let RQ retry later.
 RETRYABLE_ERRCODES = TOKEN_ERRCODES | {QUOTA_EXCEEDED}
@@ -209,6 +218,7 @@ def deliver_to_residents(
     key: str,
     related_type: str | None = None,
     related_id: int | None = None,
+    chunk: int = 0,
 ) -> dict[str, int]:
     """Deliver one chunk of a broadcast: each recipient once, in order, exactly as `deliver_to_resident` would.
 
@@ -241,8 +251,37 @@ def deliver_to_residents(
             held.append(rid)
             continue
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    session.commit()
     if held:
+        session.commit()
         raise DeliveryInFlight(f"broadcast {key}: {len(held)} recipient(s) being delivered by another run")
+    outbox.mark_done(session, notify.broadcast_job_id(key, chunk), clock.now())
+    session.commit()
     log.info("broadcast %s: %d recipient(s): %s", key, len(resident_ids), outcomes)
     return outcomes
+
+
+def resume_broadcasts(limit: int = 200) -> int:
+    """Cron job: hand RQ again every broadcast chunk still not done long after it was handed over; how many.
+
+    The chunk's job id is reused (replacing a job that is neither running nor waiting) and the chunk skips
+    every recipient already settled, so a resumed chunk sends only to those it had not reached.
+    """
+    session = db_session()
+    now = clock.now()
+    rows = outbox.undone(
+        session,
+        notify.BROADCAST_JOB,
+        handed_before=now - BROADCAST_STUCK_AFTER,
+        since=now - BROADCAST_RESUME_WITHIN,
+        max_attempts=BROADCAST_MAX_RESUMES,
+        limit=limit,
+    )
+    calls = [(row.job_id, list(row.args), row.queue) for row in rows]
+    for row in rows:
+        row.attempts += 1
+    session.commit()
+    for job_id, args, queue in calls:
+        enqueue(notify.BROADCAST_JOB, *args, job_id=job_id, queue=queue, replace_idle=True)
+    if calls:
+        log.warning("re-enqueued %d broadcast chunk(s) whose job was lost", len(calls))
+    return len(calls)

@@ -229,7 +229,7 @@ def notify_residents(
     related_type, related_id = related or (None, None)
     ids = sorted(set(resident_ids))
     calls = [
-        (broadcast_job_id(key, n), [ids[start : start + chunk], text, key, related_type, related_id])
+        (broadcast_job_id(key, n), [ids[start : start + chunk], text, key, related_type, related_id, n])
         for n, start in enumerate(range(0, len(ids), chunk))
     ]
     defer_many(session, BROADCAST_JOB, calls, queue=BROADCAST_QUEUE)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -45,7 +45,9 @@ def defer_many(session: Session, func: str, calls: Sequence[tuple[str, list[Any]
     """Record many `func(*args)` calls, given as (job_id, args), in one INSERT; job ids already recorded are ignored."""
     if not calls:
         return
-    values = [{"job_id": job_id, "func": func, "args": list(args), "kwargs": {}, "queue": queue} for job_id, args in calls]
+    values = [
+        {"job_id": job_id, "func": func, "args": list(args), "kwargs": {}, "queue": queue} for job_id, args in calls
+    ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for start in range(0, len(values), _ROWS_PER_INSERT):
         stmt = insert(PendingJob).values(values[start : start + _ROWS_PER_INSERT])
@@ -66,6 +68,26 @@ def keep_new_job_ids(session: Session, job_ids: list[str]) -> None:
 def take_new_job_ids(session: Session) -> list[str]:
     """Job ids deferred in this session since the last call (for the after-commit enqueue)."""
     return session.info.pop(_SESSION_KEY, [])
+
+
+def mark_done(session: Session, job_id: str, now: datetime) -> None:
+    """Note that the job recorded under `job_id` finished its work (the resume sweep then leaves it alone)."""
+    session.execute(update(PendingJob).where(PendingJob.job_id == job_id).values(done_at=now))
+
+
+def undone(
+    session: Session, func: str, *, handed_before: datetime, since: datetime, max_attempts: int, limit: int
+) -> list[PendingJob]:
+    """Rows of `func` handed to RQ before `handed_before` (and recorded after `since`) whose job never said done."""
+    stmt = (
+        select(PendingJob)
+        .where(PendingJob.func == func, PendingJob.done_at.is_(None))
+        .where(PendingJob.enqueued_at < handed_before, PendingJob.created_at >= since)
+        .where(PendingJob.attempts < max_attempts)
+        .order_by(PendingJob.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
 
 
 def due(session: Session, now: datetime, limit: int = 500) -> list[PendingJob]:

@@ -47,6 +47,26 @@ def test_notify_resident_defers_one_job_per_key(session, clock):
     assert job.job_id == notify.job_id_for(notify.resident_ledger_key(r.id, "appeal-7-dispatched"))
 
 
+def test_a_broadcast_is_recorded_as_one_outbox_row_per_chunk_of_recipients(session, clock):
+    ids = [resident(session, openid=f"oBroadcast{i:04d}").id for i in range(7)]
+    shuffled = [ids[3], ids[0], *ids[4:], ids[1], ids[2], ids[0]]  # any order, one repeated
+    assert (
+        notify.notify_residents(session, shuffled, "【紧急通知】停水", key="notice-9", related=("notice", 9), chunk=3)
+        == 7
+    )
+    # Recorded again (a retried request, a second publication call): nothing new.
+    notify.notify_residents(session, ids, "【紧急通知】停水", key="notice-9", related=("notice", 9), chunk=3)
+    session.commit()
+    rows = session.scalars(select(PendingJob).order_by(PendingJob.id)).all()
+    assert [r.func for r in rows] == [notify.BROADCAST_JOB] * 3
+    assert [r.args[0] for r in rows] == [ids[0:3], ids[3:6], ids[6:7]]  # ascending ids, each once
+    assert all(r.args[1:] == ["【紧急通知】停水", "notice-9", "notice", 9, n] for n, r in enumerate(rows))
+    assert [r.job_id for r in rows] == [notify.broadcast_job_id("notice-9", n) for n in range(3)]
+    assert all(JOB_ID_PATTERN.fullmatch(r.job_id) for r in rows)
+    assert {r.queue for r in rows} == {notify.BROADCAST_QUEUE}
+    assert notify.broadcast_job_id("notice-9", 0) != notify.broadcast_job_id("notice-90", 0)
+
+
 def test_notify_resident_refuses_bad_input(session):
     r = resident(session)
     with pytest.raises(NotFound):
