@@ -93,7 +93,8 @@ def _deliver(
                 session.commit()
                 log.info("notify %s: no %s grant for %s", key, attempt.channel, pseudonym(attempt.openid))
                 continue
-        notify.mark_calling(session, ledger, attempt)
+        if not notify.is_marked(ledger, attempt):
+            notify.mark_calling(session, ledger, attempt)
         session.commit()
         try:
             response = _send(attempt)
@@ -146,6 +147,13 @@ def _deliver(
     return "undelivered"
 
 
+def _first_call(attempts: list[Attempt]) -> Attempt | None:
+    """The call a new claim can name at once: the first attempt, unless it needs a grant taken first."""
+    if attempts and attempts[0].channel not in notify.GRANTED_CHANNELS:
+        return attempts[0]
+    return None
+
+
 def _not_again(session: Session, ledger_key: str) -> str:
     """The claim found the notification sent, or its delivery uncertain: nothing is sent again."""
     row = notify.delivery_status(session, ledger_key)
@@ -168,9 +176,6 @@ def deliver_to_resident(
     session = db_session()
     ledger_key = notify.resident_ledger_key(resident_id, key)
     now = clock.now()
-    ledger = notify.claim_delivery(session, ledger_key, now=now, related=(related_type, related_id))
-    if ledger is None:
-        return _not_again(session, ledger_key)
     resident = session.get(Resident, resident_id)
     attempts = (
         notify.plan_resident(
@@ -179,6 +184,11 @@ def deliver_to_resident(
         if resident is not None
         else []
     )
+    ledger = notify.claim_delivery(
+        session, ledger_key, now=now, related=(related_type, related_id), calling=_first_call(attempts)
+    )
+    if ledger is None:
+        return _not_again(session, ledger_key)
     # _deliver commits the claim together with the first call it marks, before WeChat is called.
     reason = "resident not found" if resident is None else "no channel can reach the resident"
     return _deliver(session, ledger, attempts, settings, resident_id=resident_id, reason=reason)
@@ -197,9 +207,6 @@ def deliver_to_staff(
     settings = NotifySettings.from_config(current_app.config)
     session = db_session()
     ledger_key = notify.staff_ledger_key(staff_id, key)
-    ledger = notify.claim_delivery(session, ledger_key, now=clock.now(), related=(related_type, related_id))
-    if ledger is None:
-        return _not_again(session, ledger_key)
     staff = session.get(Staff, staff_id)
     attempts = (
         notify.plan_staff(
@@ -208,6 +215,11 @@ def deliver_to_staff(
         if staff is not None
         else []
     )
+    ledger = notify.claim_delivery(
+        session, ledger_key, now=clock.now(), related=(related_type, related_id), calling=_first_call(attempts)
+    )
+    if ledger is None:
+        return _not_again(session, ledger_key)
     reason = "staff not found" if staff is None else "staff inactive, without openid, or no staff template"
     return _deliver(session, ledger, attempts, settings, reason=reason)
 

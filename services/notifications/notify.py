@@ -525,8 +525,13 @@ def claim_delivery(
     *,
     now: datetime,
     related: tuple[str | None, int | None] = (None, None),
+    calling: Attempt | None = None,
 ) -> OutboundMessage | None:
     """Claim the keyed ledger row before calling WeChat; None when it was sent or its delivery is uncertain.
+
+    `calling`: the call the caller will make first, written into a new row by the same INSERT (what
+    `mark_calling` would write next: one UPDATE fewer). A row claimed again says channel `pending` instead, and
+    the caller marks its call as usual; `is_marked` tells which.
 
     Raises DeliveryInFlight when another run claimed it moments ago. A claim older than IN_FLIGHT_STALE
     belongs to a run that died: if it had not started a call yet (channel still `pending`) it is taken
@@ -536,10 +541,10 @@ def claim_delivery(
     stmt = (
         _insert(session)(OutboundMessage)
         .values(
-            channel="pending",
-            openid="",
-            template_id=None,
-            payload={},
+            channel=calling.channel if calling else "pending",
+            openid=calling.openid if calling else "",
+            template_id=calling.template_id if calling else None,
+            payload=calling.payload() if calling else {},
             idempotency_key=ledger_key,
             status="sending",
             errcode=0,
@@ -582,6 +587,16 @@ def claim_delivery(
     row.created_at = now  # on the keyed row, created_at is when the current attempt started
     session.flush()
     return row
+
+
+def is_marked(ledger: OutboundMessage, attempt: Attempt) -> bool:
+    """The claimed row already names this call (claim_delivery wrote it): no mark_calling needed."""
+    return (
+        ledger.channel == attempt.channel
+        and ledger.openid == attempt.openid
+        and ledger.template_id == attempt.template_id
+        and ledger.payload == attempt.payload()
+    )
 
 
 def mark_calling(session: Session, ledger: OutboundMessage, attempt: Attempt) -> None:

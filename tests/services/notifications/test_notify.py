@@ -303,3 +303,17 @@ def test_a_claim_abandoned_mid_send_is_taken_over_when_stale(session, clock):
     session.commit()
     assert notify.delivery_status(session, key).channel == "none"
     assert notify.delivery_status(session, key).errmsg == "staff not found"
+
+
+def test_a_new_claim_names_its_first_call_in_the_insert_and_a_reclaim_does_not(session, clock):
+    call = notify.Attempt("custom", "oFirstCall01", None, {"text": "停水通知"})
+    key = "resident-1:first-call"
+    row = notify.claim_delivery(session, key, now=clock_module.now(), calling=call)
+    assert (row.status, row.channel, row.openid, row.payload) == ("sending", "custom", "oFirstCall01", call.payload())
+    assert notify.is_marked(row, call)  # the job commits and calls WeChat with no UPDATE in between
+    notify.finish_delivery(session, row, [AttemptResult(call, -1, "unavailable")], sent=False)
+    session.commit()
+    again = notify.claim_delivery(session, key, now=clock_module.now(), calling=call)
+    assert (again.id, again.channel) == (row.id, "pending")  # taken up again: the call is marked as before
+    assert not notify.is_marked(again, call)
+    session.rollback()
