@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from infra import clock
@@ -241,18 +240,10 @@ def deliver_to_residents(
     """
     session = db_session()
     keys = {rid: notify.resident_ledger_key(rid, key) for rid in resident_ids}
-    settled = set(
-        session.scalars(
-            select(OutboundMessage.idempotency_key).where(
-                OutboundMessage.idempotency_key.in_(list(keys.values())),
-                OutboundMessage.status.in_(("sent", "uncertain")),
-            )
-        )
-    )
+    settled = notify.settled_keys(session, list(keys.values()))
     todo = [rid for rid in resident_ids if keys[rid] not in settled]
     # One SELECT for the chunk's residents: deliver_to_resident then finds each in the session (no per-row read).
-    if todo:
-        session.scalars(select(Resident).where(Resident.id.in_(todo))).all()
+    notify.load_residents(session, todo)
     outcomes: dict[str, int] = {"already-settled": len(resident_ids) - len(todo)} if settled else {}
     held: list[int] = []
     for rid in todo:

@@ -658,6 +658,22 @@ def finish_delivery(
     session.flush()
 
 
+def settled_keys(session: Session, ledger_keys: Sequence[str]) -> set[str]:
+    """Which of these ledger keys are settled for good (sent, or uncertain: never sent again)."""
+    if not ledger_keys:
+        return set()
+    stmt = select(OutboundMessage.idempotency_key).where(
+        OutboundMessage.idempotency_key.in_(list(ledger_keys)), OutboundMessage.status.in_(("sent", "uncertain"))
+    )
+    return {k for k in session.scalars(stmt) if k is not None}
+
+
+def load_residents(session: Session, resident_ids: Sequence[int]) -> None:
+    """Load these residents into the session in one SELECT (later `session.get` calls find them there)."""
+    if resident_ids:
+        session.scalars(select(Resident).where(Resident.id.in_(list(resident_ids)))).all()
+
+
 def delivery_status(session: Session, ledger_key: str) -> OutboundMessage | None:
     """The keyed ledger row of a notification (None before its job ran)."""
     return session.scalar(select(OutboundMessage).where(OutboundMessage.idempotency_key == ledger_key))
