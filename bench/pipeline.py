@@ -101,7 +101,7 @@ def _pct(values: list[float], p: float) -> float:
 class Stack:
     """PostgreSQL, Redis, the sandbox, web instances, the scheduler and workers, all on loopback."""
 
-    def __init__(self, scale: int) -> None:
+    def __init__(self, scale: int, settings: dict[str, str] | None = None) -> None:
         from infra.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
@@ -127,6 +127,7 @@ class Stack:
             "HONGGUAN_MINIAPP_APPID": sb.DEFAULT_MINIAPP_APPID, "HONGGUAN_MINIAPP_SECRET": sb.DEFAULT_MINIAPP_SECRET,
             "HONGGUAN_WECHAT_TOKEN": TOKEN, "HONGGUAN_WECHAT_AES_KEY": self.aes_key,
             "HONGGUAN_WECHAT_ACCOUNT_ID": ACCOUNT,
+            **{f"HONGGUAN_{k}": v for k, v in (settings or {}).items()},
         }  # fmt: skip
         self._schema()
         self.web_ports = [free_port() for _ in range(scale)]

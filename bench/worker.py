@@ -8,8 +8,10 @@ The rate is N over the time from the first job's start to the last job's end (RQ
 worker's start-up and teardown are left out; CPU is the worker process's (and its work horses') per message.
 
 Run: .venv/bin/python bench/worker.py [--messages 300] [--modes fork,inprocess] [--database sqlite|postgres]
-     [--residents 50] [--profile out.prof]
-(`--profile` runs the in-process drain under cProfile and prints the top functions by cumulative time.)
+     [--residents 50] [--profile out.prof] [--count-sql]
+(`--profile` runs the in-process drain under cProfile and prints the top functions by cumulative time.
+`--count-sql` counts the SQL statements and commits the in-process drain sends to the database, per handled
+message, by the innermost hongguan module that issued them: an SQLAlchemy event hook in this script only.)
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +42,49 @@ def _cpu() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run(mode: str, n: int, profile: str | None = None, database: str = "sqlite", residents: int = 50) -> dict[str, Any]:
+class SqlCounter:
+    """Counts statements and commits on an engine by the innermost services/jobs/bot module on the stack."""
+
+    def __init__(self) -> None:
+        self.statements: Counter[str] = Counter()
+        self.commits: Counter[str] = Counter()
+        self.kinds: Counter[tuple[str, str]] = Counter()
+        self.shapes: Counter[tuple[str, str]] = Counter()  # (module, the statement's first 90 characters)
+
+    @staticmethod
+    def stage() -> str:
+        frame = sys._getframe(2)
+        while frame is not None:
+            module = frame.f_globals.get("__name__", "")
+            if module.startswith(("services.", "jobs.", "bot.")):
+                return module
+            frame = frame.f_back
+        return "(other)"
+
+    def attach(self, engine: Any) -> None:
+        """Listen on `engine` (the events fire in this process only)."""
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _statement(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            where = self.stage()
+            self.statements[where] += 1
+            self.kinds[(where, statement.split(None, 1)[0].upper())] += 1
+            self.shapes[(where, " ".join(statement.split())[:90])] += 1
+
+        @event.listens_for(engine, "commit")
+        def _commit(conn: Any) -> None:
+            self.commits[self.stage()] += 1
+
+
+def run(
+    mode: str,
+    n: int,
+    profile: str | None = None,
+    database: str = "sqlite",
+    residents: int = 50,
+    counter: SqlCounter | None = None,
+) -> dict[str, Any]:
     """Store n messages, drain them with one worker of `mode`; return the figures (and a cProfile dump)."""
     import sqlalchemy as sa
     from rq.registry import FinishedJobRegistry
@@ -104,6 +149,8 @@ def run(mode: str, n: int, profile: str | None = None, database: str = "sqlite",
             queues = [get_queue(q) for q in QUEUES]
         worker_class = HongguanWorker if mode == "fork" else HongguanSimpleWorker
         worker = worker_class(queues, connection=get_redis(app), app=app)
+        if counter is not None:
+            counter.attach(get_db(app).engine)
         cpu0 = _cpu()
         if profile and mode != "fork":  # a work horse's time would not reach this process's profiler
             import cProfile
@@ -139,9 +186,14 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--residents", type=int, default=50, help="distinct senders (each new one is created)")
     parser.add_argument("--profile", help="write a cProfile dump of the in-process drain to this file")
+    parser.add_argument("--count-sql", action="store_true", help="count SQL statements per message, by module")
     args = parser.parse_args()
     logging.disable(logging.INFO)  # RQ's per-job lines would be most of the output
-    rows = [run(mode, args.messages, args.profile, args.database, args.residents) for mode in args.modes.split(",")]
+    counter = SqlCounter() if args.count_sql else None
+    rows = [
+        run(mode, args.messages, args.profile, args.database, args.residents, counter if mode != "fork" else None)
+        for mode in args.modes.split(",")
+    ]
     print(
         f"\nOne RQ worker draining {args.messages} stored messages from {args.residents} residents ({args.database}, "
         "sandbox in its own process)"
@@ -153,6 +205,21 @@ def main() -> None:
         print(f"| {r['mode']} | {r['handled']} | {r['jobs']} | {r['jobs'] / max(r['handled'], 1):.2f} | "
               f"{r['seconds']:.2f} | {r['rate']:.1f} | {r['cpu_ms']:.1f} |")  # fmt: skip
     print(f"\nload average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (the machine is shared)")
+    if counter is not None:
+        handled = next(r["handled"] for r in rows if r["mode"] != "fork")
+        print(f"\nSQL per handled message ({handled} handled), by the innermost module that issued it")
+        print("| module | statements | commits | of which SELECT / INSERT / UPDATE / DELETE |")
+        print("|---|---:|---:|---|")
+        for where, count in counter.statements.most_common():
+            kinds = " / ".join(
+                f"{counter.kinds[(where, k)] / handled:.2f}" for k in ("SELECT", "INSERT", "UPDATE", "DELETE")
+            )
+            print(f"| {where} | {count / handled:.2f} | {counter.commits[where] / handled:.2f} | {kinds} |")
+        total = sum(counter.statements.values()) / handled
+        print(f"| all | {total:.2f} | {sum(counter.commits.values()) / handled:.2f} | |")
+        print("\nThe most frequent statements (per handled message)")
+        for (where, shape), count in counter.shapes.most_common(30):
+            print(f"- {count / handled:.2f} {where}: `{shape}`")
     if args.profile:
         import pstats
 

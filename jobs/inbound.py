@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, aliased
 
 from bot import handlers
 from bot.inbound import FAILED, JOB, QUEUED, UNREADABLE, job_id_for
@@ -42,16 +42,16 @@ def process_inbound(inbound_id: int) -> str:
     handled message is skipped, and the answer is recorded once per message (`notify_resident` key).
     """
     session = db_session()
-    row = session.get(InboundMessage, inbound_id)
-    if row is None:
-        session.commit()
-        return "missing"
-    ids: list[int] = []
-    if row.status == QUEUED:
-        earlier = select(InboundMessage.id).where(
-            InboundMessage.openid == row.openid, InboundMessage.status == QUEUED, InboundMessage.id < inbound_id
-        )
-        ids = list(session.scalars(earlier.order_by(InboundMessage.id)))
+    # The sender's earlier queued messages, found in one statement from this message's own row (none when it
+    # is missing or no longer queued; _process_one then says which).
+    this = aliased(InboundMessage)
+    earlier = (
+        select(InboundMessage.id)
+        .join(this, and_(this.id == inbound_id, this.status == QUEUED, this.openid == InboundMessage.openid))
+        .where(InboundMessage.status == QUEUED, InboundMessage.id < inbound_id)
+        .order_by(InboundMessage.id)
+    )
+    ids = list(session.scalars(earlier))
     session.commit()  # end the read: on SQLite every transaction holds the write lock
     for earlier_id in ids:
         _process_one(session, earlier_id)

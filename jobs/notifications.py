@@ -9,6 +9,7 @@ again, and neither is one whose delivery is `uncertain` (DeliveryUncertain: WeCh
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
@@ -17,11 +18,12 @@ from sqlalchemy.orm import Session
 from infra import clock
 from infra.privacy import pseudonym
 from infra.web import db_session
+from jobs.queue import enqueue
 from models.messages import OutboundMessage
 from models.resident import Resident
 from models.staff import Staff
-from services.notifications import notify
-from services.notifications.notify import Attempt, AttemptResult, NotifySettings
+from services.notifications import notify, outbox
+from services.notifications.notify import Attempt, AttemptResult, DeliveryInFlight, NotifySettings
 from wechat.client import (
     QUOTA_EXCEEDED,
     SUBSCRIBE_REFUSED,
@@ -35,6 +37,13 @@ from wechat.client import (
 )
 
 log = logging.getLogger(__name__)
+
+# A broadcast chunk handed to RQ this long ago and not done was lost with a worker (RQ's own maintenance retries
+# an abandoned job within about ten minutes; this catches one it dropped). Chunks older than a day are left:
+# the notice is stale by then. Each chunk is resumed at most this many times.
+BROADCAST_STUCK_AFTER = timedelta(minutes=15)
+BROADCAST_RESUME_WITHIN = timedelta(days=1)
+BROADCAST_MAX_RESUMES = 5
 
 # Errors that may heal by themselves (a token race, the daily quota, the per-minute cap): let RQ retry later.
 # 45011 "api minute-quota reach limit, must slower, retry next minute" (wechat-protocol.md §9.6).
@@ -85,7 +94,8 @@ def _deliver(
                 session.commit()
                 log.info("notify %s: no %s grant for %s", key, attempt.channel, pseudonym(attempt.openid))
                 continue
-        notify.mark_calling(session, ledger, attempt)
+        if not notify.is_marked(ledger, attempt):
+            notify.mark_calling(session, ledger, attempt)
         session.commit()
         try:
             response = _send(attempt)
@@ -138,6 +148,13 @@ def _deliver(
     return "undelivered"
 
 
+def _first_call(attempts: list[Attempt]) -> Attempt | None:
+    """The call a new claim can name at once: the first attempt, unless it needs a grant taken first."""
+    if attempts and attempts[0].channel not in notify.GRANTED_CHANNELS:
+        return attempts[0]
+    return None
+
+
 def _not_again(session: Session, ledger_key: str) -> str:
     """The claim found the notification sent, or its delivery uncertain: nothing is sent again."""
     row = notify.delivery_status(session, ledger_key)
@@ -160,9 +177,6 @@ def deliver_to_resident(
     session = db_session()
     ledger_key = notify.resident_ledger_key(resident_id, key)
     now = clock.now()
-    ledger = notify.claim_delivery(session, ledger_key, now=now, related=(related_type, related_id))
-    if ledger is None:
-        return _not_again(session, ledger_key)
     resident = session.get(Resident, resident_id)
     attempts = (
         notify.plan_resident(
@@ -171,6 +185,11 @@ def deliver_to_resident(
         if resident is not None
         else []
     )
+    ledger = notify.claim_delivery(
+        session, ledger_key, now=now, related=(related_type, related_id), calling=_first_call(attempts)
+    )
+    if ledger is None:
+        return _not_again(session, ledger_key)
     # _deliver commits the claim together with the first call it marks, before WeChat is called.
     reason = "resident not found" if resident is None else "no channel can reach the resident"
     return _deliver(session, ledger, attempts, settings, resident_id=resident_id, reason=reason)
@@ -189,9 +208,6 @@ def deliver_to_staff(
     settings = NotifySettings.from_config(current_app.config)
     session = db_session()
     ledger_key = notify.staff_ledger_key(staff_id, key)
-    ledger = notify.claim_delivery(session, ledger_key, now=clock.now(), related=(related_type, related_id))
-    if ledger is None:
-        return _not_again(session, ledger_key)
     staff = session.get(Staff, staff_id)
     attempts = (
         notify.plan_staff(
@@ -200,5 +216,77 @@ def deliver_to_staff(
         if staff is not None
         else []
     )
+    ledger = notify.claim_delivery(
+        session, ledger_key, now=clock.now(), related=(related_type, related_id), calling=_first_call(attempts)
+    )
+    if ledger is None:
+        return _not_again(session, ledger_key)
     reason = "staff not found" if staff is None else "staff inactive, without openid, or no staff template"
     return _deliver(session, ledger, attempts, settings, reason=reason)
+
+
+def deliver_to_residents(
+    resident_ids: list[int],
+    text: str,
+    key: str,
+    related_type: str | None = None,
+    related_id: int | None = None,
+    chunk: int = 0,
+) -> dict[str, int]:
+    """Deliver one chunk of a broadcast: each recipient once, in order, exactly as `deliver_to_resident` would.
+
+    A chunk run again (RQ's retry, or its maintenance after a worker died mid-chunk) skips every recipient the
+    ledger already settled, in one SELECT; a recipient whose send another run still holds is left for the
+    retry this job raises at the end, after the rest of the chunk went out. WeChat unavailable, or a retryable
+    error such as the daily quota, stops the chunk and propagates (RQ retries it later).
+    """
+    session = db_session()
+    keys = {rid: notify.resident_ledger_key(rid, key) for rid in resident_ids}
+    settled = notify.settled_keys(session, list(keys.values()))
+    todo = [rid for rid in resident_ids if keys[rid] not in settled]
+    # One SELECT for the chunk's residents: deliver_to_resident then finds each in the session (no per-row read).
+    notify.load_residents(session, todo)
+    outcomes: dict[str, int] = {"already-settled": len(resident_ids) - len(todo)} if settled else {}
+    held: list[int] = []
+    for rid in todo:
+        try:
+            outcome = deliver_to_resident(rid, text, key, None, related_type, related_id)
+        except DeliveryInFlight:
+            session.commit()  # the claim wrote nothing; end its transaction (and its row lock)
+            held.append(rid)
+            continue
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    if held:
+        session.commit()
+        raise DeliveryInFlight(f"broadcast {key}: {len(held)} recipient(s) being delivered by another run")
+    outbox.mark_done(session, notify.broadcast_job_id(key, chunk), clock.now())
+    session.commit()
+    log.info("broadcast %s: %d recipient(s): %s", key, len(resident_ids), outcomes)
+    return outcomes
+
+
+def resume_broadcasts(limit: int = 200) -> int:
+    """Cron job: hand RQ again every broadcast chunk still not done long after it was handed over; how many.
+
+    The chunk's job id is reused (replacing a job that is neither running nor waiting) and the chunk skips
+    every recipient already settled, so a resumed chunk sends only to those it had not reached.
+    """
+    session = db_session()
+    now = clock.now()
+    rows = outbox.undone(
+        session,
+        notify.BROADCAST_JOB,
+        handed_before=now - BROADCAST_STUCK_AFTER,
+        since=now - BROADCAST_RESUME_WITHIN,
+        max_attempts=BROADCAST_MAX_RESUMES,
+        limit=limit,
+    )
+    calls = [(row.job_id, list(row.args), row.queue) for row in rows]
+    for row in rows:
+        row.attempts += 1
+    session.commit()
+    for job_id, args, queue in calls:
+        enqueue(notify.BROADCAST_JOB, *args, job_id=job_id, queue=queue, replace_idle=True)
+    if calls:
+        log.warning("re-enqueued %d broadcast chunk(s) whose job was lost", len(calls))
+    return len(calls)

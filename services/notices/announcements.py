@@ -14,6 +14,7 @@ from models.org import Building, Estate, Grid
 from models.resident import Resident
 from models.staff import Staff
 from services.errors import DomainError, Forbidden, NotFound
+from services.notifications.notify import notify_residents
 
 CATEGORIES = ("community", "property", "emergency")
 PUBLISHER_ROLES = (
@@ -153,20 +154,20 @@ def push_to_audience(session: Session, notice: Notice, *, heading: str = "紧急
 
     `heading` opens the pushed text (【紧急通知】 for an urgent notice, 【决议公开】 for a council's resolution …).
 
-    The channel follows the notification rules (customer-service message inside the 48 h window, else the
-    notice template or a mini-program subscribe message the resident has granted).
+    The audience is fixed here, in the publishing transaction, and recorded as a broadcast: one outbox row per
+    chunk of recipients (`notify_residents`), not one per resident. The channel follows the notification rules
+    (customer-service message inside the 48 h window, else the notice template or a mini-program subscribe
+    message the resident has granted).
     """
-    from services.notifications.notify import notify_resident
-
     stmt = _audience(notice).where(
         Resident.erased_at.is_(None), or_(Resident.openid.is_not(None), Resident.miniapp_openid.is_not(None))
     )
     text = f"【{heading}】{notice.title}：{notice.body}"
     text = text if len(text) <= 600 else text[:599] + "…"
     recipients = list(session.scalars(stmt.order_by(Resident.id)))
-    for resident_id in recipients:
-        notify_resident(session, resident_id, text, key=f"notice:{notice.id}", related=("notice", notice.id))
-    return len(recipients)
+    if not recipients:
+        return 0
+    return notify_residents(session, recipients, text, key=f"notice:{notice.id}", related=("notice", notice.id))
 
 
 def audience_size(session: Session, notice: Notice) -> int:

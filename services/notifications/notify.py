@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,12 +44,18 @@ from models.outbox import PendingJob
 from models.resident import Resident
 from models.staff import Staff
 from services.errors import Conflict, NotFound
-from services.notifications.outbox import defer, deferred_job_ids
+from services.notifications.outbox import defer, defer_many, deferred_job_ids
 
 log = logging.getLogger(__name__)
 
 RESIDENT_JOB = "jobs.notifications.deliver_to_resident"
 STAFF_JOB = "jobs.notifications.deliver_to_staff"
+BROADCAST_JOB = "jobs.notifications.deliver_to_residents"
+# Recipients per broadcast job: 100 sends take 10 s at WeChat's 50–100 ms a call, well inside a job's timeout,
+# and a job cut off (a killed worker) leaves at most one send uncertain and the rest of its chunk to resume.
+BROADCAST_CHUNK = 100
+# Broadcasts wait behind residents' own messages and staff alerts: workers take `low` last.
+BROADCAST_QUEUE = "low"
 MAX_KEY_LENGTH = 120
 # A claim older than this belongs to a run that died mid-send (RQ re-runs abandoned jobs after minutes).
 IN_FLIGHT_STALE = timedelta(minutes=2)
@@ -198,6 +204,42 @@ def notify_resident(
         related_id,
         job_id=job_id_for(ledger_key),
     )
+
+
+def broadcast_job_id(key: str, chunk: int) -> str:
+    """The stable RQ job id of one chunk of a broadcast (a second recording of the same chunk is ignored)."""
+    return job_id_for(f"broadcast:{key}:{chunk}")
+
+
+def notify_residents(
+    session: Session,
+    resident_ids: Sequence[int],
+    text: str,
+    *,
+    key: str,
+    related: tuple[str, int] | None = None,
+    chunk: int = BROADCAST_CHUNK,
+) -> int:
+    """Record that each of `resident_ids` is to be told `text` (a broadcast, idempotent per key); how many.
+
+    The same notification as `notify_resident` for each of them (the same ledger key, the same channel rule),
+    recorded as one outbox row per `chunk` recipients in ascending id order, so a notice to 50,000 residents is
+    one INSERT of 500 rows rather than 50,000, and RQ carries 500 jobs. Each job sends one by one and checks each
+    recipient against the delivery ledger, so a chunk that is run again sends nothing twice.
+    """
+    _check_key(key)
+    if not text or not text.strip():
+        raise ValueError("notification text is empty")
+    if chunk < 1:
+        raise ValueError("chunk must be positive")
+    related_type, related_id = related or (None, None)
+    ids = sorted(set(resident_ids))
+    calls = [
+        (broadcast_job_id(key, n), [ids[start : start + chunk], text, key, related_type, related_id, n])
+        for n, start in enumerate(range(0, len(ids), chunk))
+    ]
+    defer_many(session, BROADCAST_JOB, calls, queue=BROADCAST_QUEUE)
+    return len(ids)
 
 
 def notify_staff(
@@ -489,8 +531,13 @@ def claim_delivery(
     *,
     now: datetime,
     related: tuple[str | None, int | None] = (None, None),
+    calling: Attempt | None = None,
 ) -> OutboundMessage | None:
     """Claim the keyed ledger row before calling WeChat; None when it was sent or its delivery is uncertain.
+
+    `calling`: the call the caller will make first, written into a new row by the same INSERT (what
+    `mark_calling` would write next: one UPDATE fewer). A row claimed again says channel `pending` instead, and
+    the caller marks its call as usual; `is_marked` tells which.
 
     Raises DeliveryInFlight when another run claimed it moments ago. A claim older than IN_FLIGHT_STALE
     belongs to a run that died: if it had not started a call yet (channel still `pending`) it is taken
@@ -500,10 +547,10 @@ def claim_delivery(
     stmt = (
         _insert(session)(OutboundMessage)
         .values(
-            channel="pending",
-            openid="",
-            template_id=None,
-            payload={},
+            channel=calling.channel if calling else "pending",
+            openid=calling.openid if calling else "",
+            template_id=calling.template_id if calling else None,
+            payload=calling.payload() if calling else {},
             idempotency_key=ledger_key,
             status="sending",
             errcode=0,
@@ -513,11 +560,11 @@ def claim_delivery(
             created_at=now,
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboundMessage.id)
+        .returning(OutboundMessage)  # the new row itself: no SELECT after the INSERT
     )
-    new_id = session.execute(stmt).scalar()
-    if new_id is not None:
-        return session.get(OutboundMessage, new_id)
+    claimed = session.scalars(stmt).first()
+    if claimed is not None:
+        return claimed
     row = session.scalars(
         select(OutboundMessage)
         .where(OutboundMessage.idempotency_key == ledger_key)
@@ -558,6 +605,16 @@ def claim_delivery(
     row.created_at = now  # on the keyed row, created_at is when the current attempt started
     session.flush()
     return row
+
+
+def is_marked(ledger: OutboundMessage, attempt: Attempt) -> bool:
+    """The claimed row already names this call (claim_delivery wrote it): no mark_calling needed."""
+    return (
+        ledger.channel == attempt.channel
+        and ledger.openid == attempt.openid
+        and ledger.template_id == attempt.template_id
+        and ledger.payload == attempt.payload()
+    )
 
 
 def mark_calling(session: Session, ledger: OutboundMessage, attempt: Attempt) -> None:
@@ -617,6 +674,22 @@ def finish_delivery(
         ledger.errmsg = (reason or "no channel can reach the recipient")[:200]
     ledger.status = "sent" if sent else "uncertain" if uncertain else "failed"
     session.flush()
+
+
+def settled_keys(session: Session, ledger_keys: Sequence[str]) -> set[str]:
+    """Which of these ledger keys are settled for good (sent, or uncertain: never sent again)."""
+    if not ledger_keys:
+        return set()
+    stmt = select(OutboundMessage.idempotency_key).where(
+        OutboundMessage.idempotency_key.in_(list(ledger_keys)), OutboundMessage.status.in_(("sent", "uncertain"))
+    )
+    return {k for k in session.scalars(stmt) if k is not None}
+
+
+def load_residents(session: Session, resident_ids: Sequence[int]) -> None:
+    """Load these residents into the session in one SELECT (later `session.get` calls find them there)."""
+    if resident_ids:
+        session.scalars(select(Resident).where(Resident.id.in_(list(resident_ids)))).all()
 
 
 def delivery_status(session: Session, ledger_key: str) -> OutboundMessage | None:

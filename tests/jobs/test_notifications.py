@@ -10,11 +10,17 @@ from sqlalchemy import select
 
 from infra import clock as clock_module
 from infra.web import get_redis
-from jobs.notifications import deliver_to_resident, deliver_to_staff
+from jobs.notifications import (
+    BROADCAST_STUCK_AFTER,
+    deliver_to_resident,
+    deliver_to_residents,
+    deliver_to_staff,
+    resume_broadcasts,
+)
 from jobs.outbox import commit_and_enqueue
 from jobs.queue import get_queue
 from jobs.tokens import refresh_access_tokens
-from models import OutboundMessage, Resident
+from models import OutboundMessage, PendingJob, Resident
 from services.notifications import notify
 from wechat.client import DeliveryUncertain, WeChatAPIError, WeChatUnavailable, oa_client
 
@@ -220,6 +226,53 @@ def test_a_run_that_died_during_the_call_leaves_the_notification_uncertain(app, 
         assert deliver_to_resident(r.id, "x", "k-died") == "uncertain"
     assert sandbox.calls(CUSTOM) == []
     assert ledger(session, key)["status"] == "uncertain"
+
+
+def test_a_broadcast_chunk_sends_once_each_and_resumes_where_a_dead_run_stopped(app, session, clock, sandbox):
+    now = clock_module.now()
+    people = [add_resident(session, openid=f"oChunk{i:08d}", last_inbound_at=now) for i in range(6)]
+    ids = [p.id for p in people]
+    key = "notice-77"
+    with app.app_context():
+        assert deliver_to_resident(ids[0], "停水", key) == "sent:custom"  # reached before the chunk ran
+    # A run that died mid-chunk: its call to the third resident was in flight.
+    row = notify.claim_delivery(session, rkey(ids[2], key), now=clock_module.now())
+    notify.mark_calling(session, row, notify.Attempt("custom", people[2].openid, None, {"text": "停水"}))
+    session.commit()
+    with app.app_context(), pytest.raises(notify.DeliveryInFlight):
+        deliver_to_residents(ids, "停水", key, "notice", 77)  # the others go out; the chunk asks to be retried
+    assert [len(sandbox.sent(p.openid)) for p in people] == [1, 1, 0, 1, 1, 1]
+    clock.advance(notify.IN_FLIGHT_STALE + timedelta(seconds=1))
+    with app.app_context():
+        outcomes = deliver_to_residents(ids, "停水", key, "notice", 77)
+        assert deliver_to_residents(ids, "停水", key, "notice", 77) == {"already-settled": 6}
+    # The cut-off call may have reached WeChat: uncertain, never resent; nobody got the notice twice.
+    assert outcomes == {"already-settled": 5, "uncertain": 1}
+    assert [len(sandbox.sent(p.openid)) for p in people] == [1, 1, 0, 1, 1, 1]
+    assert ledger(session, rkey(ids[2], key))["status"] == "uncertain"
+    assert ledger(session, rkey(ids[1], key))["related"] == ("notice", 77)
+
+
+def test_a_lost_broadcast_chunk_is_handed_to_rq_again_until_its_job_is_done(app, session, clock, sandbox, run_jobs):
+    people = [add_resident(session, openid=f"oLost{i:08d}") for i in range(5)]  # outside the window: templates
+    with app.app_context():
+        notify.notify_residents(session, [p.id for p in people], "燃气检修", key="notice-5", chunk=2)
+        commit_and_enqueue(session)
+        get_queue(notify.BROADCAST_QUEUE).empty()  # Redis lost the chunks (a worker died holding them)
+        assert resume_broadcasts() == 0  # too early to call them lost
+        clock.advance(BROADCAST_STUCK_AFTER + timedelta(minutes=1))
+        assert resume_broadcasts() == 3
+    run_jobs()
+    assert [[s["kind"] for s in sandbox.sent(p.openid)] for p in people] == [["template"]] * 5
+    session.expire_all()
+    rows = session.scalars(select(PendingJob).where(PendingJob.func == notify.BROADCAST_JOB)).all()
+    assert all(r.done_at is not None for r in rows)
+    session.rollback()
+    clock.advance(BROADCAST_STUCK_AFTER + timedelta(minutes=1))
+    with app.app_context():
+        assert resume_broadcasts() == 0  # done chunks are left alone
+    run_jobs()
+    assert all(len(sandbox.sent(p.openid)) == 1 for p in people)
 
 
 def test_persistent_token_error_is_retryable_not_swallowed(app, session, clock, sandbox):

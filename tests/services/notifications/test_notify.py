@@ -47,6 +47,26 @@ def test_notify_resident_defers_one_job_per_key(session, clock):
     assert job.job_id == notify.job_id_for(notify.resident_ledger_key(r.id, "appeal-7-dispatched"))
 
 
+def test_a_broadcast_is_recorded_as_one_outbox_row_per_chunk_of_recipients(session, clock):
+    ids = [resident(session, openid=f"oBroadcast{i:04d}").id for i in range(7)]
+    shuffled = [ids[3], ids[0], *ids[4:], ids[1], ids[2], ids[0]]  # any order, one repeated
+    assert (
+        notify.notify_residents(session, shuffled, "【紧急通知】停水", key="notice-9", related=("notice", 9), chunk=3)
+        == 7
+    )
+    # Recorded again (a retried request, a second publication call): nothing new.
+    notify.notify_residents(session, ids, "【紧急通知】停水", key="notice-9", related=("notice", 9), chunk=3)
+    session.commit()
+    rows = session.scalars(select(PendingJob).order_by(PendingJob.id)).all()
+    assert [r.func for r in rows] == [notify.BROADCAST_JOB] * 3
+    assert [r.args[0] for r in rows] == [ids[0:3], ids[3:6], ids[6:7]]  # ascending ids, each once
+    assert all(r.args[1:] == ["【紧急通知】停水", "notice-9", "notice", 9, n] for n, r in enumerate(rows))
+    assert [r.job_id for r in rows] == [notify.broadcast_job_id("notice-9", n) for n in range(3)]
+    assert all(JOB_ID_PATTERN.fullmatch(r.job_id) for r in rows)
+    assert {r.queue for r in rows} == {notify.BROADCAST_QUEUE}
+    assert notify.broadcast_job_id("notice-9", 0) != notify.broadcast_job_id("notice-90", 0)
+
+
 def test_notify_resident_refuses_bad_input(session):
     r = resident(session)
     with pytest.raises(NotFound):
@@ -283,3 +303,17 @@ def test_a_claim_abandoned_mid_send_is_taken_over_when_stale(session, clock):
     session.commit()
     assert notify.delivery_status(session, key).channel == "none"
     assert notify.delivery_status(session, key).errmsg == "staff not found"
+
+
+def test_a_new_claim_names_its_first_call_in_the_insert_and_a_reclaim_does_not(session, clock):
+    call = notify.Attempt("custom", "oFirstCall01", None, {"text": "停水通知"})
+    key = "resident-1:first-call"
+    row = notify.claim_delivery(session, key, now=clock_module.now(), calling=call)
+    assert (row.status, row.channel, row.openid, row.payload) == ("sending", "custom", "oFirstCall01", call.payload())
+    assert notify.is_marked(row, call)  # the job commits and calls WeChat with no UPDATE in between
+    notify.finish_delivery(session, row, [AttemptResult(call, -1, "unavailable")], sent=False)
+    session.commit()
+    again = notify.claim_delivery(session, key, now=clock_module.now(), calling=call)
+    assert (again.id, again.channel) == (row.id, "pending")  # taken up again: the call is marked as before
+    assert not notify.is_marked(again, call)
+    session.rollback()

@@ -11,15 +11,16 @@ from models.micro_project import Proposal
 from models.notice import Notice
 from models.outbox import PendingJob
 from services.errors import Conflict, DomainError, Forbidden, NotFound
-from services.notifications.notify import RESIDENT_JOB
+from services.notifications.notify import BROADCAST_JOB
 from services.participation import councils, procedure, proposals
 
 from .conftest import make_resident
 
 
 def _pushed(session, notice_id: int) -> list[int]:
-    jobs = session.scalars(select(PendingJob).where(PendingJob.func == RESIDENT_JOB))
-    return sorted(j.args[0] for j in jobs if j.args[2] == f"notice:{notice_id}")
+    """The residents a notice's broadcast is recorded for (BROADCAST_JOB arguments: ids, text, key, …)."""
+    jobs = session.scalars(select(PendingJob).where(PendingJob.func == BROADCAST_JOB))
+    return sorted(rid for j in jobs if j.args[2] == f"notice:{notice_id}" for rid in j.args[0])
 
 
 @pytest.fixture
