@@ -4,6 +4,7 @@ Each area keeps its tables in its own module; importing this package registers t
 Add a module's import here when you add the module.
 """
 
+from models.analytics import KpiFact, KpiFactRefresh
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
 from models.audit import AuditEntry
 from models.ballot import Ballot, BallotChoice, BallotOption, BallotResult, BallotVoter
@@ -45,6 +46,8 @@ from models.routing import ConsultAnswer, DuplicatePolicy, LabelledExample, Pend
 from models.staff import Staff, StaffToken
 
 __all__ = [
+    "KpiFact",
+    "KpiFactRefresh",
     "Appeal",
     "AppealAttachment",
     "AppealEvent",
