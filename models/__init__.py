@@ -46,8 +46,6 @@ from models.routing import ConsultAnswer, DuplicatePolicy, LabelledExample, Pend
 from models.staff import Staff, StaffToken
 
 __all__ = [
-    "KpiFact",
-    "KpiFactRefresh",
     "Appeal",
     "AppealAttachment",
     "AppealEvent",
@@ -82,6 +80,8 @@ __all__ = [
     "Grid",
     "IdempotencyRecord",
     "InboundMessage",
+    "KpiFact",
+    "KpiFactRefresh",
     "LabelledExample",
     "MeetingAttendance",
     "MicroProject",

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from flask import Response
 
-from console.pages import appeal, failed, inbox, intake, kpi, notices, reports, signin, web
+from console.pages import appeal, dashboards, failed, inbox, intake, kpi, notices, reports, signin, web
 from console.pages.web import PageError, bp
 from infra.http import error_response
 
-__all__ = ["appeal", "failed", "inbox", "intake", "kpi", "notices", "reports", "signin", "web"]
+__all__ = ["appeal", "dashboards", "failed", "inbox", "intake", "kpi", "notices", "reports", "signin", "web"]
 
 
 @bp.get("/<path:rest>")

@@ -13,6 +13,7 @@ the KPI table attributes them (dispatches to the unit's segments, appeals to the
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -101,9 +102,7 @@ def _fact_sql(d: kpi.Dialect, cohort_filter: str) -> str:
     names = ", ".join(name for name, _ in measures)
     values = ",\n       ".join(expr for _, expr in measures)
     last = "w.seg = w.last_seg"
-    overdue = (
-        f"{kpi.NOT_CONSULT_LAST} AND w.due_t IS NOT NULL AND (w.resolve_t IS NULL OR w.resolve_t > w.due_t)"
-    )
+    overdue = f"{kpi.NOT_CONSULT_LAST} AND w.due_t IS NOT NULL AND (w.resolve_t IS NULL OR w.resolve_t > w.due_t)"
     return f"""INSERT INTO kpi_fact (appeal_id, seg, is_last, community_id, category, created_s, month, grid_id,
     department_id, property_company_id, closed_s, overdue_s, {names})
 {cte}
@@ -263,7 +262,7 @@ def week_starts(last_day_end: datetime, weeks: int = TREND_WEEKS) -> list[dateti
 def _weekly(session: Session, column: Any, value: Any, edges: list[float], where: list[Any]) -> list[int]:
     buckets = [
         func.coalesce(func.sum(case((and_(column >= lo, column < hi), value), else_=0)), 0)
-        for lo, hi in zip(edges, edges[1:], strict=False)
+        for lo, hi in itertools.pairwise(edges)
     ]
     row = session.execute(select(*buckets).where(*where, column >= edges[0], column < edges[-1])).one()
     return [int(n) for n in row]
@@ -279,9 +278,7 @@ def weekly_trend(session: Session, filters: Filters, *, weeks: int = TREND_WEEKS
     # A deadline still ahead is not overdue yet: the last week is cut at now.
     now = _epoch(clock.now())
     overdue = _weekly(session, KpiFact.overdue_s, 1, edges, [*where, KpiFact.overdue_s <= now])
-    return Trend(
-        weeks=[Week(s, r, c, o) for s, r, c, o in zip(starts, received, closed, overdue, strict=True)]
-    )
+    return Trend(weeks=[Week(s, r, c, o) for s, r, c, o in zip(starts, received, closed, overdue, strict=True)])
 
 
 def enough(n: int) -> bool:

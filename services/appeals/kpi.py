@@ -216,7 +216,10 @@ def measures(d: Dialect) -> tuple[tuple[str, str], ...]:
         ("rated", f"CASE WHEN {not_consult_last} AND w.last_rate_c % 4 > 0 THEN 1 ELSE 0 END"),
         ("satisfied", f"CASE WHEN {not_consult_last} AND w.last_rate_c % 4 = 2 THEN 1 ELSE 0 END"),
         ("resolve_samples", f"CASE WHEN {resolved} THEN 1 ELSE 0 END"),
-        ("hours_to_resolve", f"CASE WHEN {resolved} THEN {d.hours('w.first_resolve_t', 'w.first_dispatch_t')} ELSE 0 END"),
+        (
+            "hours_to_resolve",
+            f"CASE WHEN {resolved} THEN {d.hours('w.first_resolve_t', 'w.first_dispatch_t')} ELSE 0 END",
+        ),
         ("returns", "CASE WHEN w.is_consult = 0 THEN w.returns ELSE 0 END"),
         ("reopens", "CASE WHEN w.is_consult = 0 THEN w.reopens ELSE 0 END"),
     )

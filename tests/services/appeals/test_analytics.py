@@ -85,7 +85,7 @@ def test_department_scope(summary):
 
 
 def test_category_filter_and_grouping(summary):
-    session, org, _ = summary
+    session, _org, _ = summary
     rows = {r.key: r for r in kpi_rows(session, NOV_FILTERS, "category")}
     assert {k: r.appeals for k, r in rows.items()} == {None: 4, "property": 2, "sanitation": 2}
     assert rows["property"].label == "物业服务"
@@ -102,7 +102,9 @@ def test_hotspots_count_appeals_per_category_and_grid(summary):
         ("sanitation", g1): 2, ("property", g1): 1, ("property", g3): 1, (None, g2): 2, (None, None): 2,
     }  # fmt: skip
     assert heat.peak == 2
-    assert heat.level("sanitation", g1) == 5 and heat.level("property", g3) == 3 and heat.level("property", g2) == 0
+    assert heat.level("sanitation", g1) == 5
+    assert heat.level("property", g3) == 3
+    assert heat.level("property", g2) == 0
     assert heat.categories[0][0] in ("sanitation", "property", None)
     assert heat.grids[-1] == (None, "未派单")
 
@@ -115,7 +117,8 @@ def test_weekly_trend(summary, clock):
     week_of_t0 = datetime(2026, 11, 1, 16, 0, tzinfo=UTC)  # Monday 2 November 00:00 Suzhou
     oct19 = datetime(2026, 10, 18, 16, 0, tzinfo=UTC)
     assert by_week[week_of_t0].received == 8  # A1–A6, A8, A9 (A4 a consultation); A10 came on Sunday
-    assert by_week[oct19].received == 1 and by_week[oct19].closed == 1  # A7
+    assert by_week[oct19].received == 1
+    assert by_week[oct19].closed == 1
     # Closed now: A1, A2, A5, A6, A9 (closed again) and A7; A4 is a consultation, A3 was reopened.
     assert sum(w.closed for w in trend.weeks) == 6
     # Deadlines missed: A2 (resolved at 97 h, due 73 h) and A8 (due 73 h, never resolved).
