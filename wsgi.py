@@ -45,6 +45,7 @@ def blueprints() -> list[Blueprint]:
     from console.appeals import bp as console_appeals_bp
     from console.nlp_model import bp as console_nlp_model_bp
     from console.pages import bp as console_pages_bp
+    from console.pages.public import bp as public_pages_bp
     from console.participation import bp as console_participation_bp
     from console.reports import bp as console_reports_bp
     from console.reports import public_bp as public_kpi_bp
@@ -75,6 +76,7 @@ def blueprints() -> list[Blueprint]:
         console_nlp_model_bp,  # /console/api/nlp/model: the classification model in service
         console_pages_bp,  # /console/: the staff console's web pages (sign-in, inbox, appeal, intake, reports)
         public_kpi_bp,  # /api/v1/public/kpi
+        public_pages_bp,  # /public/rankings: the public 红黑榜 page (aggregates only)
     ]
 
 
