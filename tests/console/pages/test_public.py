@@ -45,12 +45,17 @@ def test_the_public_page_ranks_companies_with_method_and_sample_sizes(ranked: No
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
     rows = table(html, "public-ranking")
-    assert rows["1"][0] == "绿洲物业" and rows["1"][1] == "红榜"
+    assert rows["1"][0] == "绿洲物业"
+    assert rows["1"][1] == "红榜"
     assert rows["1"][3] == "86% (6/7)"
-    assert rows["2"][0] == "星苑物业" and rows["2"][3] == "20% (1/5)"
-    assert "计算方法" in html and "贝叶斯平滑" in html and "2026-12" in html
+    assert rows["2"][0] == "星苑物业"
+    assert rows["2"][3] == "20% (1/5)"
+    assert "计算方法" in html
+    assert "贝叶斯平滑" in html
+    assert "2026-12" in html
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
-    assert " style=" not in html and "<script" not in html
+    assert " style=" not in html
+    assert "<script" not in html
 
 
 def test_the_public_page_shows_no_personal_data(ranked: None, client: FlaskClient, session: Session, org: Any) -> None:
@@ -64,7 +69,8 @@ def test_the_public_page_shows_no_personal_data(ranked: None, client: FlaskClien
 
 def test_before_any_snapshot_and_for_a_bad_month(client: FlaskClient) -> None:
     empty = client.get("/public/rankings")
-    assert empty.status_code == 200 and "尚未发布" in empty.get_data(as_text=True)
+    assert empty.status_code == 200
+    assert "尚未发布" in empty.get_data(as_text=True)
     assert client.get("/public/rankings?period=2026-13x").status_code == 400
     assert client.get("/public/rankings?period=2025-01").status_code == 404
 

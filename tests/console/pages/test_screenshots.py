@@ -60,6 +60,8 @@ def test_screenshots_of_the_main_pages(
         "appeal": f"/console/appeals/{public_id}",
         "intake": "/console/intake",
         "kpi": "/console/kpi",
+        "dashboards": "/console/dashboards",
+        "public-rankings": "/public/rankings",
         "sessions": "/console/sessions",
     }
     for name, path in pages.items():
