@@ -103,9 +103,8 @@ def dashboards_page() -> Any:
     )
     session = db_session()
     analytics.refresh_facts(session)
-    rows = analytics.kpi_rows(session, filters, group_by)  # type: ignore[arg-type]
-    total = analytics.kpi_total(session, filters)
-    heat = analytics.hotspots(session, filters)
+    view = analytics.overview(session, filters, group_by)  # type: ignore[arg-type]
+    rows, total, heat = view.rows, view.total, view.heat
     trend = analytics.weekly_trend(session, filters)
     communities = []
     if member.role in GLOBAL_ROLES:

@@ -13,13 +13,12 @@ the KPI table attributes them (dispatches to the unit's segments, appeals to the
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, select, text
+from sqlalchemy import ColumnElement, Integer, bindparam, cast, delete, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from infra import clock
@@ -35,6 +34,7 @@ UNIT_KINDS = ("grid", "department", "property_company")
 # A rate computed on fewer cases than this is shown as 样本不足 rather than as a figure to compare.
 MIN_SAMPLE = 5
 TREND_WEEKS = 12
+WEEK_SECONDS = 7 * 86400  # Asia/Shanghai keeps no summer time: local weeks are 604,800 s apart
 REFRESH_NAME = "kpi"
 # Events are stamped when written and become visible at commit: re-read this much before the last refresh.
 LATE_COMMIT_MARGIN = timedelta(minutes=5)
@@ -170,6 +170,41 @@ def _where(f: Filters, *, dated: bool = True) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def _sums() -> list[Any]:
+    return [func.coalesce(func.sum(getattr(KpiFact, name)), 0) for name in _SUMS]
+
+
+def _label(group_by: str, key: Any, labels: dict[Any, str]) -> str:
+    if group_by == "month":
+        return f"{int(key) // 100:04d}-{int(key) % 100:02d}"
+    if group_by == "category":
+        return label_of(key) if key else UNCATEGORISED
+    if group_by == "all":
+        return "合计"
+    return kpi.UNASSIGNED_LABEL if key is None else labels.get(key, f"#{key}")
+
+
+def _to_rows(session: Session, group_by: str, raw: list[tuple[Any, ...]]) -> list[kpi.KpiRow]:
+    """KpiRows from (key, *sums in MEASURES order) tuples, labelled."""
+    labels = kpi.unit_labels(session, group_by, [r[0] for r in raw]) if group_by in UNIT_KINDS else {}
+    result = []
+    for r in raw:
+        values = dict(zip(_SUMS, r[1:], strict=True))
+        samples = int(values["resolve_samples"])
+        label = _label(group_by, r[0], labels)
+        counts = {k: int(v) for k, v in values.items() if k != "hours_to_resolve"}
+        result.append(
+            kpi.KpiRow(
+                group_by=group_by,
+                key=label if group_by == "month" else r[0],
+                label=label,
+                avg_hours_to_resolve=float(values["hours_to_resolve"]) / samples if samples else None,
+                **counts,
+            )
+        )
+    return result
+
+
 def kpi_rows(session: Session, filters: Filters, group_by: Grouping) -> list[kpi.KpiRow]:
     """KPI rows (every rate with its sample size) per grid, department, property company, category or month."""
     if group_by not in GROUPINGS:
@@ -184,61 +219,38 @@ def kpi_rows(session: Session, filters: Filters, group_by: Grouping) -> list[kpi
     conditions = _where(filters)
     if group_by in ("department", "property_company"):
         conditions.append(key.is_not(None))
-    sums = [func.coalesce(func.sum(getattr(KpiFact, name)), 0) for name in _SUMS]
     if key is None:
-        stmt = select(*sums).where(*conditions).having(func.count() > 0)
-        rows = [("all", *r) for r in session.execute(stmt)]
+        stmt = select(*_sums()).where(*conditions).having(func.count() > 0)
+        raw = [("all", *r) for r in session.execute(stmt)]
     else:
-        stmt = select(key, *sums).where(*conditions).group_by(key).order_by(key)
-        rows = [tuple(r) for r in session.execute(stmt)]
-    labels = kpi.unit_labels(session, group_by, [r[0] for r in rows]) if group_by in UNIT_KINDS else {}
-    result = []
-    for r in rows:
-        values = dict(zip(_SUMS, r[1:], strict=True))
-        samples = int(values["resolve_samples"])
-        if group_by == "month":
-            label = f"{int(r[0]) // 100:04d}-{int(r[0]) % 100:02d}"
-        elif group_by == "category":
-            label = label_of(r[0]) if r[0] else UNCATEGORISED
-        elif group_by == "all":
-            label = "合计"
-        elif r[0] is None:
-            label = kpi.UNASSIGNED_LABEL
-        else:
-            label = labels.get(r[0], f"#{r[0]}")
-        counts = {k: int(v) for k, v in values.items() if k != "hours_to_resolve"}
-        result.append(
-            kpi.KpiRow(
-                group_by=group_by,
-                key=label if group_by == "month" else r[0],
-                label=label,
-                avg_hours_to_resolve=float(values["hours_to_resolve"]) / samples if samples else None,
-                **counts,
-            )
-        )
-    return result
+        stmt = select(key, *_sums()).where(*conditions).group_by(key)
+        raw = sorted((tuple(r) for r in session.execute(stmt)), key=lambda r: (r[0] is None, r[0] or 0))
+    return _to_rows(session, group_by, raw)
 
 
-def kpi_total(session: Session, filters: Filters) -> kpi.KpiRow:
-    """All appeals of the filters as one row (zeros when there were none)."""
-    rows = kpi_rows(session, filters, "all")
-    if rows:
-        return rows[0]
-    return kpi.KpiRow("all", "all", "合计", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 0, 0)
+def _cells(session: Session, filters: Filters) -> list[tuple[Any, ...]]:
+    """(category, grid_id, *sums) per category × grid: every row of the filters falls in exactly one cell."""
+    stmt = select(KpiFact.category, KpiFact.grid_id, *_sums()).where(*_where(filters))
+    return [tuple(r) for r in session.execute(stmt.group_by(KpiFact.category, KpiFact.grid_id))]
 
 
-def hotspots(session: Session, filters: Filters) -> HeatTable:
-    """Appeals (consultations excluded) per category × grid of their last dispatch, over the filters."""
-    count = func.sum(KpiFact.appeals)
-    stmt = (
-        select(KpiFact.category, KpiFact.grid_id, count)
-        .where(*_where(filters), KpiFact.is_last == 1, KpiFact.appeals == 1)
-        .group_by(KpiFact.category, KpiFact.grid_id)
-    )
-    cells = {(c, g): int(n) for c, g, n in session.execute(stmt)}
+def _regroup(cells: list[tuple[Any, ...]], index: int | None) -> list[tuple[Any, ...]]:
+    """Sum the cells by category (index 0), grid (1) or into one total (None): adding up aggregates."""
+    totals: dict[Any, list[float]] = {}
+    for cell in cells:
+        key = "all" if index is None else cell[index]
+        acc = totals.setdefault(key, [0] * len(_SUMS))
+        for i, value in enumerate(cell[2:]):
+            acc[i] += value or 0
+    return sorted(((k, *v) for k, v in totals.items()), key=lambda r: (r[0] is None, r[0] or 0))
+
+
+def _heat(session: Session, cells: list[tuple[Any, ...]]) -> HeatTable:
+    appeals = _SUMS.index("appeals") + 2
+    counts = {(c[0], c[1]): int(c[appeals]) for c in cells if c[appeals]}
     by_category: dict[str | None, int] = {}
     by_grid: dict[int | None, int] = {}
-    for (c, g), n in cells.items():
+    for (c, g), n in counts.items():
         by_category[c] = by_category.get(c, 0) + n
         by_grid[g] = by_grid.get(g, 0) + n
     labels = kpi.unit_labels(session, "grid", list(by_grid))
@@ -247,9 +259,43 @@ def hotspots(session: Session, filters: Filters) -> HeatTable:
     return HeatTable(
         categories=[(c, label_of(c) if c else UNCATEGORISED) for c in categories],
         grids=[(g, labels.get(g, f"#{g}") if g is not None else kpi.UNASSIGNED_LABEL) for g in grids],
-        cells=cells,
-        peak=max(cells.values(), default=0),
+        cells=counts,
+        peak=max(counts.values(), default=0),
     )
+
+
+_EMPTY = kpi.KpiRow("all", "all", "合计", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 0, 0)
+
+
+def kpi_total(session: Session, filters: Filters) -> kpi.KpiRow:
+    """All appeals of the filters as one row (zeros when there were none)."""
+    rows = _to_rows(session, "all", _regroup(_cells(session, filters), None))
+    return rows[0] if rows else _EMPTY
+
+
+def hotspots(session: Session, filters: Filters) -> HeatTable:
+    """Appeals (consultations excluded) per category × grid of their last dispatch, over the filters."""
+    return _heat(session, _cells(session, filters))
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the dashboard's first part shows: the rows of one grouping, the total, the hotspots."""
+
+    rows: list[kpi.KpiRow]
+    total: kpi.KpiRow
+    heat: HeatTable
+
+
+def overview(session: Session, filters: Filters, group_by: Grouping) -> Overview:
+    """Rows, total and hotspots from one category × grid GROUP BY (and one more for the other groupings)."""
+    cells = _cells(session, filters)
+    totals = _to_rows(session, "all", _regroup(cells, None))
+    if group_by in ("grid", "category"):
+        rows = _to_rows(session, group_by, _regroup(cells, 1 if group_by == "grid" else 0))
+    else:
+        rows = kpi_rows(session, filters, group_by)
+    return Overview(rows=rows, total=totals[0] if totals else _EMPTY, heat=_heat(session, cells))
 
 
 def week_starts(last_day_end: datetime, weeks: int = TREND_WEEKS) -> list[datetime]:
@@ -260,12 +306,20 @@ def week_starts(last_day_end: datetime, weeks: int = TREND_WEEKS) -> list[dateti
 
 
 def _weekly(session: Session, column: Any, value: Any, edges: list[float], where: list[Any]) -> list[int]:
-    buckets = [
-        func.coalesce(func.sum(case((and_(column >= lo, column < hi), value), else_=0)), 0)
-        for lo, hi in itertools.pairwise(edges)
-    ]
-    row = session.execute(select(*buckets).where(*where, column >= edges[0], column < edges[-1])).one()
-    return [int(n) for n in row]
+    """Sum `value` per week of `column` (seconds): one indexed range scan grouped by week number."""
+    offset = (column - edges[0]) / WEEK_SECONDS
+    # Offsets are never negative here, so SQLite's truncating CAST is the floor PostgreSQL computes.
+    pg = session.get_bind().dialect.name == "postgresql"
+    week = func.floor(offset) if pg else cast(offset, Integer)
+    stmt = (
+        select(week, func.sum(value))
+        .where(*where, column >= edges[0], column < edges[-1])
+        .group_by(literal_column("1"))  # by position: the expression's bound values are not repeated
+    )
+    counts = [0] * (len(edges) - 1)
+    for index, total in session.execute(stmt):
+        counts[int(index)] += int(total or 0)
+    return counts
 
 
 def weekly_trend(session: Session, filters: Filters, *, weeks: int = TREND_WEEKS) -> Trend:

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 from infra.web import get_db
 from models import Appeal, KpiFact
 from services.appeals import analytics
-from services.appeals.analytics import Filters, hotspots, kpi_rows, kpi_total, refresh_facts, weekly_trend
+from services.appeals.analytics import (
+    Filters,
+    hotspots,
+    kpi_rows,
+    kpi_total,
+    overview,
+    refresh_facts,
+    weekly_trend,
+)
 from services.appeals.kpi import kpi_table
 from services.demo import seed_org
 from tests.services.appeals.test_kpi import DEC, NOV, OCT, Script, build_script, counts, expect, h
@@ -45,13 +53,29 @@ def summary(request: pytest.FixtureRequest, clock: Any) -> Iterator[tuple[Sessio
 def test_summary_gives_the_kpi_tables_numbers(summary, group_by):
     session, _, _ = summary
     for start, end in ((NOV, DEC), (OCT, DEC), (OCT, NOV)):
-        replayed = kpi_table(session, start=start, end=end, group_by=group_by)
-        summed = kpi_rows(session, Filters(start=start, end=end), group_by)
-        assert [counts(r) for r in summed] == [counts(r) for r in replayed]
-        assert [r.key for r in summed] == [r.key for r in replayed]
-        for a, b in zip(summed, replayed, strict=True):
-            assert a.avg_hours_to_resolve == pytest.approx(b.avg_hours_to_resolve)
-            assert a.label == (b.label if group_by != "all" else "合计")
+        replayed = {r.key: r for r in kpi_table(session, start=start, end=end, group_by=group_by)}
+        summed = {r.key: r for r in kpi_rows(session, Filters(start=start, end=end), group_by)}
+        assert {k: counts(r) for k, r in summed.items()} == {k: counts(r) for k, r in replayed.items()}
+        for key, row in summed.items():
+            assert row.avg_hours_to_resolve == pytest.approx(replayed[key].avg_hours_to_resolve)
+            assert row.label == (replayed[key].label if group_by != "all" else "合计")
+
+
+@pytest.mark.parametrize("group_by", ["grid", "category", "department", "month"])
+def test_the_overview_adds_up_to_the_same_rows_total_and_hotspots(summary, group_by):
+    session, org, _ = summary
+    scopes = (NOV_FILTERS, Filters(start=OCT, end=DEC, unit=("grid", org.grids["G1"].id)))
+    for filters in scopes:
+        view = overview(session, filters, group_by)
+        assert [(r.key, counts(r)) for r in view.rows] == [
+            (r.key, counts(r)) for r in kpi_rows(session, filters, group_by)
+        ]
+        assert counts(view.total) == counts(kpi_rows(session, filters, "all")[0])
+        assert view.heat == hotspots(session, filters)
+        direct = kpi_rows(session, filters, "grid")  # hotspots agree with the grid rows' appeal counts
+        assert {g: sum(view.heat.count(c, g) for c, _ in view.heat.categories) for g, _ in view.heat.grids} == {
+            r.key: r.appeals for r in direct if r.appeals
+        }
 
 
 def test_one_row_per_appeal_and_segment(summary):
