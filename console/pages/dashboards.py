@@ -9,10 +9,14 @@ Charts are SVG drawn on the server (`console.charts`).
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import date, timedelta
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from sqlalchemy import select
 
 from console.charts import Series, bar_chart, line_chart
@@ -70,6 +74,33 @@ def _category() -> str | None:
     return raw or None
 
 
+# The figures of one scope and filter are kept for a minute per web process. The summary's version is part of
+# the key, so a new event on any appeal shows at the next request; only a deadline passing with no event (the
+# trend's 超时) can wait up to a minute.
+CACHE_SECONDS = 60.0
+CACHE_SIZE = 256
+_cache: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _cached(key: Hashable, compute: Callable[[], Any]) -> Any:
+    """compute(), or its value from the last minute for the same key."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] > now:
+            _cache.move_to_end(key)
+            return hit[1]
+    value = compute()
+    if CACHE_SECONDS > 0:
+        with _cache_lock:
+            _cache[key] = (now + CACHE_SECONDS, value)
+            _cache.move_to_end(key)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    return value
+
+
 def _rate_bars(rows: list[kpi.KpiRow]) -> list[tuple[str, float | None, str]]:
     bars = []
     for r in rows:
@@ -103,9 +134,10 @@ def dashboards_page() -> Any:
     )
     session = db_session()
     analytics.refresh_facts(session)
-    view = analytics.overview(session, filters, group_by)  # type: ignore[arg-type]
+    key = (current_app.config["DATABASE_URL"], analytics.summary_version(session), filters, group_by)
+    view, trend = _cached(key, lambda: (analytics.overview(session, filters, group_by),  # type: ignore[arg-type]
+                                        analytics.weekly_trend(session, filters)))  # fmt: skip
     rows, total, heat = view.rows, view.total, view.heat
-    trend = analytics.weekly_trend(session, filters)
     communities = []
     if member.role in GLOBAL_ROLES:
         communities = list(session.execute(select(Community.id, Community.name).order_by(Community.name)))

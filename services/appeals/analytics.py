@@ -149,9 +149,16 @@ def refresh_facts(session: Session, *, full: bool = False, tz: str = "Asia/Shang
     if state is None:
         session.add(KpiFactRefresh(name=REFRESH_NAME, refreshed_at=now))
     else:
-        state.refreshed_at = now
+        # Strictly later each time (even under a frozen test clock): the time is also the summary's version.
+        state.refreshed_at = max(now, state.refreshed_at + timedelta(microseconds=1))
     session.flush()
     return True
+
+
+def summary_version(session: Session) -> str:
+    """When the summary was last rewritten (empty before it was built): changes whenever its rows do."""
+    state = session.get(KpiFactRefresh, REFRESH_NAME)
+    return "" if state is None else state.refreshed_at.isoformat()
 
 
 def _where(f: Filters, *, dated: bool = True) -> list[ColumnElement[bool]]:

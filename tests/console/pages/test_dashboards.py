@@ -14,7 +14,8 @@ import pytest
 from defusedxml import ElementTree as SafeET
 from sqlalchemy.orm import Session
 
-from tests.services.appeals.test_kpi import build_script
+from infra import clock
+from tests.services.appeals.test_kpi import Script, build_script
 
 NOV = "from=2026-11-01&to=2026-11-30"
 SVG = re.compile(r"<svg\b.*?</svg>", re.S)
@@ -57,12 +58,13 @@ def table(html: str, table_id: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def scripted(session: Session, org: Any) -> None:
-    build_script(session, org)
+def scripted(session: Session, org: Any) -> dict[str, Any]:
+    appeals = build_script(session, org)
     session.commit()
+    return appeals
 
 
-def test_the_secretary_sees_every_grid_with_sample_sizes(scripted: None, browser_for: Any) -> None:
+def test_the_secretary_sees_every_grid_with_sample_sizes(scripted: dict[str, Any], browser_for: Any) -> None:
     resp = browser_for("secretary").get(f"/console/dashboards?{NOV}")
     assert resp.status_code == 200
     html = resp.get_data(as_text=True)
@@ -81,7 +83,7 @@ def test_the_secretary_sees_every_grid_with_sample_sizes(scripted: None, browser
     assert sum(int(n) for row in heat.values() for n in row) == 8  # every appeal once, consultations apart
 
 
-def test_a_grid_leader_sees_only_their_grid(scripted: None, browser_for: Any) -> None:
+def test_a_grid_leader_sees_only_their_grid(scripted: dict[str, Any], browser_for: Any) -> None:
     leader = browser_for("g1_leader")
     html = leader.get(f"/console/dashboards?{NOV}").get_data(as_text=True)
     assert set(table(html, "dashboard-kpi")) == {"第一网格"}
@@ -96,7 +98,7 @@ def test_a_grid_leader_sees_only_their_grid(scripted: None, browser_for: Any) ->
     assert leader.get(f"/console/dashboards?{NOV}&group_by=department").status_code == 400
 
 
-def test_a_department_sees_its_own_numbers(scripted: None, browser_for: Any) -> None:
+def test_a_department_sees_its_own_numbers(scripted: dict[str, Any], browser_for: Any) -> None:
     html = browser_for("dept_chengguan").get(f"/console/dashboards?{NOV}").get_data(as_text=True)
     rows = table(html, "dashboard-kpi")
     assert list(rows) == ["城管中队"]
@@ -126,7 +128,7 @@ def test_filters_by_category_and_refuses_bad_input(
         assert "<h1>请求有误</h1>" in resp.get_data(as_text=True)
 
 
-def test_charts_are_well_formed_accessible_svg_without_inline_style(scripted: None, browser_for: Any) -> None:
+def test_charts_are_well_formed_accessible_svg_without_inline_style(scripted: dict[str, Any], browser_for: Any) -> None:
     resp = browser_for("secretary").get(f"/console/dashboards?{NOV}")
     html = resp.get_data(as_text=True)
     charts = SVG.findall(html)
@@ -147,6 +149,21 @@ def test_charts_are_well_formed_accessible_svg_without_inline_style(scripted: No
     assert " style=" not in html
     assert "<script>" not in html
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+def test_a_new_event_shows_at_the_next_request(scripted: dict[str, Any], browser_for: Any, session: Session,
+                                              org: Any) -> None:  # fmt: skip
+    secretary = browser_for("secretary")
+
+    def completion() -> str:
+        html = secretary.get(f"/console/dashboards?{NOV}").get_data(as_text=True)
+        return " ".join(html.split('id="kpi-cards"', 1)[1].split("</ul>", 1)[0].split())
+
+    assert '62% <span class="muted">(n=8)</span>' in completion()  # 5 of 8 closed
+    assert '62% <span class="muted">(n=8)</span>' in completion()  # the same figures, asked again
+    Script(session, org).close(scripted["A8"], clock.now())
+    session.commit()
+    assert '75% <span class="muted">(n=8)</span>' in completion()  # A8 closed: 6 of 8, at once
 
 
 def test_signed_out_browsers_go_to_sign_in(client: Any) -> None:
