@@ -4,7 +4,8 @@ Loads the appeals and events of bench/appeals.py (same generator: returns, late 
 consultations, 180 days) plus a category per appeal, builds the dashboards' summary once (timed), then
 requests /console/dashboards with a signed-in browser session (Flask test client: the whole app — session
 check, scope, summary freshness check, queries, SVG, template) N times per page and filter, and prints
-p50/p95/p99 in ms. Then writes new events on 200 appeals and times the requests that pick them up.
+p50/p95/p99 in ms: "computed" with the page's one-minute cache off (every request queries the summary),
+"served" with it on (as in production: the same scope and filter again within a minute). Then writes new events on 200 appeals and times the requests that pick them up.
 Target: p95 < 300 ms.
 Run: .venv/bin/python bench/dashboard.py [--appeals 100000] [--requests 40]
 """
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 
 import models
 from bench.appeals import load
+from console.pages import dashboards
 from infra.db import Database
 from infra.embedded import EmbeddedPostgres, EmbeddedRedis
 from services.appeals.analytics import refresh_facts
@@ -147,12 +149,17 @@ def main() -> None:
             explain(db)
             with get_db(app).transaction() as session:
                 staff = {s.openid: s.id for s in session.scalars(sa.select(models.Staff))}
+            cache_seconds = dashboards.CACHE_SECONDS
             browsers = {key: sign_in(app, staff[f"o-staff-{key.replace('_', '-')}"]) for key, _, _ in PAGES}
             results = []
             for key, label, query in PAGES:
                 timed_requests(browsers[key], query, 1)  # warm-up: templates compiled, plans cached
-                results.append((label, timed_requests(browsers[key], query, args.requests)))
-            # New events on 200 appeals (ratings), then the next requests re-read those appeals first.
+                dashboards.CACHE_SECONDS = 0  # every request computes its figures from the summary
+                computed = timed_requests(browsers[key], query, args.requests)
+                dashboards.CACHE_SECONDS = cache_seconds  # as served: the same figures within a minute
+                served = timed_requests(browsers[key], query, args.requests)
+                results.append((label, computed, served))
+            # New events on 200 appeals (ratings), then the next request re-reads those appeals first.
             with db.engine.begin() as conn:
                 rated = list(range(1, args.appeals + 1, max(1, args.appeals // 200)))[:200]
                 conn.execute(
@@ -161,7 +168,7 @@ def main() -> None:
                       "created_at": datetime.now(UTC)} for i in rated],
                 )  # fmt: skip
             first = timed_requests(browsers["secretary"], PAGES[0][2], 1)
-            results.append(("first request after 200 new events", first))
+            results.append(("first request after 200 new events", first, first))
             get_db(app).dispose()
             db.dispose()
         finally:
@@ -173,12 +180,16 @@ def main() -> None:
           f"summary built in {build_s:.2f} s; load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after")  # fmt: skip
     print()
-    print("| page / filter | requests | p50 (ms) | p95 (ms) | p99 (ms) | target p95 < 300 ms |")
-    print("|---|---:|---:|---:|---:|---|")
-    for label, times in results:
-        p95 = percentile(times, 95)
-        print(f"| {label} | {len(times)} | {statistics.median(times):.0f} | {p95:.0f} | {percentile(times, 99):.0f} "
-              f"| {'met' if p95 < 300 else 'MISSED'} |")  # fmt: skip
+    print("| page / filter | requests | computed p50 (ms) | computed p95 | computed p99 | served p50 (ms) | "
+          "served p95 | served p99 | target p95 < 300 ms (computed) |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for label, computed, served in results:
+        p95 = percentile(computed, 95)
+        figures = " | ".join(
+            f"{statistics.median(t):.0f} | {percentile(t, 95):.0f} | {percentile(t, 99):.0f}"
+            for t in (computed, served)
+        )
+        print(f"| {label} | {len(computed)} | {figures} | {'met' if p95 < 300 else 'MISSED'} |")
 
 
 if __name__ == "__main__":
