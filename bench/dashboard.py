@@ -5,7 +5,8 @@ consultations, 180 days) plus a category per appeal, builds the dashboards' summ
 requests /console/dashboards with a signed-in browser session (Flask test client: the whole app — session
 check, scope, summary freshness check, queries, SVG, template) N times per page and filter, and prints
 p50/p95/p99 in ms: "computed" with the page's one-minute cache off (every request queries the summary),
-"served" with it on (as in production: the same scope and filter again within a minute). Then writes new events on 200 appeals and times the requests that pick them up.
+"served" with it on (as in production: the same scope and filter again within a minute). Then writes new
+events on 200 appeals and times the request that picks them up.
 Target: p95 < 300 ms.
 Run: .venv/bin/python bench/dashboard.py [--appeals 100000] [--requests 40]
 """
