@@ -134,7 +134,10 @@ def dashboards_page() -> Any:
     )
     session = db_session()
     analytics.refresh_facts(session)
-    key = (current_app.config["DATABASE_URL"], analytics.summary_version(session), filters, group_by)
+    version = analytics.summary_version(session)
+    if not version:  # another request is building the summary for the first time (PostgreSQL): not zeros
+        raise PageError(503, "统计数据正在首次生成（约需十几秒），请稍后刷新本页。")
+    key = (current_app.config["DATABASE_URL"], version, filters, group_by)
     view, trend = _cached(key, lambda: (analytics.overview(session, filters, group_by),  # type: ignore[arg-type]
                                         analytics.weekly_trend(session, filters)))  # fmt: skip
     rows, total, heat = view.rows, view.total, view.heat

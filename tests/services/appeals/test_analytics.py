@@ -171,3 +171,22 @@ def test_refresh_reads_new_events_and_nothing_else(summary, clock):
     clock.freeze(h(300) + analytics.LATE_COMMIT_MARGIN + timedelta(seconds=1))
     assert refresh_facts(session) is True
     assert refresh_facts(session) is False
+
+
+@pytest.mark.postgres
+def test_one_refresh_at_a_time_on_postgresql(pg_app, clock):
+    """While one request builds the summary, another does not wait for it nor write a second copy."""
+    db = get_db(pg_app)
+    builder, other = db.session(), db.session()
+    org = seed_org(builder)
+    build_script(builder, org)
+    builder.commit()
+    assert refresh_facts(builder) is True  # holds the lock until it commits
+    assert refresh_facts(other) is False
+    assert analytics.summary_version(other) == ""  # the page then says the figures are being made
+    other.rollback()
+    builder.commit()
+    assert analytics.summary_version(other) != ""
+    assert refresh_facts(other) is False  # nothing new since
+    builder.close()
+    other.close()
