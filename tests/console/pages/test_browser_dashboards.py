@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
 from sqlalchemy.orm import Session
 
+from services.appeals.property_ranking import compute_snapshot
 from tests.console.pages.conftest import wait_for
 from tests.console.pages.test_browser import _sign_in_by_link
 from tests.services.appeals.test_kpi import build_script
@@ -43,3 +45,16 @@ def test_the_dashboard_at_phone_and_desktop_width(browser: Any, session: Session
     browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
     wait_for(browser, lambda d: d.find_element(By.ID, "table-h").text == "按类别")
     assert "group_by=category" in browser.current_url
+
+
+def test_the_public_ranking_fits_a_360px_phone(browser: Any, session: Session, org: Any) -> None:
+    compute_snapshot(session, now=datetime(2026, 12, 5, tzinfo=UTC))
+    session.commit()
+    metrics = {"width": 360, "height": 800, "deviceScaleFactor": 1, "mobile": True}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    browser.get(f"{browser.base_url}/public/rankings")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "物业服务红黑榜（2026-12）"
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 360
+    names = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#public-ranking tbody th")]
+    assert "绿洲物业" in names
+    assert all(e.is_displayed() for e in browser.find_elements(By.ID, "public-ranking"))
