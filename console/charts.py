@@ -2,8 +2,8 @@
 
 Built with ElementTree, so the markup is well-formed and every label is escaped. No script and no style
 attribute (the console's Content-Security-Policy blocks inline styles): colours and fonts come from classes in
-console.css, sizes from SVG presentation attributes. Each chart has an accessible <title> and <desc> (named by
-aria-labelledby), axis titles, and a viewBox so it scales from a 360 px phone to a desktop.
+the console stylesheet (static/console.css), sizes from SVG presentation attributes. Each chart has an
+accessible <title> and <desc> (named by aria-labelledby), axis titles, and a viewBox so it scales to the page.
 """
 
 from __future__ import annotations
