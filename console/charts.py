@@ -73,7 +73,8 @@ def line_chart(
     plot_w, plot_h = width - left - right, height - top - bottom
     svg = _svg(width, height, title, desc, "line-chart")
     _text(svg, width / 2, 20, title, "chart-title", **{"text-anchor": "middle"})
-    peak = _nice_max(max((v for s in series for v in s.values), default=0))
+    # At least 4 on the axis: counts, so the quarter ticks stay whole numbers.
+    peak = max(4, _nice_max(max((v for s in series for v in s.values), default=0)))
     for i in range(5):
         value = peak * i / 4
         y = top + plot_h - plot_h * i / 4

@@ -7,11 +7,13 @@ or an appeal's text is read here. The same snapshot the staff page shows (`servi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
 from console.pages.web import CSP
+from infra import clock
 from infra.web import db_session
 from services.appeals import property_ranking as ranking
 from services.errors import NotFound
@@ -37,7 +39,12 @@ def public_rankings() -> Any:
     finally:
         session.rollback()
     status = 200 if view is not None or period is None else 404
-    return render_template("console/public_rankings.html", view=view, error=None), status
+    days = None
+    if view is not None:  # the window is [start, end) in UTC: shown as local days, both included
+        start = datetime.fromisoformat(view["window_start"]).astimezone(clock.LOCAL_TZ).date()
+        end = (datetime.fromisoformat(view["window_end"]) - timedelta(microseconds=1)).astimezone(clock.LOCAL_TZ)
+        days = (start, end.date())
+    return render_template("console/public_rankings.html", view=view, days=days, error=None), status
 
 
 @bp.after_request
