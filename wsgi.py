@@ -46,6 +46,7 @@ def blueprints() -> list[Blueprint]:
     from console.cobuilding import bp as console_cobuilding_bp
     from console.nlp_model import bp as console_nlp_model_bp
     from console.pages import bp as console_pages_bp
+    from console.pages.public import bp as public_pages_bp
     from console.participation import bp as console_participation_bp
     from console.party import bp as console_party_bp
     from console.reports import bp as console_reports_bp
@@ -87,6 +88,7 @@ def blueprints() -> list[Blueprint]:
         console_nlp_model_bp,  # /console/api/nlp/model: the classification model in service
         console_pages_bp,  # /console/: the staff console's web pages (sign-in, inbox, appeal, intake, reports)
         public_kpi_bp,  # /api/v1/public/kpi
+        public_pages_bp,  # /public/rankings: the public 红黑榜 page (aggregates only)
     ]
 
 

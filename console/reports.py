@@ -227,11 +227,13 @@ class PublicKpiOut(BaseModel):
 # ---------------------------------------------------------------- helpers
 
 
-def _local_midnight(day: date) -> datetime:
+def local_midnight(day: date) -> datetime:
+    """The UTC instant a Beijing day starts."""
     return datetime.combine(day, time(0), tzinfo=clock.LOCAL_TZ).astimezone(UTC)
 
 
-def _window(start: date | None, end: date | None) -> tuple[date, date]:
+def kpi_window(start: date | None, end: date | None) -> tuple[date, date]:
+    """The KPI period asked for, this month so far by default."""
     today = clock.local_now().date()
     first = start or today.replace(day=1)
     last = end or today
@@ -246,7 +248,7 @@ def _row_out(row: kpi.KpiRow) -> dict[str, Any]:
     return KpiRowOut.model_validate(row.as_dict()).model_dump(mode="json")
 
 
-def _scope(staff: Staff, group_by: str) -> int | None:
+def kpi_scope(staff: Staff, group_by: str) -> int | None:
     """The unit id a scoped role may see for this grouping (None = all), or Forbidden."""
     if staff.role in COMMUNITY_ROLES or group_by in ("month", "all"):
         return None
@@ -256,7 +258,8 @@ def _scope(staff: Staff, group_by: str) -> int | None:
     return int(getattr(staff, attribute))
 
 
-def _report_visible(staff: Staff, report: Report) -> bool:
+def report_visible(staff: Staff, report: Report) -> bool:
+    """Whether this staff member may read this weekly report."""
     if staff.role not in REPORT_ROLES:
         return False
     return staff.role in ("street_officer", "admin") or staff.community_id == report.community_id
@@ -275,12 +278,12 @@ def _report_out(report: Report) -> dict[str, Any]:
 def kpi_table(query: KpiQuery) -> dict[str, Any]:
     """KPI table by grid, department, property company or month, computed from the appeal events."""
     staff = current_staff()
-    unit = _scope(staff, query.group_by)
-    first, last = _window(query.start, query.end)
+    unit = kpi_scope(staff, query.group_by)
+    first, last = kpi_window(query.start, query.end)
     session = db_session()
     window = {
-        "start": _local_midnight(first),
-        "end": _local_midnight(last + timedelta(days=1)),
+        "start": local_midnight(first),
+        "end": local_midnight(last + timedelta(days=1)),
         "community_id": staff.community_id,
     }
     rows = kpi.kpi_table(session, group_by=query.group_by, **window)
@@ -307,7 +310,7 @@ def list_reports() -> dict[str, Any]:
     session = db_session()
     everywhere = staff.role in ("street_officer", "admin")
     found = reports.list_reports(session, community_id=None if everywhere else staff.community_id)
-    items = [_report_out(r) for r in found if _report_visible(staff, r)]
+    items = [_report_out(r) for r in found if report_visible(staff, r)]
     session.commit()
     return {"items": items}
 
@@ -318,7 +321,7 @@ def download_report(path: ReportPath) -> Response:
     staff = current_staff()
     session = db_session()
     report = session.get(Report, path.report_id)
-    if report is None or not _report_visible(staff, report):
+    if report is None or not report_visible(staff, report):
         raise NotFound("没有您可查看的这份报告")
     file = reports.reports_path(Path(current_app.config["INSTANCE_PATH"]) / "reports", report)
     session.commit()
@@ -358,8 +361,8 @@ def public_kpi(query: PublicKpiQuery) -> dict[str, Any]:
     rows = kpi.kpi_table(
         session,
         group_by=query.group_by,
-        start=_local_midnight(month),
-        end=_local_midnight(today + timedelta(days=1)),
+        start=local_midnight(month),
+        end=local_midnight(today + timedelta(days=1)),
     )
     session.rollback()
     fields = PublicKpiRow.model_fields

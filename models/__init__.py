@@ -4,6 +4,7 @@ Each area keeps its tables in its own module; importing this package registers t
 Add a module's import here when you add the module.
 """
 
+from models.analytics import KpiFact, KpiFactRefresh
 from models.appeal import Appeal, AppealAttachment, AppealEvent, AppealSupporter
 from models.audit import AuditEntry
 from models.ballot import Ballot, BallotChoice, BallotOption, BallotResult, BallotVoter
@@ -136,6 +137,8 @@ __all__ = [
     "Grid",
     "IdempotencyRecord",
     "InboundMessage",
+    "KpiFact",
+    "KpiFactRefresh",
     "LabelledExample",
     "MeetingAttendance",
     "MicroProject",

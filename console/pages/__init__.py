@@ -18,6 +18,7 @@ from console.pages import (
     cobuilding,
     cobuilding_orders,
     councils,
+    dashboards,
     failed,
     inbox,
     intake,
@@ -25,6 +26,7 @@ from console.pages import (
     notices,
     participation,
     party,
+    public,
     reports,
     signin,
     volunteers,
@@ -45,6 +47,7 @@ __all__ = [
     "cobuilding",
     "cobuilding_orders",
     "councils",
+    "dashboards",
     "failed",
     "inbox",
     "intake",
@@ -52,12 +55,15 @@ __all__ = [
     "notices",
     "participation",
     "party",
+    "public",
     "reports",
     "signin",
     "volunteers",
     "web",
     "wechat_bind",
 ]
+
+__all__ = ["appeal", "dashboards", "failed", "inbox", "intake", "kpi", "notices", "reports", "signin", "web"]
 
 
 @bp.get("/<path:rest>")

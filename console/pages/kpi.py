@@ -8,7 +8,7 @@ from typing import Any
 from flask import request
 
 from console.pages.web import PageError, bp, page, signed_in, staff
-from console.reports import UNIT_OF_ROLE, _local_midnight, _scope, _window
+from console.reports import UNIT_OF_ROLE, kpi_scope, kpi_window, local_midnight
 from infra.web import db_session
 from services.appeals import kpi
 
@@ -32,12 +32,12 @@ def kpi_page() -> Any:
     group_by = request.args.get("group_by", default)
     if group_by not in GROUP_LABELS:
         raise PageError(400, "未知的统计口径。")
-    unit = _scope(member, group_by)
-    first, last = _window(_day("from"), _day("to"))
+    unit = kpi_scope(member, group_by)
+    first, last = kpi_window(_day("from"), _day("to"))
     session = db_session()
     window = {
-        "start": _local_midnight(first),
-        "end": _local_midnight(last + timedelta(days=1)),
+        "start": local_midnight(first),
+        "end": local_midnight(last + timedelta(days=1)),
         "community_id": member.community_id,
     }
     rows = kpi.kpi_table(session, group_by=group_by, **window)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from flask import Response, current_app, redirect, send_file, url_for
 from sqlalchemy.exc import IntegrityError
 
 from console.pages.web import PageError, bp, page, record, signed_in, staff
-from console.reports import REPORT_ROLES, XLSX, _report_visible
+from console.reports import REPORT_ROLES, XLSX, report_visible
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from models.reports import Report
@@ -40,7 +40,7 @@ def reports_page() -> Any:
     session = db_session()
     everywhere = member.role in GLOBAL_ROLES
     found = reports.list_reports(session, community_id=None if everywhere else member.community_id)
-    rows = [r for r in found if _report_visible(member, r)]
+    rows = [r for r in found if report_visible(member, r)]
     body = page("console/reports.html", rows=rows, may_generate=member.role in COMMUNITY_ROLES)
     session.commit()
     return body
@@ -72,7 +72,7 @@ def download(report_id: int) -> Response:
     _may_see_reports()
     session = db_session()
     report = session.get(Report, report_id)
-    if report is None or not _report_visible(staff(), report):
+    if report is None or not report_visible(staff(), report):
         raise PageError(404, "没有您可查看的这份报告。")
     file = reports.reports_path(_reports_dir(), report)
     session.commit()
@@ -90,7 +90,8 @@ def rankings_page() -> Any:
         view = ranking.snapshot_view(session, ranking.latest_snapshot(session))
     except NotFound:
         view = None
-    body = page("console/rankings.html", view=view, may_compute=staff().role in RANKING_ROLES)
+    days = ranking.window_days(view) if view is not None else None
+    body = page("console/rankings.html", view=view, days=days, may_compute=staff().role in RANKING_ROLES)
     session.commit()
     return body
 

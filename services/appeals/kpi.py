@@ -118,7 +118,7 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-class _Dialect:
+class Dialect:
     """The few SQL snippets that differ between SQLite and PostgreSQL.
 
     On PostgreSQL timestamps stay timestamptz and a dispatch payload is cast to jsonb once; on SQLite times
@@ -165,13 +165,17 @@ class _Dialect:
             return f"CAST(to_char({column} AT TIME ZONE :tz, 'YYYYMM') AS INTEGER)"
         return f"CAST(strftime('%Y%m', {column}, '{self.offset_minutes:+d} minutes') AS INTEGER)"
 
+    def epoch(self, value: str) -> str:
+        """A value made by ts()/json_ts() as seconds since 1970 (a plain number on both databases)."""
+        return f"date_part('epoch', {value})" if self.pg else value
+
     @property
     def fence(self) -> str:
         # Keeps PostgreSQL from inlining the subquery, which would repeat the jsonb cast for every accessor.
         return "OFFSET 0" if self.pg else ""
 
 
-def _dispatch_key(d: _Dialect, group_by: str) -> str:
+def _dispatch_key(d: Dialect, group_by: str) -> str:
     """The grouping key a dispatch payload names (NULL when the dispatch is not to that kind of unit)."""
     if group_by == "grid":
         return d.json_int("b.doc", "grid_id")
@@ -183,43 +187,82 @@ def _dispatch_key(d: _Dialect, group_by: str) -> str:
     return "NULL"
 
 
-def _build_sql(d: _Dialect, group_by: str, *, with_as_of: bool, with_community: bool) -> str:
-    """The single KPI statement (see the module docstring for the definitions it implements).
+# Over the `w` stage: the appeal's own row (its last segment), and "closed now" (last close after the last reopen).
+NOT_CONSULT_LAST = "w.is_consult = 0 AND w.seg = w.last_seg"
+CLOSED_NOW = f"{NOT_CONSULT_LAST} AND w.last_close_c / 8 > COALESCE(w.last_reopen_id, 0)"
 
-    Stages: `cohort` (create events in the window) → `ev` (relevant events, each tagged with its dispatch
-    segment by a running count of dispatches) → `seg` (one row per appeal and segment) → `w` (appeal-wide
-    values by a window over the segments) → one GROUP BY. Composite integers carry "the value of the
-    latest event" through MAX(): id * 8 + flag for the last close (1 = closed as resolved), id * 4 + code for
-    the last rating (2 = satisfied or basically satisfied, 1 = unsatisfied), seg * 4 + state for the first
-    resolve (0 = on time, 1 = late, 2 = no deadline). Only literals and fixed snippets are formatted into the
-    SQL; every value is a bound parameter.
+
+def measures(d: Dialect) -> tuple[tuple[str, str], ...]:
+    """Each KPI count as a per-row expression over the `w` stage (one row per appeal and dispatch segment).
+
+    The KPI statement sums them per group; the dashboards' summary table (services.appeals.analytics)
+    stores them per row, so both read the same definitions.
+    """
+    not_consult_last, closed = NOT_CONSULT_LAST, CLOSED_NOW
+    resolved = f"{not_consult_last} AND w.first_resolve_t IS NOT NULL"
+    return (
+        ("appeals", f"CASE WHEN {not_consult_last} THEN 1 ELSE 0 END"),
+        ("consultations", "CASE WHEN w.is_consult = 1 AND w.seg = w.last_seg THEN 1 ELSE 0 END"),
+        ("dispatched", "CASE WHEN w.is_consult = 0 AND w.seg > 0 THEN 1 ELSE 0 END"),
+        (
+            "accepted_on_time",
+            "CASE WHEN w.is_consult = 0 AND w.seg > 0 AND w.accept_t IS NOT NULL"
+            " AND (w.accept_due_t IS NULL OR w.accept_t <= w.accept_due_t) THEN 1 ELSE 0 END",
+        ),
+        ("closed", f"CASE WHEN {closed} THEN 1 ELSE 0 END"),
+        ("closed_resolved", f"CASE WHEN {closed} AND w.last_close_c % 8 = 1 THEN 1 ELSE 0 END"),
+        ("resolved", f"CASE WHEN {not_consult_last} AND w.resolve_c % 4 < 2 THEN 1 ELSE 0 END"),
+        ("resolved_on_time", f"CASE WHEN {not_consult_last} AND w.resolve_c % 4 = 0 THEN 1 ELSE 0 END"),
+        ("rated", f"CASE WHEN {not_consult_last} AND w.last_rate_c % 4 > 0 THEN 1 ELSE 0 END"),
+        ("satisfied", f"CASE WHEN {not_consult_last} AND w.last_rate_c % 4 = 2 THEN 1 ELSE 0 END"),
+        ("resolve_samples", f"CASE WHEN {resolved} THEN 1 ELSE 0 END"),
+        (
+            "hours_to_resolve",
+            f"CASE WHEN {resolved} THEN {d.hours('w.first_resolve_t', 'w.first_dispatch_t')} ELSE 0 END",
+        ),
+        ("returns", "CASE WHEN w.is_consult = 0 THEN w.returns ELSE 0 END"),
+        ("reopens", "CASE WHEN w.is_consult = 0 THEN w.reopens ELSE 0 END"),
+    )
+
+
+MEASURES: tuple[str, ...] = tuple(name for name, _ in measures(Dialect("sqlite", "UTC", datetime(2000, 1, 1))))
+# Rows before an appeal's first dispatch carry nothing unless they are all the appeal has.
+ROW_FILTER = "(w.seg > 0 OR w.seg = w.last_seg)"
+
+
+def stages(
+    d: Dialect,
+    keys: dict[str, str],
+    *,
+    cohort_filter: str,
+    with_month: bool,
+    with_as_of: bool = False,
+    extra: bool = False,
+) -> str:
+    """The stages shared by the KPI statement and the dashboards' summary (see _build_sql).
+
+    `keys` maps a segment key column to its expression over a dispatch event (`b.doc` is its payload);
+    `extra` also carries the times the dashboards' weekly trend needs (last close, current deadline).
     """
     as_of = "AND e.created_at <= :as_of" if with_as_of else ""
-    community = ""
-    if with_community:
-        community = "AND e.appeal_id IN (SELECT id FROM appeal WHERE community_id = :community_id)"
-    if group_by == "month":
-        seg_key = "MAX(month)"
-    elif group_by == "all":
-        seg_key = "'all'"
-    else:
-        seg_key = "MAX(CASE WHEN action = 'dispatch' THEN k END)"
-    # Rows before an appeal's first dispatch carry nothing unless they are all the appeal has.
-    key_filter = "WHERE (w.seg > 0 OR w.seg = w.last_seg)"
-    if group_by in ("department", "property_company"):
-        key_filter += " AND w.k IS NOT NULL"
     satisfied = ", ".join(f"'{r}'" for r in SATISFIED_RATINGS)
     rating = "b.rating"
-    not_consult_last = "w.is_consult = 0 AND w.seg = w.last_seg"
-    closed = f"{not_consult_last} AND w.last_close_c / 8 > COALESCE(w.last_reopen_id, 0)"
     actions = ", ".join(f"'{a}'" for a in KPI_ACTIONS)
+    ev_keys = "".join(f"CASE WHEN b.action = 'dispatch' THEN {expr} END AS {name},\n" for name, expr in keys.items())
+    seg_keys = "".join(f"MAX(CASE WHEN action = 'dispatch' THEN {name} END) AS {name},\n" for name in keys)
+    ev_extra = seg_extra = w_extra = ""
+    if extra:
+        ev_extra = f"CASE WHEN b.action = 'close' THEN {d.ts('b.created_at')} END AS close_t,"
+        seg_extra = "MAX(close_t) AS close_t,"
+        w_extra = "MAX(close_t) OVER a AS last_close_t,"
     return f"""
 WITH cohort AS (
     SELECT e.appeal_id,
-           MIN({d.local_month("e.created_at") if group_by == "month" else "NULL"}) AS month,
+           MIN({d.local_month("e.created_at") if with_month else "NULL"}) AS month,
+           MIN({d.ts("e.created_at") if extra else "NULL"}) AS created_t,
            MAX(CASE WHEN {d.json_text("e.payload", "kind")} = 'consultation' THEN 1 ELSE 0 END) AS is_consult
     FROM appeal_event e
-    WHERE e.action = 'create' AND e.created_at >= :start AND e.created_at < :end {community}
+    WHERE e.action = 'create' {cohort_filter}
     GROUP BY e.appeal_id
 ),
 ev AS (
@@ -227,7 +270,8 @@ ev AS (
            SUM(CASE WHEN b.action = 'dispatch' THEN 1 ELSE 0 END)
                OVER (PARTITION BY b.appeal_id ORDER BY b.id ROWS UNBOUNDED PRECEDING) AS seg,
            {d.ts("b.created_at")} AS t,
-           CASE WHEN b.action = 'dispatch' THEN {_dispatch_key(d, group_by)} END AS k,
+           {ev_keys}
+           {ev_extra}
            CASE WHEN b.action = 'dispatch' THEN {d.json_ts("b.doc", "accept_due_at")} END AS accept_due_t,
            CASE WHEN b.action = 'dispatch' THEN {d.json_ts("b.doc", "due_at")} END AS due_t,
            CASE WHEN b.action = 'close'
@@ -249,7 +293,9 @@ ev AS (
 ),
 seg AS (
     SELECT appeal_id, seg,
-           {seg_key} AS k,
+           {seg_keys}
+           {seg_extra}
+           MAX(month) AS month,
            MAX(is_consult) AS is_consult,
            MAX(CASE WHEN action = 'dispatch' THEN t END) AS dispatch_t,
            MAX(accept_due_t) AS accept_due_t,
@@ -266,6 +312,7 @@ seg AS (
 ),
 w AS (
     SELECT s.*,
+           {w_extra}
            MAX(seg) OVER a AS last_seg,
            MIN(dispatch_t) OVER a AS first_dispatch_t,
            MIN(CASE WHEN seg > 0 THEN resolve_t END) OVER a AS first_resolve_t,
@@ -277,28 +324,47 @@ w AS (
            MAX(rate_c) OVER a AS last_rate_c
     FROM seg s
     WINDOW a AS (PARTITION BY appeal_id)
-)
-SELECT w.k,
-       SUM(CASE WHEN {not_consult_last} THEN 1 ELSE 0 END),
-       SUM(CASE WHEN w.is_consult = 1 AND w.seg = w.last_seg THEN 1 ELSE 0 END),
-       SUM(CASE WHEN w.is_consult = 0 AND w.seg > 0 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN w.is_consult = 0 AND w.seg > 0 AND w.accept_t IS NOT NULL
-                     AND (w.accept_due_t IS NULL OR w.accept_t <= w.accept_due_t) THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {closed} THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {closed} AND w.last_close_c % 8 = 1 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {not_consult_last} AND w.resolve_c % 4 < 2 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {not_consult_last} AND w.resolve_c % 4 = 0 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {not_consult_last} AND w.last_rate_c % 4 > 0 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {not_consult_last} AND w.last_rate_c % 4 = 2 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {not_consult_last} AND w.first_resolve_t IS NOT NULL THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {not_consult_last} AND w.first_resolve_t IS NOT NULL
-                THEN {d.hours("w.first_resolve_t", "w.first_dispatch_t")} ELSE 0 END),
-       SUM(CASE WHEN w.is_consult = 0 THEN w.returns ELSE 0 END),
-       SUM(CASE WHEN w.is_consult = 0 THEN w.reopens ELSE 0 END)
+)"""  # noqa: S608 - only the fixed snippets above are formatted in; every value is a bound parameter
+
+
+def dispatch_keys(d: Dialect) -> dict[str, str]:
+    """The three unit keys of a dispatch (territorial grid, department, property company) as stage keys."""
+    return {f"k_{kind}": _dispatch_key(d, kind) for kind in ("grid", "department", "property_company")}
+
+
+def _build_sql(d: Dialect, group_by: str, *, with_as_of: bool, with_community: bool) -> str:
+    """The single KPI statement (see the module docstring for the definitions it implements).
+
+    Stages: `cohort` (create events in the window) → `ev` (relevant events, each tagged with its dispatch
+    segment by a running count of dispatches) → `seg` (one row per appeal and segment) → `w` (appeal-wide
+    values by a window over the segments) → one GROUP BY. Composite integers carry "the value of the
+    latest event" through MAX(): id * 8 + flag for the last close (1 = closed as resolved), id * 4 + code for
+    the last rating (2 = satisfied or basically satisfied, 1 = unsatisfied), seg * 4 + state for the first
+    resolve (0 = on time, 1 = late, 2 = no deadline). Only literals and fixed snippets are formatted into the
+    SQL; every value is a bound parameter.
+    """
+    cohort_filter = "AND e.created_at >= :start AND e.created_at < :end"
+    if with_community:
+        cohort_filter += " AND e.appeal_id IN (SELECT id FROM appeal WHERE community_id = :community_id)"
+    if group_by == "month":
+        keys: dict[str, str] = {}
+        key = "w.month"
+    elif group_by == "all":
+        keys, key = {}, "'all'"  # one group: no GROUP BY, and HAVING keeps an empty cohort empty
+    else:
+        keys, key = {"k": _dispatch_key(d, group_by)}, "w.k"
+    cte = stages(d, keys, cohort_filter=cohort_filter, with_month=group_by == "month", with_as_of=with_as_of)
+    key_filter = f"WHERE {ROW_FILTER}"
+    if group_by in ("department", "property_company"):
+        key_filter += " AND w.k IS NOT NULL"
+    sums = ",\n       ".join(f"SUM({expr})" for _, expr in measures(d))
+    group = "HAVING COUNT(*) > 0" if group_by == "all" else f"GROUP BY {key}\nORDER BY {key}"
+    return f"""{cte}
+SELECT {key} AS gk,
+       {sums}
 FROM w
 {key_filter}
-GROUP BY w.k
-ORDER BY w.k
+{group}
 """  # noqa: S608 - only the fixed snippets above are formatted in; every value is a bound parameter
 
 
@@ -307,20 +373,21 @@ ORDER BY w.k
 _PG_SETTINGS = {"work_mem": "256MB", "jit": "off"}
 
 
-def _execute_tuned(session: Session, stmt: Any, params: dict[str, Any]) -> list[Any]:
+def execute_tuned(session: Session, stmt: Any, params: dict[str, Any], *, fetch: bool = True) -> list[Any]:
     """Run the KPI statement on PostgreSQL with statement-sized memory settings, restoring them afterwards."""
     current = text("SELECT current_setting(:n)")
     previous = {name: session.execute(current, {"n": name}).scalar_one() for name in _PG_SETTINGS}
     for name, value in _PG_SETTINGS.items():
         session.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
     # On an error the transaction is aborted and its SET LOCAL values end with it: restore only on success.
-    rows = list(session.execute(stmt, params).all())
+    result = session.execute(stmt, params)
+    rows = list(result.all()) if fetch else []
     for name, value in previous.items():
         session.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
     return rows
 
 
-def _labels(session: Session, group_by: str, keys: list[Any]) -> dict[Any, str]:
+def unit_labels(session: Session, group_by: str, keys: list[Any]) -> dict[Any, str]:
     """Display names of the grouped units (one small query)."""
     model = {"grid": Grid, "department": Department, "property_company": PropertyCompany}.get(group_by)
     ids = [k for k in keys if k is not None]
@@ -347,7 +414,7 @@ def kpi_table(
     if end <= start:
         raise ValueError("end must be after start")
     bind = session.get_bind()
-    dialect = _Dialect(bind.dialect.name, tz, start)
+    dialect = Dialect(bind.dialect.name, tz, start)
     sql = _build_sql(dialect, group_by, with_as_of=as_of is not None, with_community=community_id is not None)
     window = (bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime()))
     stmt = text(sql).bindparams(*window)
@@ -359,8 +426,8 @@ def kpi_table(
         params["community_id"] = community_id
     if dialect.pg:
         params["tz"] = tz
-    rows = _execute_tuned(session, stmt, params) if dialect.pg else list(session.execute(stmt, params).all())
-    labels = _labels(session, group_by, [r[0] for r in rows])
+    rows = execute_tuned(session, stmt, params) if dialect.pg else list(session.execute(stmt, params).all())
+    labels = unit_labels(session, group_by, [r[0] for r in rows])
     result = []
     for r in rows:
         key = f"{int(r[0]) // 100:04d}-{int(r[0]) % 100:02d}" if group_by == "month" else r[0]

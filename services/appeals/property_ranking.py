@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
@@ -252,6 +253,13 @@ def compute_snapshot(
         )
     session.flush()
     return snapshot, True
+
+
+def window_days(view: dict[str, Any]) -> tuple[date, date]:
+    """A snapshot's [start, end) UTC window as the local days people read, both included."""
+    start = datetime.fromisoformat(view["window_start"]).astimezone(clock.LOCAL_TZ).date()
+    end = (datetime.fromisoformat(view["window_end"]) - timedelta(microseconds=1)).astimezone(clock.LOCAL_TZ)
+    return start, end.date()
 
 
 def snapshot_view(session: Session, snapshot: RankingSnapshot) -> dict:

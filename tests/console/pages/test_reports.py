@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.audit import AuditEntry
 from models.reports import RankingSnapshot, Report
+from services.appeals import property_ranking as ranking
 from tests.console.pages.conftest import csrf_of
 
 
@@ -50,6 +52,11 @@ def test_the_red_black_list_is_computed_on_demand_once_a_month(session: Session,
     session.commit()
     shown = officer.get("/console/rankings").get_data(as_text=True)
     assert "统计期" in shown
+    snapshot = session.scalar(select(RankingSnapshot))
+    first, last = ranking.window_days(ranking.snapshot_view(session, snapshot))
+    assert (last + timedelta(days=1)).day == 1  # up to the last Beijing day before this month
+    assert (last - first).days == 89  # 90 Beijing days, both ends included (not the UTC dates of the bounds)
+    assert f"{first} 至 {last}" in shown
     assert 'id="ranking"' in shown
     leader = browser_for("g1_leader")
     assert 'id="compute-ranking"' not in leader.get("/console/rankings").get_data(as_text=True)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.appeal import Appeal
+from services.appeals.property_ranking import compute_snapshot
 from tests.console.pages.conftest import wait_for
 from tests.console.pages.test_browser import _sign_in_by_link
 
@@ -51,6 +52,7 @@ def test_screenshots_of_the_main_pages(
     wechat.as_user("oConsoleResident000000000002").say("/subscribe b-e-lz-1")
     wechat.as_user("oConsoleResident000000000002").tell("1幢楼道里有人飞线充电给电动车充电，很危险")
     public_id = session.scalar(select(Appeal.public_id).order_by(Appeal.id))
+    compute_snapshot(session)  # the public 红黑榜 shows this month's list (companies without ratings: 样本不足)
     session.commit()
     base = browser.base_url
     for width in WIDTHS:
@@ -62,6 +64,8 @@ def test_screenshots_of_the_main_pages(
         "appeal": f"/console/appeals/{public_id}",
         "intake": "/console/intake",
         "kpi": "/console/kpi",
+        "dashboards": "/console/dashboards",
+        "public-rankings": "/public/rankings",
         "sessions": "/console/sessions",
     }
     for name, path in pages.items():
