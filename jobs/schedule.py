@@ -9,7 +9,18 @@ from __future__ import annotations
 from redis import Redis
 from rq.cron import CronScheduler
 
-from jobs import appeals, booking, callups, cobuilding, inbound, outbox, participation, points, tokens
+from jobs import (
+    appeals,
+    booking,
+    callups,
+    cobuilding,
+    inbound,
+    notifications,
+    outbox,
+    participation,
+    points,
+    tokens,
+)
 from jobs.leader import LeaderCronScheduler, SchedulerLease
 
 
@@ -25,6 +36,8 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(outbox.sweep_outbox, "default", interval=30, job_timeout=120)
     # A stored resident message whose job was lost after it reached RQ is handed to RQ again.
     s.register(inbound.resume_stuck, "default", interval=300, job_timeout=120)
+    # A notification whose job a worker took and died with before starting it is handed to RQ again.
+    s.register(notifications.resume_lost_deliveries, "default", interval=300, job_timeout=120)
     # One central refresher keeps the shared access tokens fresh (https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html).
     s.register(tokens.refresh_access_tokens, "default", interval=600, job_timeout=60)
     # Reminders, escalation and auto-close are rows in SQL; the tick turns due rows into stable-id jobs.

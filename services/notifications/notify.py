@@ -53,6 +53,14 @@ STAFF_JOB = "jobs.notifications.deliver_to_staff"
 MAX_KEY_LENGTH = 120
 # A claim older than this belongs to a run that died mid-send (RQ re-runs abandoned jobs after minutes).
 IN_FLIGHT_STALE = timedelta(minutes=2)
+# A delivery job handed to RQ this long ago whose notification no run has settled lost its job: RQ takes a job
+# off its queue before it records it as started, so a worker killed between the two leaves it in no queue and no
+# registry, and RQ's maintenance never runs it again. Shorter than the template dedupe (a claim that died
+# mid-call is still resent under its client_msg_id), longer than a worker takes to start a job it has popped.
+LOST_AFTER = timedelta(minutes=5)
+# How far back the lost-job sweep looks (a day of sweeps every few minutes; older rows are for an operator).
+LOST_LOOKBACK = timedelta(days=1)
+_LOST_CHUNK = 500
 # WeChat sends one template message per (openid, client_msg_id) within 10 minutes, so a template call that died
 # in flight may be made again with the same client_msg_id inside that time (wechat-protocol.md §3.3):
 # https://developers.weixin.qq.com/doc/service/api/notify/template/api_sendtemplatemessage.md
@@ -617,6 +625,48 @@ def finish_delivery(
         ledger.errmsg = (reason or "no channel can reach the recipient")[:200]
     ledger.status = "sent" if sent else "uncertain" if uncertain else "failed"
     session.flush()
+
+
+def _ledger_key_of(job: PendingJob) -> str | None:
+    """The ledger key a delivery job's arguments name (None for a row that is not a delivery job)."""
+    args = list(job.args or [])
+    if job.func == RESIDENT_JOB and len(args) >= 3:
+        return resident_ledger_key(int(args[0]), str(args[2]))
+    if job.func == STAFF_JOB and len(args) >= 2:
+        return staff_ledger_key(int(args[0]), str(args[1]))
+    return None
+
+
+def unsettled_deliveries(session: Session, *, now: datetime, limit: int = _LOST_CHUNK) -> list[PendingJob]:
+    """Delivery jobs handed to RQ LOST_AFTER ago or more whose notification was never claimed, or was claimed
+    by a run that died before it called WeChat or during the call (claim_delivery settles those at most once)."""
+    stmt = (
+        select(PendingJob)
+        .where(
+            PendingJob.func.in_((RESIDENT_JOB, STAFF_JOB)),
+            PendingJob.enqueued_at.is_not(None),
+            PendingJob.enqueued_at <= now - LOST_AFTER,
+            PendingJob.enqueued_at >= now - LOST_LOOKBACK,
+        )
+        .order_by(PendingJob.id)
+        .limit(_LOST_CHUNK)
+    )
+    found: list[PendingJob] = []
+    after = 0
+    while len(found) < limit:
+        chunk = list(session.scalars(stmt.where(PendingJob.id > after)))
+        if not chunk:
+            break
+        after = chunk[-1].id
+        keyed = {key: job for job in chunk if (key := _ledger_key_of(job)) is not None}
+        ledger = select(OutboundMessage.idempotency_key, OutboundMessage.status, OutboundMessage.created_at)
+        settled = {
+            row.idempotency_key
+            for row in session.execute(ledger.where(OutboundMessage.idempotency_key.in_(list(keyed))))
+            if row.status != "sending" or now - row.created_at < IN_FLIGHT_STALE
+        }
+        found.extend(job for key, job in keyed.items() if key not in settled)
+    return found[:limit]
 
 
 def delivery_status(session: Session, ledger_key: str) -> OutboundMessage | None:
