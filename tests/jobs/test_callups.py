@@ -130,11 +130,24 @@ class _KilledRightAfterDequeue(HongguanSimpleWorker):
     """
 
     def execute_job(self, job: Any, queue: Any) -> None:
+        raise SystemExit("killed")  # the worker's teardown then touches only its own registration
+
+
+class _KilledBeforeTheJobStarts(_KilledRightAfterDequeue):
+    """A worker killed after RQ added the job to the StartedJobRegistry but before it marked the job started: the
+    registry's cleanup drops such an entry without a retry (only a job still "started" counts as abandoned)."""
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        HongguanSimpleWorker.execute_job(self, job, queue)
+
+    def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
+        assert job.id in StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)
         raise SystemExit("killed")
 
 
+@pytest.mark.parametrize("killed_worker", [_KilledRightAfterDequeue, _KilledBeforeTheJobStarts])
 def test_a_delivery_popped_by_a_worker_killed_before_starting_it_still_reaches_its_person(
-    app, session, org, clock, run_jobs, sandbox
+    app, session, org, clock, run_jobs, sandbox, killed_worker
 ):
     people = 5
     callup_id = _callup_for(session, org, people)
@@ -149,13 +162,16 @@ def test_a_delivery_popped_by_a_worker_killed_before_starting_it_still_reaches_i
         assert send.progress(session, callup_id).queued == people  # the send ran: everyone's delivery is queued
         popped = default.get_job_ids()[0]
         with pytest.raises(SystemExit):
-            _KilledRightAfterDequeue(queues, connection=default.connection, app=app).work(burst=True)
-        lost = default.fetch_job(popped)
-        assert lost is not None and lost.get_status() == "queued" and lost.get_position() is None
-        assert popped not in default.get_job_ids() and popped not in StartedJobRegistry(queue=default)
+            killed_worker(queues, connection=default.connection, app=app).work(burst=True)
+        assert not sandbox.sent()
 
         # Minutes later: RQ's maintenance and the cron sweeps run, then a worker works through the queues.
         _recover_as_rq_maintenance_would(app, queues)
+        lost = default.fetch_job(popped)  # RQ's maintenance did not bring it back
+        assert lost is not None
+        assert (lost.get_status(), lost.get_position()) == ("queued", None)
+        assert popped not in StartedJobRegistry(queue=default).get_job_ids(cleanup=False)
+        assert popped not in ScheduledJobRegistry(queue=default)
         clock.advance(notify.LOST_AFTER + timedelta(seconds=5))
         callup_jobs.resume_sends()
         sweep_outbox()
