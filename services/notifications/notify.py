@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -627,19 +627,24 @@ def finish_delivery(
     session.flush()
 
 
-def _ledger_key_of(job: PendingJob) -> str | None:
-    """The ledger key a delivery job's arguments name (None for a row that is not a delivery job)."""
-    args = list(job.args or [])
-    if job.func == RESIDENT_JOB and len(args) >= 3:
-        return resident_ledger_key(int(args[0]), str(args[2]))
-    if job.func == STAFF_JOB and len(args) >= 2:
-        return staff_ledger_key(int(args[0]), str(args[1]))
-    return None
+def _ledger_key_sql() -> Any:
+    """The ledger key a delivery job's arguments name, in SQL (resident_ledger_key / staff_ledger_key)."""
+    resident = literal("resident-") + PendingJob.args[0].as_string() + literal(":") + PendingJob.args[2].as_string()
+    staff = literal("staff-") + PendingJob.args[0].as_string() + literal(":") + PendingJob.args[1].as_string()
+    return case((PendingJob.func == RESIDENT_JOB, resident), else_=staff)
 
 
 def unsettled_deliveries(session: Session, *, now: datetime, limit: int = _LOST_CHUNK) -> list[PendingJob]:
     """Delivery jobs handed to RQ LOST_AFTER ago or more whose notification was never claimed, or was claimed
     by a run that died before it called WeChat or during the call (claim_delivery settles those at most once)."""
+    settled = (
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.idempotency_key == _ledger_key_sql(),
+            (OutboundMessage.status != "sending") | (OutboundMessage.created_at > now - IN_FLIGHT_STALE),
+        )
+        .exists()
+    )
     stmt = (
         select(PendingJob)
         .where(
@@ -647,26 +652,12 @@ def unsettled_deliveries(session: Session, *, now: datetime, limit: int = _LOST_
             PendingJob.enqueued_at.is_not(None),
             PendingJob.enqueued_at <= now - LOST_AFTER,
             PendingJob.enqueued_at >= now - LOST_LOOKBACK,
+            ~settled,
         )
         .order_by(PendingJob.id)
-        .limit(_LOST_CHUNK)
+        .limit(limit)
     )
-    found: list[PendingJob] = []
-    after = 0
-    while len(found) < limit:
-        chunk = list(session.scalars(stmt.where(PendingJob.id > after)))
-        if not chunk:
-            break
-        after = chunk[-1].id
-        keyed = {key: job for job in chunk if (key := _ledger_key_of(job)) is not None}
-        ledger = select(OutboundMessage.idempotency_key, OutboundMessage.status, OutboundMessage.created_at)
-        settled = {
-            row.idempotency_key
-            for row in session.execute(ledger.where(OutboundMessage.idempotency_key.in_(list(keyed))))
-            if row.status != "sending" or now - row.created_at < IN_FLIGHT_STALE
-        }
-        found.extend(job for key, job in keyed.items() if key not in settled)
-    return found[:limit]
+    return list(session.scalars(stmt))
 
 
 def delivery_status(session: Session, ledger_key: str) -> OutboundMessage | None:

@@ -285,7 +285,8 @@ def test_a_claim_abandoned_mid_send_is_taken_over_when_stale(session, clock):
     assert notify.delivery_status(session, key).errmsg == "staff not found"
 
 
-def test_unsettled_deliveries_are_those_handed_to_rq_long_ago_that_no_run_has_settled(session, clock):
+def _unsettled_deliveries(session, clock):
+    """Which delivery jobs the lost-job sweep picks: handed to RQ long enough ago and never settled by a run."""
     people = [resident(session, openid=f"oLost{i:04d}") for i in range(7)]
     staff = Staff(name="网格员", role="grid_worker", openid="oStaffLost")
     session.add(staff)
@@ -320,3 +321,16 @@ def test_unsettled_deliveries_are_those_handed_to_rq_long_ago_that_no_run_has_se
     assert notify.unsettled_deliveries(session, now=handed_at + notify.LOST_LOOKBACK + timedelta(seconds=1)) == [
         jobs[people[6].id]
     ]  # older rows are left to an operator
+
+
+def test_unsettled_deliveries_are_those_handed_to_rq_long_ago_that_no_run_has_settled_sqlite(session, clock):
+    _unsettled_deliveries(session, clock)
+
+
+@pytest.mark.postgres
+def test_unsettled_deliveries_are_those_handed_to_rq_long_ago_that_no_run_has_settled_postgres(pg_app, clock):
+    s = get_db(pg_app).session()
+    try:
+        _unsettled_deliveries(s, clock)
+    finally:
+        s.close()
