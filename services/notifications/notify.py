@@ -55,12 +55,13 @@ MAX_KEY_LENGTH = 120
 IN_FLIGHT_STALE = timedelta(minutes=2)
 # A delivery job handed to RQ this long ago whose notification no run has settled lost its job: RQ takes a job
 # off its queue before it records it as started, so a worker killed between the two leaves it in no queue and no
-# registry, and RQ's maintenance never runs it again. Shorter than the template dedupe (a claim that died
-# mid-call is still resent under its client_msg_id), longer than a worker takes to start a job it has popped.
+# registry, and RQ's maintenance never runs it again. Far longer than a worker takes to start a job it popped.
+# Running it again is safe: a notification never claimed sent nothing, and claim_delivery settles a claim whose
+# run died (taken over before a call, resent under its client_msg_id within WeChat's dedupe, else uncertain).
 LOST_AFTER = timedelta(minutes=5)
 # How far back the lost-job sweep looks (a day of sweeps every few minutes; older rows are for an operator).
 LOST_LOOKBACK = timedelta(days=1)
-_LOST_CHUNK = 500
+LOST_BATCH = 500  # jobs handed over again per sweep, oldest first
 # WeChat sends one template message per (openid, client_msg_id) within 10 minutes, so a template call that died
 # in flight may be made again with the same client_msg_id inside that time (wechat-protocol.md §3.3):
 # https://developers.weixin.qq.com/doc/service/api/notify/template/api_sendtemplatemessage.md
@@ -634,7 +635,7 @@ def _ledger_key_sql() -> Any:
     return case((PendingJob.func == RESIDENT_JOB, resident), else_=staff)
 
 
-def unsettled_deliveries(session: Session, *, now: datetime, limit: int = _LOST_CHUNK) -> list[PendingJob]:
+def unsettled_deliveries(session: Session, *, now: datetime, limit: int = LOST_BATCH) -> list[PendingJob]:
     """Delivery jobs handed to RQ LOST_AFTER ago or more whose notification was never claimed, or was claimed
     by a run that died before it called WeChat or during the call (claim_delivery settles those at most once)."""
     settled = (
