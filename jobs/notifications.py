@@ -4,6 +4,11 @@ Each job commits its claim, and which call it is about to make, before calling W
 transaction (on SQLite: the write lock) is held during an HTTP call. WeChatUnavailable and retryable API
 errors, which prove nothing was delivered, propagate for RQ's retries; a key already `sent` is never sent
 again, and neither is one whose delivery is `uncertain` (DeliveryUncertain: WeChat may have delivered it).
+
+`resume_lost_deliveries` (cron) hands RQ again a delivery whose job was lost: RQ pops a job off its queue before
+it records the job as started, so a worker killed between the two leaves it in no queue and no registry, and
+RQ's own maintenance never runs it. The notification's ledger row says it is still unsettled; the same job id
+is reused, replacing only a job that is neither running nor waiting, and the claim keeps it to one send.
 """
 
 from __future__ import annotations
@@ -290,3 +295,19 @@ def resume_broadcasts(limit: int = 200) -> int:
     if calls:
         log.warning("re-enqueued %d broadcast chunk(s) whose job was lost", len(calls))
     return len(calls)
+
+
+def resume_lost_deliveries() -> int:
+    """Re-enqueue deliveries whose RQ job was lost around a worker crash; returns how many were handed over."""
+    session = db_session()
+    rows = notify.unsettled_deliveries(session, now=clock.now())
+    jobs = [(row.func, list(row.args), dict(row.kwargs), row.job_id, row.queue) for row in rows]
+    session.commit()
+    handed = 0
+    for func, args, kwargs, job_id, queue in jobs:
+        # Redis errors propagate: the rows stay unsettled and the next sweep tries again.
+        if enqueue(func, *args, job_id=job_id, queue=queue, replace_idle=True, **kwargs) is not None:
+            handed += 1
+    if handed:
+        log.warning("%d notification job(s) lost around a worker crash handed to RQ again", handed)
+    return handed

@@ -27,6 +27,8 @@ def build_scheduler(connection: Redis, lease: SchedulerLease | None = None) -> C
     s.register(inbound.resume_stuck, "default", interval=300, job_timeout=120)
     # A broadcast chunk lost with a worker (handed to RQ, never done) is handed to RQ again.
     s.register(notifications.resume_broadcasts, "default", interval=300, job_timeout=120)
+    # A notification whose job a worker took and died with before starting it is handed to RQ again.
+    s.register(notifications.resume_lost_deliveries, "default", interval=300, job_timeout=120)
     # One central refresher keeps the shared access tokens fresh (https://developers.weixin.qq.com/doc/offiaccount/Basic_Information/Get_access_token.html).
     s.register(tokens.refresh_access_tokens, "default", interval=600, job_timeout=60)
     # Reminders, escalation and auto-close are rows in SQL; the tick turns due rows into stable-id jobs.

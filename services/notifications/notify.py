@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -59,6 +59,15 @@ BROADCAST_QUEUE = "low"
 MAX_KEY_LENGTH = 120
 # A claim older than this belongs to a run that died mid-send (RQ re-runs abandoned jobs after minutes).
 IN_FLIGHT_STALE = timedelta(minutes=2)
+# A delivery job handed to RQ this long ago whose notification no run has settled lost its job: RQ takes a job
+# off its queue before it records it as started, so a worker killed between the two leaves it in no queue and no
+# registry, and RQ's maintenance never runs it again. Far longer than a worker takes to start a job it popped.
+# Running it again is safe: a notification never claimed sent nothing, and claim_delivery settles a claim whose
+# run died (taken over before a call, resent under its client_msg_id within WeChat's dedupe, else uncertain).
+LOST_AFTER = timedelta(minutes=5)
+# How far back the lost-job sweep looks (a day of sweeps every few minutes; older rows are for an operator).
+LOST_LOOKBACK = timedelta(days=1)
+LOST_BATCH = 500  # jobs handed over again per sweep, oldest first
 # WeChat sends one template message per (openid, client_msg_id) within 10 minutes, so a template call that died
 # in flight may be made again with the same client_msg_id inside that time (wechat-protocol.md §3.3):
 # https://developers.weixin.qq.com/doc/service/api/notify/template/api_sendtemplatemessage.md
@@ -690,6 +699,39 @@ def load_residents(session: Session, resident_ids: Sequence[int]) -> None:
     """Load these residents into the session in one SELECT (later `session.get` calls find them there)."""
     if resident_ids:
         session.scalars(select(Resident).where(Resident.id.in_(list(resident_ids)))).all()
+
+
+def _ledger_key_sql() -> Any:
+    """The ledger key a delivery job's arguments name, in SQL (resident_ledger_key / staff_ledger_key)."""
+    resident = literal("resident-") + PendingJob.args[0].as_string() + literal(":") + PendingJob.args[2].as_string()
+    staff = literal("staff-") + PendingJob.args[0].as_string() + literal(":") + PendingJob.args[1].as_string()
+    return case((PendingJob.func == RESIDENT_JOB, resident), else_=staff)
+
+
+def unsettled_deliveries(session: Session, *, now: datetime, limit: int = LOST_BATCH) -> list[PendingJob]:
+    """Delivery jobs handed to RQ LOST_AFTER ago or more whose notification was never claimed, or was claimed
+    by a run that died before it called WeChat or during the call (claim_delivery settles those at most once)."""
+    settled = (
+        select(OutboundMessage.id)
+        .where(
+            OutboundMessage.idempotency_key == _ledger_key_sql(),
+            (OutboundMessage.status != "sending") | (OutboundMessage.created_at > now - IN_FLIGHT_STALE),
+        )
+        .exists()
+    )
+    stmt = (
+        select(PendingJob)
+        .where(
+            PendingJob.func.in_((RESIDENT_JOB, STAFF_JOB)),
+            PendingJob.enqueued_at.is_not(None),
+            PendingJob.enqueued_at <= now - LOST_AFTER,
+            PendingJob.enqueued_at >= now - LOST_LOOKBACK,
+            ~settled,
+        )
+        .order_by(PendingJob.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
 
 
 def delivery_status(session: Session, ledger_key: str) -> OutboundMessage | None:

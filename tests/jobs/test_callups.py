@@ -1,5 +1,6 @@
 """The call-up send as RQ jobs: one notification per (call-up, person); a real worker SIGKILLed mid-send and
-resumed reaches every person exactly once in the sandbox's record; sends over the per-minute cap are retried."""
+resumed reaches every person exactly once in the sandbox's record, including the person whose delivery job the
+worker had popped but not yet started; sends over the per-minute cap are retried."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlalchemy import func, insert, select
 
 from infra import clock
 from jobs import callups as callup_jobs
+from jobs import notifications as notification_jobs
 from jobs.outbox import sweep_outbox
 from jobs.queue import QUEUES, get_queue
 from jobs.worker import HongguanSimpleWorker
@@ -120,6 +122,71 @@ def test_sends_over_the_per_minute_cap_are_retried_until_everyone_is_reached(
     session.rollback()
 
 
+class _KilledRightAfterDequeue(HongguanSimpleWorker):
+    """A worker killed the moment RQ has popped a job off its queue, before it records the job as started.
+
+    Listening on several queues, RQ pops with BLPOP/LPOP (no intermediate queue) and only then adds the job to the
+    StartedJobRegistry; a SIGKILL between the two leaves the job "queued" in no queue and no registry.
+    """
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        raise SystemExit("killed")  # the worker's teardown then touches only its own registration
+
+
+class _KilledBeforeTheJobStarts(_KilledRightAfterDequeue):
+    """A worker killed after RQ added the job to the StartedJobRegistry but before it marked the job started: the
+    registry's cleanup drops such an entry without a retry (only a job still "started" counts as abandoned)."""
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        HongguanSimpleWorker.execute_job(self, job, queue)
+
+    def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
+        assert job.id in StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)
+        raise SystemExit("killed")
+
+
+@pytest.mark.parametrize("killed_worker", [_KilledRightAfterDequeue, _KilledBeforeTheJobStarts])
+def test_a_delivery_popped_by_a_worker_killed_before_starting_it_still_reaches_its_person(
+    app, session, org, clock, run_jobs, sandbox, killed_worker
+):
+    people = 5
+    callup_id = _callup_for(session, org, people)
+    send.start_send(session, callup_id, org.staff["community_staff"].id)
+    session.commit()
+    with app.app_context():
+        sweep_outbox()
+        queues = [get_queue(q) for q in QUEUES]
+        default = get_queue("default")
+        HongguanSimpleWorker(queues, connection=default.connection, app=app).work(burst=True, max_jobs=1)
+        session.rollback()
+        assert send.progress(session, callup_id).queued == people  # the send ran: everyone's delivery is queued
+        popped = default.get_job_ids()[0]
+        with pytest.raises(SystemExit):
+            killed_worker(queues, connection=default.connection, app=app).work(burst=True)
+        assert not sandbox.sent()
+
+        # Minutes later: RQ's maintenance and the cron sweeps run, then a worker works through the queues.
+        _recover_as_rq_maintenance_would(app, queues)
+        lost = default.fetch_job(popped)  # RQ's maintenance did not bring it back
+        assert lost is not None
+        assert (lost.get_status(), lost.get_position()) == ("queued", None)
+        assert popped not in StartedJobRegistry(queue=default).get_job_ids(cleanup=False)
+        assert popped not in ScheduledJobRegistry(queue=default)
+        clock.advance(notify.LOST_AFTER + timedelta(seconds=5))
+        callup_jobs.resume_sends()
+        sweep_outbox()
+        assert notification_jobs.resume_lost_deliveries() == 1
+        assert notification_jobs.resume_lost_deliveries() == 0  # handed over once: it now waits in its queue
+    run_jobs()
+
+    assert Counter(s["touser"] for s in sandbox.sent()) == Counter({f"o-callup-{i:05d}": 1 for i in range(people)})
+    session.rollback()
+    assert send.progress(session, callup_id).sent == people
+    with app.app_context():
+        assert notification_jobs.resume_lost_deliveries() == 0  # everyone's notification is settled
+    session.rollback()
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_send_then_resumed_reaches_everyone_exactly_once(
     app, app_config, session, org, run_jobs, sandbox
@@ -150,10 +217,13 @@ def test_a_worker_killed_mid_send_then_resumed_reaches_everyone_exactly_once(
         with sandbox.state.lock:
             sandbox.state.faults.pop(TEMPLATE, None)
         _recover_as_rq_maintenance_would(app, queues)
-        clock.freeze(datetime.now(UTC) + max(send.STUCK_AFTER, notify.IN_FLIGHT_STALE) + timedelta(seconds=5))
+        # The cron sweeps then find what RQ cannot: a delivery job the worker had popped but not yet started.
+        stuck = max(send.STUCK_AFTER, notify.IN_FLIGHT_STALE, notify.LOST_AFTER)
+        clock.freeze(datetime.now(UTC) + stuck + timedelta(seconds=5))
         try:
             callup_jobs.resume_sends()
             sweep_outbox()
+            notification_jobs.resume_lost_deliveries()
             run_jobs()
         finally:
             clock.unfreeze()

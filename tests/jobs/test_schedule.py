@@ -20,6 +20,7 @@ def test_every_periodic_job_is_registered_and_importable(redis_url):
         "jobs.outbox.sweep_outbox",
         "jobs.inbound.resume_stuck",
         "jobs.notifications.resume_broadcasts",
+        "jobs.notifications.resume_lost_deliveries",
         "jobs.tokens.refresh_access_tokens",
         "jobs.appeals.tick",
         "jobs.cobuilding.tick",

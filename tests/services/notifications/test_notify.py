@@ -317,3 +317,54 @@ def test_a_new_claim_names_its_first_call_in_the_insert_and_a_reclaim_does_not(s
     assert (again.id, again.channel) == (row.id, "pending")  # taken up again: the call is marked as before
     assert not notify.is_marked(again, call)
     session.rollback()
+
+
+def _unsettled_deliveries(session, clock):
+    """Which delivery jobs the lost-job sweep picks: handed to RQ long enough ago and never settled by a run."""
+    people = [resident(session, openid=f"oLost{i:04d}") for i in range(7)]
+    staff = Staff(name="网格员", role="grid_worker", openid="oStaffLost")
+    session.add(staff)
+    session.flush()
+    for r in people:
+        notify.notify_resident(session, r.id, "倡议：冬季扫雪", key="callup-1", related=("callup", 1))
+    notify.notify_staff(session, staff.id, key="appeal-3", title="新诉求", fields={})
+    session.flush()
+    handed_at = clock_module.now()
+    jobs = {
+        job.args[0] if job.func == notify.RESIDENT_JOB else "staff": job for job in session.scalars(select(PendingJob))
+    }
+    for job in jobs.values():
+        job.enqueued_at = handed_at
+    jobs[people[5].id].enqueued_at = None  # never reached RQ: the outbox sweeper's, not this sweep's
+    jobs[people[6].id].enqueued_at = handed_at + notify.LOST_AFTER - timedelta(seconds=30)  # handed over lately
+    key = [notify.resident_ledger_key(r.id, "callup-1") for r in people]
+    sent = notify.claim_delivery(session, key[1], now=handed_at)
+    notify.finish_delivery(session, sent, [], sent=True)
+    failed = notify.claim_delivery(session, key[2], now=handed_at)
+    notify.finish_delivery(session, failed, [], sent=False)  # done; RQ's retries own what follows
+    notify.claim_delivery(session, key[3], now=handed_at)  # claimed by a run that died long ago
+    check_at = handed_at + notify.LOST_AFTER + timedelta(seconds=1)
+    notify.claim_delivery(session, key[4], now=check_at - timedelta(seconds=10))  # a run delivering it now
+    session.commit()
+
+    lost = notify.unsettled_deliveries(session, now=check_at)
+    assert {job.job_id for job in lost} == {jobs[people[0].id].job_id, jobs[people[3].id].job_id, jobs["staff"].job_id}
+    assert [job.job_id for job in notify.unsettled_deliveries(session, now=check_at, limit=2)] == [
+        job.job_id for job in sorted(lost, key=lambda j: j.id)
+    ][:2]
+    assert notify.unsettled_deliveries(session, now=handed_at + notify.LOST_LOOKBACK + timedelta(seconds=1)) == [
+        jobs[people[6].id]
+    ]  # older rows are left to an operator
+
+
+def test_unsettled_deliveries_are_those_handed_to_rq_long_ago_that_no_run_has_settled_sqlite(session, clock):
+    _unsettled_deliveries(session, clock)
+
+
+@pytest.mark.postgres
+def test_unsettled_deliveries_are_those_handed_to_rq_long_ago_that_no_run_has_settled_postgres(pg_app, clock):
+    s = get_db(pg_app).session()
+    try:
+        _unsettled_deliveries(s, clock)
+    finally:
+        s.close()
