@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -247,38 +248,64 @@ def check_in(session: Session, token: str, staff_id: int, *, secret: str) -> Eve
     event = session.get(Event, row.event_id)
     assert event is not None
     _organiser(session, staff_id, event.community_id, event.grid_id)
+    record_attendance(
+        session, EventSignup, row, starts_at=event.starts_at, ends_at=event.ends_at, staff_id=staff_id,
+        points_amount=event.points_on_attendance, source_type="event_signup",
+        key=f"event_attendance:{event.id}:{row.resident_id}", reason=f"参加活动：{event.title}",
+    )  # fmt: skip
+    return row
+
+
+def record_attendance(
+    session: Session,
+    model: type[Any],
+    row: Any,
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    staff_id: int | None,
+    points_amount: int,
+    source_type: str,
+    key: str,
+    reason: str,
+    **values: Any,
+) -> None:
+    """Check a confirmed sign-up in once, inside its window, and credit its attendance points through the ledger.
+
+    Shared by event sign-ups and call-up shifts (`model` is the sign-up table, with status, checked_in_at,
+    checked_in_by_staff_id, ledger_id). Single use: the predicate is in the UPDATE, so of two simultaneous scans
+    exactly one succeeds.
+    """
     now = clock.now()
-    if now < event.starts_at - CHECKIN_OPENS_BEFORE:
+    if now < starts_at - CHECKIN_OPENS_BEFORE:
         raise Conflict("签到尚未开始", code="checkin_not_open")
-    if now > event.ends_at + CHECKIN_CLOSES_AFTER:
+    if now > ends_at + CHECKIN_CLOSES_AFTER:
         raise Conflict("签到已结束", code="checkin_closed")
-    # Single use: the predicate is in the UPDATE, so of two simultaneous scans exactly one succeeds.
     done = session.execute(
-        update(EventSignup)
-        .where(EventSignup.id == row.id, EventSignup.status == "confirmed", EventSignup.checked_in_at.is_(None))
-        .values(checked_in_at=now, checked_in_by_staff_id=staff_id, updated_at=now)
-        .returning(EventSignup.id)
+        update(model)
+        .where(model.id == row.id, model.status == "confirmed", model.checked_in_at.is_(None))
+        .values(checked_in_at=now, checked_in_by_staff_id=staff_id, updated_at=now, **values)
+        .returning(model.id)
     ).scalar()
     session.refresh(row)
     if done is None:
         if row.checked_in_at is not None:
             raise Conflict("已签到，二维码不能重复使用", code="already_checked_in")
         raise Conflict("该报名未确认（候补或已取消），不能签到", code="not_confirmed")
-    if event.points_on_attendance > 0:
+    if points_amount > 0:
         posting = points.post(
             session,
             row.resident_id,
-            event.points_on_attendance,
+            points_amount,
             kind="earn",
-            source_type="event_signup",
+            source_type=source_type,
             source_id=row.id,
-            idempotency_key=f"event_attendance:{event.id}:{row.resident_id}",
-            reason=f"参加活动：{event.title}"[:200],
+            idempotency_key=key,
+            reason=reason[:200],
             created_by_staff_id=staff_id,
         )
         row.ledger_id = posting.entry.id
     session.flush()
-    return row
 
 
 def cancel_event(session: Session, event_id: int, staff_id: int) -> Event:

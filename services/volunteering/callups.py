@@ -25,11 +25,10 @@ from services.errors import Conflict, DomainError, Forbidden, InvalidTransition,
 from services.notifications import notify
 from services.organisation.organisers import ORGANISER_ROLES, may_follow, organiser
 from services.points import ledger as points
+from services.points.events import CHECKIN_CLOSES_AFTER, record_attendance
 
 QR_KIND = "shift"
 SHIFT_QR_KIND = "shiftdesk"  # the shift's own QR, shown at its place
-CHECKIN_OPENS_BEFORE = timedelta(hours=1)  # check-in opens an hour before the shift …
-CHECKIN_CLOSES_AFTER = timedelta(hours=2)  # … and closes two hours after it; later, a no-show is recorded
 REMIND_BEFORE = timedelta(hours=2)
 MAX_SHIFTS = 200
 
@@ -337,43 +336,18 @@ def _attend(
     session: Session, row: ShiftSignup, shift: CallupShift, callup: Callup, staff_id: int | None
 ) -> ShiftSignup:
     """Mark a confirmed sign-up attended inside the check-in window; attendance points through the ledger."""
-    now = clock.now()
-    if now < shift.starts_at - CHECKIN_OPENS_BEFORE:
-        raise Conflict("签到尚未开始", code="checkin_not_open")
-    if now > shift.ends_at + CHECKIN_CLOSES_AFTER:
-        raise Conflict("签到已结束", code="checkin_closed")
-    done = session.execute(
-        update(ShiftSignup)
-        .where(ShiftSignup.id == row.id, ShiftSignup.status == "confirmed", ShiftSignup.checked_in_at.is_(None))
-        .values(status="attended", checked_in_at=now, checked_in_by_staff_id=staff_id, updated_at=now)
-        .returning(ShiftSignup.id)
-    ).scalar()
-    session.refresh(row)
-    if done is None:
-        if row.checked_in_at is not None:
-            raise Conflict("已签到，二维码不能重复使用", code="already_checked_in")
-        raise Conflict("该报名未确认（候补或已取消），不能签到", code="not_confirmed")
-    if callup.points_on_attendance > 0:
-        posting = points.post(
-            session,
-            row.resident_id,
-            callup.points_on_attendance,
-            kind="earn",
-            source_type="shift_signup",
-            source_id=row.id,
-            idempotency_key=f"shift_attendance:{shift.id}:{row.resident_id}",
-            reason=f"参加倡议：{callup.title}"[:200],
-            created_by_staff_id=staff_id,
-        )
-        row.ledger_id = posting.entry.id
-    session.flush()
+    record_attendance(
+        session, ShiftSignup, row, starts_at=shift.starts_at, ends_at=shift.ends_at, staff_id=staff_id,
+        points_amount=callup.points_on_attendance, source_type="shift_signup",
+        key=f"shift_attendance:{shift.id}:{row.resident_id}", reason=f"参加倡议：{callup.title}", status="attended",
+    )  # fmt: skip
     return row
 
 
 def record_no_shows(session: Session, *, now: datetime | None = None) -> int:
     """Confirmed sign-ups of shifts whose check-in has closed become no-shows; returns how many."""
     now = now or clock.now()
-    cutoff = now - CHECKIN_CLOSES_AFTER
+    cutoff = now - CHECKIN_CLOSES_AFTER  # a shift's check-in window is an event's; after it, a no-show
     result = session.execute(
         update(ShiftSignup)
         .where(
