@@ -21,6 +21,7 @@ from infra import privacy
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId  # a database id: 1 … 2**31-1, so no overflow reaches SQL
+from miniapp_api.schemas import ErrorBody as ErrorOut
 from models.appeal import APPEAL_STATES, Appeal, AppealAttachment
 from models.staff import Staff
 from services.appeals import states, workflow
@@ -36,14 +37,6 @@ bp = APIBlueprint(
 
 
 # ---------------------------------------------------------------- schemas
-
-
-class ErrorOut(BaseModel):
-    """The error shape of every API."""
-
-    code: str
-    message: str
-    details: Any = None
 
 
 class AppealPath(BaseModel):

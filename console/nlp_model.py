@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from console.auth import STAFF_BEARER, current_staff
 from infra.web import db_session
+from miniapp_api.schemas import ErrorBody as ErrorOut
 from nlp import classifier
 
 bp = APIBlueprint(
@@ -22,14 +23,6 @@ bp = APIBlueprint(
     abp_tags=[Tag(name="console-nlp", description="the classification model in service")],
     abp_security=STAFF_BEARER,
 )
-
-
-class ErrorOut(BaseModel):
-    """The error shape of every API."""
-
-    code: str
-    message: str
-    details: Any = None
 
 
 class ModelOut(BaseModel):

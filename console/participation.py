@@ -19,6 +19,7 @@ from infra import clock
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId
+from miniapp_api.schemas import ErrorBody as ErrorOut
 from models.council import Council
 from models.micro_project import Proposal
 from services.participation import ballots, councils, procedure, projects, proposals, supports, tally
@@ -32,14 +33,6 @@ bp = APIBlueprint(
 )
 
 PublicId = Field(min_length=8, max_length=32, pattern=r"^[0-9a-f]+$")
-
-
-class ErrorOut(BaseModel):
-    """The error shape of every API."""
-
-    code: str
-    message: str
-    details: Any = None
 
 
 ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}

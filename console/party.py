@@ -17,6 +17,7 @@ from infra import privacy
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId
+from miniapp_api.schemas import ErrorBody as ErrorOut
 from services.errors import Forbidden
 from services.organisation.organisers import ORGANISER_ROLES
 from services.party import activity, awards, members
@@ -28,14 +29,6 @@ bp = APIBlueprint(
     abp_tags=[Tag(name="console-party", description="staff console: party members, 联户, 先锋日志, 行动支部, awards")],
     abp_security=STAFF_BEARER,
 )
-
-
-class ErrorOut(BaseModel):
-    """The error shape of every API."""
-
-    code: str
-    message: str
-    details: Any = None
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}

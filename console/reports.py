@@ -23,6 +23,7 @@ from console.auth import STAFF_BEARER, current_staff
 from infra import clock
 from infra.http import ApiError
 from infra.web import db_session, get_redis
+from miniapp_api.schemas import ErrorBody as ErrorOut
 from models.reports import Report
 from models.staff import Staff
 from services.appeals import kpi
@@ -61,14 +62,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # ---------------------------------------------------------------- schemas
-
-
-class ErrorOut(BaseModel):
-    """The error shape of every API."""
-
-    code: str
-    message: str
-    details: Any = None
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}

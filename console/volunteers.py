@@ -18,6 +18,7 @@ from infra import privacy
 from infra.web import db_session
 from jobs.outbox import commit_and_enqueue
 from miniapp_api.schemas import DbId
+from miniapp_api.schemas import ErrorBody as ErrorOut
 from models.resident import Resident
 from services.volunteering import applications, callups, send, teams
 
@@ -28,14 +29,6 @@ bp = APIBlueprint(
     abp_tags=[Tag(name="console-volunteers", description="staff console: volunteers, teams, posts and call-ups")],
     abp_security=STAFF_BEARER,
 )
-
-
-class ErrorOut(BaseModel):
-    """The error shape of every API."""
-
-    code: str
-    message: str
-    details: Any = None
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}

@@ -135,9 +135,18 @@ def browser(chrome: Any, live_url: str) -> Any:
 def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 10.0) -> Any:
     """Wait until `condition(driver)` is truthy (polling the real page), and return its value.
 
-    An element of the page being replaced by a navigation goes stale mid-check: that poll counts as not yet."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    An element of the page being replaced by a navigation goes stale mid-check (Selenium's stale element, or
+    chromium's "node does not belong to the document"): that poll counts as not yet."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def poll(d: Any) -> Any:
+        try:
+            return condition(d)
+        except WebDriverException as e:
+            if "does not belong to the document" in str(e):
+                return False
+            raise
+
     ignored = (NoSuchElementException, StaleElementReferenceException)
-    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(condition)
+    return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=ignored).until(poll)

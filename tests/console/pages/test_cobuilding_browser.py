@@ -51,7 +51,7 @@ def test_a_secretary_orders_in_one_click_and_the_unit_signs_in_by_link_and_accep
     assert "青少年心理健康讲座" in suggestions
     assert "共同关键词：" in suggestions
     browser.find_element(By.ID, f"order-{cob.lecture.id}").click()
-    assert wait_for(browser, lambda d: d.find_element(By.ID, "order-status").text) == "待接单"
+    wait_for(browser, lambda d: d.find_element(By.ID, "order-status").text == "待接单")  # the new page, not the old one
     assert "剩余" in _text(browser, "deadline")
     order_url = browser.current_url
     session.commit()
@@ -76,13 +76,13 @@ def test_a_secretary_orders_in_one_click_and_the_unit_signs_in_by_link_and_accep
     assert "收件箱" not in nav
     browser.find_element(By.LINK_TEXT, f"共建订单 {order.id}").click()
     browser.find_element(By.ID, "do-accept").click()
-    assert wait_for(browser, lambda d: d.find_element(By.ID, "order-status").text) == "已接单"
+    wait_for(browser, lambda d: d.find_element(By.ID, "order-status").text == "已接单")  # the new page, not the old one
 
     # Back on the secretary's side, the order shows accepted.
     browser.delete_all_cookies()
     _sign_in_by_link(browser, session, org.staff["g1_leader"].id)
     browser.get(order_url)
-    assert wait_for(browser, lambda d: d.find_element(By.ID, "order-status").text) == "已接单"
+    wait_for(browser, lambda d: d.find_element(By.ID, "order-status").text == "已接单")  # the new page, not the old one
 
 
 def test_screenshots_of_the_cobuilding_pages(
